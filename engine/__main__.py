@@ -1,0 +1,239 @@
+"""The engine's command line: ``python -m engine COMMAND ...``; the last line printed is JSON.
+
+Commands: data prepare|status, train, resume, eval, predict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from engine import EngineError
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine.config import ACTIVATIONS, DATASETS, OPTIMIZERS, PADDINGS, POOLS, PRESETS, SCHEDULES
+
+    p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="prepare or show the datasets")
+    d.add_argument("action", choices=("prepare", "status"), help="prepare: fetch/convert files")
+    d.add_argument(
+        "--dataset", choices=(*DATASETS, "all"), default="all", help="which dataset (default all)"
+    )
+    d.add_argument(
+        "--data-dir", type=Path, help="data directory (default $ENGINE_DATA_DIR or ./data)"
+    )
+
+    t = sub.add_parser("train", help="train a model into a new run directory")
+    t.add_argument("--preset", choices=tuple(PRESETS), default="fast", help="starting settings")
+    t.add_argument("--dataset", choices=DATASETS, help="dataset (default: the preset's)")
+    t.add_argument("--model", choices=("cnn", "mlp"), help="network family (its classic shape)")
+    t.add_argument("--channels", type=_ints, help="filters per conv layer, e.g. 10,20")
+    t.add_argument("--kernel-sizes", type=_ints, help="kernel size per conv layer, e.g. 5,5")
+    t.add_argument("--padding", choices=PADDINGS, help="conv padding")
+    t.add_argument("--pool", choices=POOLS, help="2x2 pooling after each conv")
+    t.add_argument("--activation", choices=ACTIVATIONS, help="activation function")
+    t.add_argument(
+        "--batchnorm", action=argparse.BooleanOptionalAction, help="BatchNorm after convs"
+    )
+    t.add_argument("--dropout", type=float, help="dropout probability")
+    t.add_argument("--hidden", type=_ints, help="hidden fc widths, e.g. 512,512")
+    t.add_argument("--epochs", type=int, help="number of epochs")
+    t.add_argument("--batch-size", type=int, help="examples per step")
+    t.add_argument("--lr", type=float, help="learning rate (peak, with onecycle)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer")
+    t.add_argument("--momentum", type=float, help="SGD momentum")
+    t.add_argument("--weight-decay", type=float, help="weight decay")
+    t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    t.add_argument("--seed", type=int, help="random seed (init, shuffle, dropout)")
+    t.add_argument("--limit-train", type=int, help="train on N examples (0 = all)")
+    t.add_argument("--limit-test", type=int, help="evaluate on N test examples (0 = all)")
+    t.add_argument("--log-every", type=int, help="batches between loss lines (default 100)")
+    t.add_argument("--threads", type=int, help="CPU threads (0 = auto)")
+    t.add_argument("--device", help="auto, cpu, cuda or mps (default auto)")
+    t.add_argument(
+        "--runs-dir", type=Path, help="runs directory (default $ENGINE_RUNS_DIR or ./runs)"
+    )
+    t.add_argument("--run-id", help="name of the run directory (default: time-dataset-model-xxxx)")
+    t.add_argument(
+        "--dry-run", action="store_true", help="smoke test: 1 epoch on 256 examples, 256 test"
+    )
+
+    r = sub.add_parser("resume", help="continue (or start) an existing run from its checkpoint")
+    r.add_argument("run_dir", type=Path, help="the run directory")
+
+    e = sub.add_parser("eval", help="test accuracy of a run's checkpoint")
+    e.add_argument("run_dir", type=Path, help="the run directory")
+
+    dm = sub.add_parser(
+        "default-model", help="train the default digit model (first open) if it is missing"
+    )
+    dm.add_argument("--runs-dir", type=Path, help="runs directory (default ./runs)")
+
+    pr = sub.add_parser("predict", help="classify image files with a run's model")
+    pr.add_argument("run_dir", type=Path, help="the run directory")
+    pr.add_argument("images", type=Path, nargs="+", help="image files (photos of ink on paper)")
+    return p
+
+
+def config_from_args(a: argparse.Namespace):
+    """The TrainConfig of ``train``'s flags: the preset, then family default, then each flag."""
+    from engine.config import CLASSIC_CNN, SEED_MLP, preset
+
+    cfg = preset(a.preset)
+    model = cfg.model
+    if a.model and a.model != model.family:
+        model = CLASSIC_CNN if a.model == "cnn" else SEED_MLP
+    m_over = {
+        k: getattr(a, k)
+        for k in ("channels", "padding", "pool", "activation", "batchnorm", "dropout", "hidden")
+        if getattr(a, k) is not None
+    }
+    if a.kernel_sizes is not None:
+        m_over["kernel_sizes"] = a.kernel_sizes
+    if "channels" in m_over and "kernel_sizes" not in m_over:  # one kernel size for every layer
+        m_over["kernel_sizes"] = (model.kernel_sizes[0],) * len(m_over["channels"])
+    model = replace(model, **m_over)
+    t_over = {
+        k: getattr(a, k)
+        for k in (
+            "dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+            "schedule", "seed", "limit_train", "limit_test", "log_every", "threads", "device",
+        )
+        if getattr(a, k) is not None
+    }  # fmt: skip
+    if a.dry_run:
+        t_over.update(epochs=1, limit_train=256, limit_test=256, log_every=1)
+    return replace(cfg, model=model, **t_over)
+
+
+def _run_and_report(run, out) -> int:
+    from engine.runner import execute
+    from engine.runs import RunState
+
+    state = execute(run, echo=lambda s: print(s, flush=True))
+    st = run.status()
+    out.update(
+        run_dir=str(run.path),
+        state=state.value,
+        test_accuracy=st.get("test_accuracy"),
+        seconds=st.get("seconds"),
+        message=st.get("message", ""),
+    )
+    return 0 if state == RunState.COMPLETE else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out: dict = {"command": args.command}
+    code = 0
+    try:
+        if args.command == "data":
+            from engine import data
+            from engine.config import DATASETS
+
+            names = DATASETS if args.dataset == "all" else (args.dataset,)
+            out["datasets"] = {}
+            for name in names:
+                info = data.prepare(name, args.data_dir) if args.action == "prepare" else None
+                if info is None:
+                    info = data.load(name, args.data_dir, prepare_if_missing=False).info
+                print(info.describe(), flush=True)
+                out["datasets"][name] = info.__dict__
+        elif args.command == "train":
+            from engine.runs import create_run
+
+            cfg = config_from_args(args)
+            run = create_run(cfg, args.runs_dir, args.run_id)
+            print(f"Run {run.path}", flush=True)
+            code = _run_and_report(run, out)
+        elif args.command == "resume":
+            from engine.runs import open_run
+
+            code = _run_and_report(open_run(args.run_dir), out)
+        elif args.command == "eval":
+            from engine.data import load, normalize
+            from engine.runs import load_model
+            from engine.train import evaluate
+
+            model, cfg = load_model(args.run_dir)
+            ds = load(cfg.dataset)
+            loss, acc = evaluate(model, normalize(ds.x_test, ds.name), ds.y_test)
+            print(f"Test Error: Accuracy: {100 * acc:.1f}%, Avg loss: {loss:>8f}")
+            out.update(
+                run_dir=str(args.run_dir), test_accuracy=acc, test_loss=loss, n=len(ds.y_test)
+            )
+        elif args.command == "default-model":
+            code = _default_model(args, out)
+        elif args.command == "predict":
+            code = _predict(args, out)
+    except EngineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        out["error"] = str(e)
+        code = 2
+    print(json.dumps(out, default=str))
+    return code
+
+
+def _default_model(args: argparse.Namespace, out: dict) -> int:
+    """Train ``runs/default-mnist-cnn`` (the seed's network) unless it is already complete."""
+    from engine.config import DEFAULT_RUN_ID, preset
+    from engine.runs import Run, RunState, create_run, runs_dir
+
+    run = Run(Path(args.runs_dir or runs_dir()) / DEFAULT_RUN_ID)
+    if (run.path / "config.json").is_file() and run.state() == RunState.COMPLETE:
+        print(f"default model ready: {run.path}")
+        out.update(run_dir=str(run.path), state="complete", trained=False)
+        return 0
+    if not (run.path / "config.json").is_file():
+        run = create_run(preset("seed-mnist-cnn", epochs=8), args.runs_dir, DEFAULT_RUN_ID)
+    print(f"training the default digit model into {run.path} (first setup, about 20 s)")
+    code = _run_and_report(run, out)
+    out["trained"] = True
+    return code
+
+
+def _predict(args: argparse.Namespace, out: dict) -> int:
+    import torch
+
+    from engine.data import CLASSES, ImageError, normalize
+    from engine.preprocess import preprocess
+    from engine.runs import load_model
+
+    model, cfg = load_model(args.run_dir)
+    classes = CLASSES[cfg.dataset]
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            img = preprocess(path, name=str(path)).image
+        except ImageError as e:
+            print(f"error: {e}", file=sys.stderr)
+            results.append({"path": str(path), "error": str(e)})
+            failed += 1
+            continue
+        with torch.inference_mode():
+            probs = model(normalize(img, cfg.dataset)).float()
+            probs = probs.exp() if cfg.model.log_softmax else probs.softmax(1)
+        p, k = probs[0].max(0)
+        print(f"{path}\t{classes[k]}\t{p.item():.3f}")
+        results.append({"path": str(path), "label": classes[k], "probability": p.item()})
+    out.update(predictions=results, failed=failed)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Configs as frozen dataclasses, their JSON round trip, validation and presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from engine import EngineError
+
+DATASETS = ("mnist", "fashion-mnist")
+FAMILIES = ("cnn", "mlp")
+ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "leaky_relu")
+POOLS = ("max", "avg", "none")
+PADDINGS = ("valid", "same")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "onecycle")
+IMAGE_SIZE = 28  # px, every dataset here is 28x28 grayscale
+DEFAULT_RUN_ID = "default-mnist-cnn"  # the digit model a fresh install trains on first setup
+
+
+class ConfigError(EngineError, ValueError):
+    """A configuration that cannot be built or trained; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    family: str = "cnn"  # "cnn" or "mlp"
+    channels: tuple[int, ...] = (10, 20)  # filters of each conv layer (cnn only)
+    kernel_sizes: tuple[int, ...] = (5, 5)  # px, one per conv layer
+    padding: str = "valid"  # "valid" shrinks maps by k-1; "same" keeps their size
+    pool: str = "max"  # 2x2 pooling after every conv layer: "max", "avg" or "none"
+    activation: str = "relu"  # used after every conv and hidden layer
+    batchnorm: bool = False  # BatchNorm2d after each conv (speeds up training)
+    dropout: float = 0.5  # probability; Dropout2d after the last conv, Dropout after hidden fc
+    hidden: tuple[int, ...] = (50,)  # widths of hidden fc layers; the last one is the embedding
+    num_classes: int = 10
+    log_softmax: bool = True  # the classic network ends in log-softmax (NLL == cross-entropy)
+
+    def feature_map_sizes(self) -> list[int]:
+        """Side length (px) of the feature map after each conv block, for a 28x28 input."""
+        sizes, side = [], IMAGE_SIZE
+        for i, k in enumerate(self.kernel_sizes):
+            before = side
+            if self.padding == "valid":
+                side = side - k + 1
+            if side < 1:
+                raise ConfigError(
+                    f"conv{i + 1}: a {k}x{k} kernel does not fit the {before}x{before} feature "
+                    "map; use smaller kernels, 'same' padding or fewer conv layers"
+                )
+            if self.pool != "none":
+                if side < 2:
+                    raise ConfigError(
+                        f"conv{i + 1}: a {side}x{side} feature map is too small to pool 2x2; "
+                        "use fewer conv layers or pooling 'none'"
+                    )
+                side //= 2
+            sizes.append(side)
+        return sizes
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field that makes no sense."""
+        if self.family not in FAMILIES:
+            raise ConfigError(f"family must be one of {FAMILIES}, not {self.family!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, not {self.activation!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.num_classes < 2:
+            raise ConfigError("num_classes must be at least 2")
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden widths must be positive, not {self.hidden}")
+        if self.family == "cnn":
+            if len(self.channels) != len(self.kernel_sizes):
+                raise ConfigError(
+                    f"{len(self.channels)} conv layers but {len(self.kernel_sizes)} kernel sizes"
+                )
+            if not self.channels:
+                raise ConfigError("a CNN needs at least one conv layer")
+            if any(c < 1 for c in self.channels) or any(k < 1 for k in self.kernel_sizes):
+                raise ConfigError("conv filters and kernel sizes must be positive")
+            if self.pool not in POOLS:
+                raise ConfigError(f"pool must be one of {POOLS}, not {self.pool!r}")
+            if self.padding not in PADDINGS:
+                raise ConfigError(f"padding must be one of {PADDINGS}, not {self.padding!r}")
+            if self.padding == "same" and any(k % 2 == 0 for k in self.kernel_sizes):
+                raise ConfigError("'same' padding needs odd kernel sizes")
+            self.feature_map_sizes()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "mnist"  # "mnist" or "fashion-mnist"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 5
+    batch_size: int = 64  # examples per SGD step
+    lr: float = 0.01  # peak learning rate with the one-cycle schedule
+    optimizer: str = "sgd"  # "sgd", "adam" or "adamw"
+    momentum: float = 0.5  # sgd only
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant" or "onecycle" (warm-up then cosine decay, per batch)
+    seed: int = 1  # model init, shuffling and dropout all derive from it
+    limit_train: int = 0  # train on the first N examples of a fixed shuffle (0 = all)
+    limit_test: int = 0  # evaluate on the first N test examples (0 = all)
+    log_every: int = 100  # batches between "loss: ..." lines
+    threads: int = 0  # torch intra-op threads on CPU (0 = auto: half the cores, at least 1)
+    device: str = "auto"  # "auto", "cpu", "cuda", "mps"
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field that makes no sense."""
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"dataset must be one of {DATASETS}, not {self.dataset!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        for name in ("epochs", "batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if not 0.0 < self.lr <= 10.0:
+            raise ConfigError(f"lr must be in (0, 10], not {self.lr}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ConfigError(f"momentum must be in [0, 1), not {self.momentum}")
+        if self.limit_train < 0 or self.limit_test < 0 or self.threads < 0:
+            raise ConfigError("limits and threads cannot be negative")
+        self.model.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Rebuild from ``to_dict`` output (JSON lists become tuples; unknown keys are errors)."""
+        if not isinstance(d, dict):
+            raise ConfigError("a config must be a JSON object")
+        d = dict(d)
+        model = d.pop("model", {})
+        if not isinstance(model, dict):
+            raise ConfigError("config 'model' must be a JSON object")
+        try:
+            mc = ModelConfig(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in model.items()}
+            )
+            return cls(model=mc, **d)
+        except TypeError as e:
+            raise ConfigError(f"unknown or missing config field: {e}") from None
+
+
+def auto_threads() -> int:
+    """Half the cores, at least one: torch's threads busy-wait, so leave a core for the rest."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+CLASSIC_CNN = ModelConfig()
+SEED_MLP = ModelConfig(family="mlp", hidden=(512, 512), dropout=0.0, log_softmax=False)
+FAST_CNN = ModelConfig(
+    channels=(16, 32),
+    kernel_sizes=(3, 3),
+    padding="same",
+    batchnorm=True,
+    dropout=0.1,
+    hidden=(128,),
+    log_softmax=False,
+)
+
+PRESETS: dict[str, TrainConfig] = {
+    # The classic PyTorch MNIST network as in the seed (Task 1).
+    "seed-mnist-cnn": TrainConfig(
+        dataset="mnist", model=CLASSIC_CNN, epochs=5, batch_size=64, lr=0.01, momentum=0.5
+    ),
+    # The PyTorch quickstart MLP as in the seed (Task 4): slow SGD, ~70% after 10 epochs.
+    "seed-fashion-mlp": TrainConfig(
+        dataset="fashion-mnist", model=SEED_MLP, epochs=10, batch_size=64, lr=1e-3, momentum=0.0
+    ),
+    # High accuracy in few epochs: small BN-CNN, AdamW with a one-cycle schedule.
+    "fast": TrainConfig(
+        dataset="fashion-mnist",
+        model=FAST_CNN,
+        epochs=3,
+        batch_size=128,
+        lr=3e-3,
+        optimizer="adamw",
+        momentum=0.0,
+        weight_decay=1e-4,
+        schedule="onecycle",
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """A preset with some top-level fields replaced, e.g. ``preset("fast", epochs=1)``."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    known = {f.name for f in fields(TrainConfig)}
+    bad = set(overrides) - known
+    if bad:
+        raise ConfigError(f"unknown config fields: {sorted(bad)}")
+    return replace(PRESETS[name], **overrides)

@@ -1,0 +1,129 @@
+"""Execute a run directory: the glue between the training loop and the run's files.
+
+Used by ``python -m engine train|resume`` and therefore by every background job.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from engine import EngineError
+from engine.data import load
+from engine.runs import Run, RunState, model_from_checkpoint, read_checkpoint
+from engine.train import (
+    EpochResult,
+    Progress,
+    TrainingCancelled,
+    TrainingDiverged,
+    TrainState,
+    init_state,
+    resolve_device,
+    train,
+)
+
+
+def restore_state(run: Run, steps_per_epoch: int) -> TrainState | None:
+    """The TrainState of the run's last checkpoint, or None when it has none."""
+    if not run.has_checkpoint():
+        return None
+    ckpt = read_checkpoint(run.checkpoint_path)
+    cfg = run.config()
+    device = resolve_device(cfg.device)
+    state = init_state(cfg, device, steps_per_epoch)
+    state.model.load_state_dict(model_from_checkpoint(ckpt).state_dict())
+    state.model.to(device)
+    state.optimizer.load_state_dict(ckpt["optimizer"])
+    if state.scheduler is not None and ckpt.get("scheduler"):
+        state.scheduler.load_state_dict(ckpt["scheduler"])
+    state.epoch = int(ckpt["epoch"])
+    state.history = list(ckpt.get("metrics", []))
+    return state
+
+
+def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
+    """Train ``run`` to its configured epochs, from its checkpoint if it has one.
+
+    Writes status.json (running → complete/failed/cancelled), appends metrics.jsonl, saves
+    checkpoint.pt atomically after every epoch, and echoes the seed-style log lines.
+    """
+    cfg = run.config()
+    data = load(cfg.dataset)
+    run.cancel_path.unlink(missing_ok=True)
+    n = min(cfg.limit_train or len(data.x_train), len(data.x_train))
+    steps = -(-n // cfg.batch_size)
+    t_start = time.time()
+    run.set_status(
+        RunState.RUNNING, pid=os.getpid(), host=socket.gethostname(), started=t_start, message=""
+    )
+    # SIGTERM (Cancel button, `kill`) stops at the next batch like the cancel file does.
+    stop = {"flag": False}
+    in_main = threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True)) if in_main else None
+    try:
+        state = restore_state(run, steps)
+        done = state.epoch if state else 0
+        run.truncate_metrics(done)
+        if done:
+            echo(f"Resuming from the checkpoint of epoch {done}")
+        device = resolve_device(cfg.device)
+        echo(f"Using {device} device")
+        echo(data.info.describe())
+        current = {"epoch": 0}
+
+        def on_progress(p: Progress) -> None:
+            if p.epoch != current["epoch"]:
+                current["epoch"] = p.epoch
+                echo(f"Epoch {p.epoch}\n-------------------------------")
+            echo(p.line())
+            run.append_metric({"kind": "progress", **p.__dict__, "t": time.time()})
+            run.set_status(RunState.RUNNING, progress=p.examples, total=cfg.epochs * p.total)
+
+        def on_epoch(r: EpochResult, st: TrainState) -> None:
+            echo(r.line())
+            run.save_checkpoint(st)  # before the metric: a listed epoch always has its checkpoint
+            run.append_metric({"kind": "epoch", **r.__dict__, "t": time.time()})
+            run.set_status(RunState.RUNNING, epoch=r.epoch, test_accuracy=r.test_accuracy)
+
+        state = train(
+            cfg,
+            data,
+            state=state,
+            on_progress=on_progress,
+            on_epoch=on_epoch,
+            should_stop=lambda: stop["flag"] or run.cancel_requested(),
+        )
+    except TrainingCancelled as e:
+        run.set_status(RunState.CANCELLED, message=str(e), finished=time.time())
+        echo(f"Cancelled: {e}")
+        return RunState.CANCELLED
+    except TrainingDiverged as e:
+        run.set_status(RunState.FAILED, message=str(e), finished=time.time())
+        echo(f"Failed: {e}")
+        return RunState.FAILED
+    except EngineError as e:
+        run.set_status(RunState.FAILED, message=str(e), finished=time.time())
+        echo(f"Failed: {e}")
+        return RunState.FAILED
+    except BaseException as e:
+        run.set_status(RunState.FAILED, message=f"{type(e).__name__}: {e}", finished=time.time())
+        raise
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, prev)
+        sys.stdout.flush()
+    last = state.history[-1] if state.history else {}
+    run.set_status(
+        RunState.COMPLETE,
+        finished=time.time(),
+        test_accuracy=last.get("test_accuracy"),
+        seconds=sum(h["seconds"] for h in state.history),
+        message="",
+    )
+    echo("Done!")
+    return RunState.COMPLETE

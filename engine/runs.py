@@ -1,0 +1,308 @@
+"""Run directories: ``runs/<run_id>/{config.json, metrics.jsonl, status.json, checkpoint.pt}``.
+
+Every write that replaces a file is atomic (temp file + fsync + rename), so a killed job never
+leaves a half-written checkpoint or status; metrics are appended and a torn last line is skipped.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine import EngineError
+from engine.config import ConfigError, TrainConfig
+from engine.models import Model, build_model
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+CHECKPOINT_FORMAT = 1
+
+
+class RunError(EngineError):
+    """A run id, directory or checkpoint that cannot be used; the message says which and why."""
+
+
+class RunState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def is_finished(self) -> bool:
+        return self in (RunState.COMPLETE, RunState.FAILED, RunState.CANCELLED)
+
+
+def runs_dir() -> Path:
+    """The runs directory: $ENGINE_RUNS_DIR or ./runs."""
+    return Path(os.environ.get("ENGINE_RUNS_DIR", "runs"))
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a plain directory name; raise RunError for path tricks."""
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id) or ".." in run_id:
+        raise RunError(f"invalid run id {run_id!r}: use letters, digits, '-', '_' and '.'")
+    return run_id
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is dead for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run directory. Cheap to create; every property reads the disk."""
+
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "log.txt"
+
+    def config(self) -> TrainConfig:
+        try:
+            return TrainConfig.from_dict(json.loads(self.config_path.read_text()))
+        except (OSError, json.JSONDecodeError, ConfigError) as e:
+            raise RunError(f"run {self.id}: unreadable config.json ({e})") from None
+
+    # --- status -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """status.json, with a running job whose process is gone reported as failed."""
+        try:
+            st = json.loads((self.path / "status.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return {"state": RunState.FAILED.value, "message": "status.json missing or unreadable"}
+        if (
+            st.get("state") == RunState.RUNNING.value
+            and st.get("host") == socket.gethostname()
+            and isinstance(st.get("pid"), int)
+            and not _pid_alive(st["pid"])
+        ):
+            st = {
+                **st,
+                "state": RunState.FAILED.value,
+                "message": f"the training process (pid {st['pid']}) died; "
+                f"the checkpoint of epoch {st.get('epoch', 0)} is intact",
+            }
+        return st
+
+    def state(self) -> RunState:
+        return RunState(self.status().get("state", "failed"))
+
+    def set_status(self, state: RunState, **extra: Any) -> None:
+        old = {}
+        try:
+            old = json.loads((self.path / "status.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            pass
+        atomic_write_json(
+            self.path / "status.json",
+            {**old, **extra, "state": RunState(state).value, "updated": time.time()},
+        )
+
+    # --- metrics ------------------------------------------------------------------------------
+    def append_metric(self, record: dict[str, Any]) -> None:
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """All metric records; a torn last line (killed mid-write) is skipped."""
+        out = []
+        try:
+            text = self.metrics_path.read_text()
+        except OSError:
+            return out
+        for line in text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def truncate_metrics(self, last_epoch: int) -> None:
+        """Drop records after ``last_epoch`` (the partial epoch a resume will redo)."""
+        keep = [m for m in self.metrics() if m.get("epoch", 0) <= last_epoch]
+        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in keep).encode())
+
+    # --- checkpoint ---------------------------------------------------------------------------
+    def save_checkpoint(self, state) -> None:
+        """Model, optimizer and schedule state, config, epoch and history, written atomically."""
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "config": state.config.to_dict(),
+            "model": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
+            "optimizer": _to_cpu(state.optimizer.state_dict()),
+            "scheduler": state.scheduler.state_dict() if state.scheduler is not None else None,
+            "epoch": state.epoch,
+            "metrics": state.history,
+        }
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        atomic_write_bytes(self.checkpoint_path, buf.getvalue())
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.is_file()
+
+    # --- cancellation: a file, so any process (UI, CLI) can ask a job to stop ---------------------
+    @property
+    def cancel_path(self) -> Path:
+        return self.path / "cancel"
+
+    def request_cancel(self) -> None:
+        self.cancel_path.touch()
+
+    def cancel_requested(self) -> bool:
+        return self.cancel_path.exists()
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_cpu(v) for v in obj]
+    return obj
+
+
+def read_checkpoint(path: Path | str | bytes) -> dict[str, Any]:
+    """Load a checkpoint file (or its bytes) safely: ``weights_only=True``, keys checked."""
+    src = io.BytesIO(path) if isinstance(path, bytes) else Path(path)
+    try:
+        ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RunError(f"no checkpoint at {path}") from None
+    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
+        raise RunError(f"not a usable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
+    if not isinstance(ckpt, dict) or not {"config", "model", "epoch"} <= set(ckpt):
+        raise RunError("not a checkpoint of this engine (missing config/model/epoch)")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> Model:
+    """Rebuild the model from the config the checkpoint carries; shapes must match exactly."""
+    try:
+        cfg = TrainConfig.from_dict(ckpt["config"])
+        model = build_model(cfg.model)
+        model.load_state_dict(ckpt["model"], strict=True)
+    except (ConfigError, RuntimeError, TypeError, KeyError) as e:
+        raise RunError(f"checkpoint does not match its config: {str(e)[:300]}") from None
+    return model.to(device).eval()
+
+
+def load_model(
+    run_dir: Path | str, device: str | torch.device = "cpu"
+) -> tuple[Model, TrainConfig]:
+    """The trained model of a run (eval mode) and its config, from checkpoint.pt alone."""
+    ckpt = read_checkpoint(Path(run_dir) / "checkpoint.pt")
+    model = model_from_checkpoint(ckpt, device)
+    return model, model_config(ckpt)
+
+
+def model_config(ckpt: dict[str, Any]) -> TrainConfig:
+    return TrainConfig.from_dict(ckpt["config"])
+
+
+def new_run_id(cfg: TrainConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{cfg.dataset}-{cfg.model.family}-{secrets.token_hex(2)}"
+
+
+def create_run(cfg: TrainConfig, root: Path | None = None, run_id: str | None = None) -> Run:
+    """A new run directory holding the config, status "queued" and empty metrics."""
+    cfg.validate()
+    root = Path(root or runs_dir())
+    root.mkdir(parents=True, exist_ok=True)
+    run = Run(root / validate_run_id(run_id or new_run_id(cfg)))
+    try:
+        run.path.mkdir()
+    except FileExistsError:
+        raise RunError(f"run {run.id} already exists") from None
+    atomic_write_json(run.config_path, cfg.to_dict())
+    run.metrics_path.touch()
+    run.set_status(RunState.QUEUED, created=time.time(), epoch=0)
+    return run
+
+
+def open_run(run_id_or_dir: str | Path, root: Path | None = None) -> Run:
+    """An existing run, by id (validated) or by directory path (for the CLI)."""
+    p = Path(run_id_or_dir)
+    if isinstance(run_id_or_dir, Path) or os.sep in str(run_id_or_dir):
+        path = p
+    else:
+        path = Path(root or runs_dir()) / validate_run_id(str(run_id_or_dir))
+    if not (path / "config.json").is_file():
+        raise RunError(f"no run at {path}")
+    return Run(path)
+
+
+def list_runs(root: Path | None = None) -> list[Run]:
+    """All runs, newest first (by directory name: ids start with a timestamp)."""
+    root = Path(root or runs_dir())
+    if not root.is_dir():
+        return []
+    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file()]
+    return sorted(runs, key=lambda r: r.id, reverse=True)
+
+
+def delete_run(run: Run) -> None:
+    if run.state() == RunState.RUNNING:
+        raise RunError(f"run {run.id} is running; cancel it first")
+    shutil.rmtree(run.path)
