@@ -164,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "resume":
             from engine.runs import open_run
 
-            code = _run_and_report(open_run(args.run_dir), out)
+            run = open_run(args.run_dir)
+            try:
+                code = _run_and_report(run, out)
+            finally:  # a finished job frees its slot: start the next queued run (engine.jobs)
+                from engine import jobs
+
+                jobs.pump(run.path.parent)
         elif args.command == "eval":
             from engine.data import load, normalize
             from engine.runs import load_model
