@@ -193,7 +193,7 @@ def train(
         model.train()
         loss_sum = torch.zeros((), device=device)
         for b in range(steps):
-            if should_stop is not None and b % 20 == 0 and should_stop():
+            if should_stop is not None and should_stop():
                 raise TrainingCancelled(f"cancelled during epoch {epoch}")
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb = x[idx], y[idx]  # (B, 1, 28, 28), (B,)

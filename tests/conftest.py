@@ -1,0 +1,53 @@
+"""Shared fixtures: isolated runs directory, real datasets, the real Greek letters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+GREEK = ROOT.parent / "shared" / "data" / "greek_train"
+
+# One torch thread per process: these machines have 2 cores and busy-waiting threads of two
+# processes slow each other down tens of times.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("ENGINE_OFFLINE", "1")  # tests never try the network
+os.environ.setdefault("ENGINE_DATA_DIR", str(ROOT / "data"))
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own empty runs directory."""
+    d = tmp_path / "runs"
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(d))
+    return d
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from engine import data
+
+    return data.load("mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    from engine import data
+
+    return data.load("fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def greek_dir() -> Path:
+    if not GREEK.is_dir():
+        pytest.skip(f"the real Greek letters are not at {GREEK} (../shared/data is absent)")
+    return GREEK
+
+
+@pytest.fixture(scope="session")
+def greek_files(greek_dir) -> list[tuple[Path, str]]:
+    return [(p, p.parent.name) for p in sorted(greek_dir.glob("*/*.png"))]

@@ -1,0 +1,93 @@
+"""The CLI end to end, as a subprocess: seed-style lines, last line JSON, clean errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.runs import RunState, open_run
+
+
+def cli(*args: str) -> tuple[int, list[str], str]:
+    p = subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=300
+    )
+    return p.returncode, p.stdout.strip().splitlines(), p.stderr
+
+
+def test_train_dry_run_prints_seed_lines_and_leaves_a_complete_run():
+    code, lines, err = cli("train", "--dry-run", "--dataset", "mnist")
+    assert code == 0, err
+    summary = json.loads(lines[-1])
+    assert {"run_dir", "test_accuracy", "seconds"} <= set(summary)
+    assert any(line.startswith("loss: ") and "[    0/  256]" in line for line in lines)
+    assert any(line.startswith("Test Error: Accuracy: ") for line in lines)
+    run = open_run(Path(summary["run_dir"]))
+    assert run.state() == RunState.COMPLETE and run.has_checkpoint()
+
+
+def test_train_flags_reach_the_config():
+    code, lines, err = cli(
+        "train", "--dry-run", "--dataset", "fashion-mnist", "--model", "cnn",
+        "--channels", "4,8,8", "--kernel-sizes", "3,3,3", "--padding", "same",
+        "--activation", "gelu", "--optimizer", "sgd", "--lr", "0.05", "--seed", "7",
+    )  # fmt: skip
+    assert code == 0, err
+    cfg = open_run(Path(json.loads(lines[-1])["run_dir"])).config()
+    assert cfg.model.channels == (4, 8, 8) and cfg.model.activation == "gelu"
+    assert (cfg.dataset, cfg.optimizer, cfg.lr, cfg.seed) == ("fashion-mnist", "sgd", 0.05, 7)
+
+
+def test_nonsense_architecture_is_a_one_line_error_not_a_traceback():
+    code, lines, err = cli("train", "--model", "cnn", "--channels", "8,8,8", "--kernel-sizes", "5")
+    assert code == 2 and "Traceback" not in err
+    assert "error:" in err and "conv layers" in err
+    assert "error" in json.loads(lines[-1])
+
+
+def test_eval_and_predict_on_real_photos(greek_files):
+    code, lines, _ = cli("train", "--dry-run", "--dataset", "mnist")
+    run_dir = json.loads(lines[-1])["run_dir"]
+    code, lines, err = cli("eval", run_dir)
+    assert code == 0 and json.loads(lines[-1])["n"] > 0
+    images = [str(p) for p, _ in greek_files[:3]]
+    code, lines, err = cli("predict", run_dir, *images)
+    assert code == 0, err
+    assert len(lines) == 4
+    path, label, prob = lines[0].split("\t")
+    assert path == images[0] and label in "0123456789" and 0 < float(prob) <= 1
+
+
+def test_predict_names_a_bad_file_and_exits_nonzero(tmp_path, greek_files):
+    code, lines, _ = cli("train", "--dry-run", "--dataset", "mnist")
+    run_dir = json.loads(lines[-1])["run_dir"]
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    code, lines, err = cli("predict", run_dir, str(greek_files[0][0]), str(bad))
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [f"error: {bad}: not an image we can read " + err.split(
+        "not an image we can read ", 1)[1].strip()]  # fmt: skip
+    result = json.loads(lines[-1])
+    assert result["failed"] == 1 and len(result["predictions"]) == 2
+
+
+def test_missing_run_is_a_clean_error(tmp_path):
+    code, lines, err = cli("eval", str(tmp_path / "nope"))
+    assert code == 2 and "Traceback" not in err and "no checkpoint" in err
+
+
+def test_data_status_reports_sources():
+    code, lines, err = cli("data", "status")
+    assert code == 0, err
+    datasets = json.loads(lines[-1])["datasets"]
+    assert set(datasets) == {"mnist", "fashion-mnist"}
+    assert all(d["source"] for d in datasets.values())
+
+
+@pytest.mark.parametrize("flag", ["--help"])
+def test_every_command_has_help(flag):
+    for cmd in ("train", "resume", "eval", "predict", "data", "default-model"):
+        code, lines, _ = cli(cmd, flag)
+        assert code == 0 and "usage:" in "\n".join(lines)

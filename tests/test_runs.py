@@ -1,0 +1,156 @@
+import errno
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from engine import runs
+from engine.config import preset
+from engine.runner import execute, restore_state
+from engine.runs import RunError, RunState, create_run, list_runs, load_model, open_run
+
+TINY = preset("fast", epochs=2, limit_train=512, limit_test=200, log_every=4)
+
+
+@pytest.mark.parametrize(
+    "bad", ["../etc", "..", "a/b", "/abs", "", ".hidden", "a\\b", "x" * 200, "run id", "a\x00b"]
+)
+def test_run_ids_with_path_tricks_are_refused(bad):
+    with pytest.raises(RunError, match="invalid run id"):
+        runs.validate_run_id(bad)
+    with pytest.raises(RunError):
+        open_run(bad) if "/" not in bad else runs.validate_run_id(bad)
+
+
+def test_a_run_directory_holds_everything_and_rebuilds_from_the_checkpoint_alone(tmp_path):
+    run = create_run(TINY)
+    assert run.state() == RunState.QUEUED
+    assert execute(run, echo=lambda s: None) == RunState.COMPLETE
+    for f in ("config.json", "metrics.jsonl", "status.json", "checkpoint.pt"):
+        assert (run.path / f).is_file(), f
+    st = run.status()
+    assert st["state"] == "complete" and st["epoch"] == 2 and 0 < st["test_accuracy"] <= 1
+    kinds = [m["kind"] for m in run.metrics()]
+    assert kinds.count("epoch") == 2 and "progress" in kinds
+    # Only the checkpoint file is needed to rebuild the model.
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    shutil.copy(run.checkpoint_path, alone / "checkpoint.pt")
+    model, cfg = load_model(alone)
+    assert cfg == TINY and not model.training
+    ckpt = runs.read_checkpoint(alone / "checkpoint.pt")
+    assert ckpt["epoch"] == 2 and "state" in ckpt["optimizer"] and len(ckpt["metrics"]) == 2
+    assert [r.id for r in list_runs()] == [run.id]
+
+
+def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    target = tmp_path / "status.json"
+    runs.atomic_write_json(target, {"v": 1})
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        runs.atomic_write_json(target, {"v": 2})
+    assert target.read_text().strip().replace(" ", "").replace("\n", "") == '{"v":1}'
+    assert list(tmp_path.iterdir()) == [target]  # no temp file left behind
+
+
+def test_disk_full_during_checkpoint_keeps_the_last_good_checkpoint(monkeypatch):
+    run = create_run(TINY)
+    execute(run, echo=lambda s: None)
+    before = run.checkpoint_path.read_bytes()
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    state = restore_state(run, steps_per_epoch=4)
+    state.epoch = 3
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        run.save_checkpoint(state)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert run.checkpoint_path.read_bytes() == before
+    assert runs.read_checkpoint(run.checkpoint_path)["epoch"] == 2
+    assert sorted(p.name for p in run.path.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_torn_metric_lines_are_skipped():
+    run = create_run(TINY)
+    run.append_metric({"kind": "epoch", "epoch": 1})
+    with open(run.metrics_path, "a") as f:
+        f.write('{"kind": "progress", "ep')  # killed mid-write
+    assert run.metrics() == [{"kind": "epoch", "epoch": 1}]
+
+
+def test_a_killed_job_shows_failed_with_its_checkpoint_intact_and_resumes():
+    run = create_run(preset("fast", epochs=8, limit_train=2048, limit_test=200, log_every=1))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine", "resume", str(run.path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = 60
+        t0 = time.time()
+        while run.status().get("epoch", 0) < 2 and time.time() - t0 < deadline:
+            time.sleep(0.1)
+        assert run.status().get("epoch", 0) >= 2, run.status()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+    st = run.status()
+    assert st["state"] == "failed" and "died" in st["message"]
+    load_model(run.path)  # the last checkpoint loads
+    done = runs.read_checkpoint(run.checkpoint_path)["epoch"]
+    assert 2 <= done < 8
+    assert execute(run, echo=lambda s: None) == RunState.COMPLETE  # resume finishes the run
+    assert [m["epoch"] for m in run.metrics() if m["kind"] == "epoch"] == list(range(1, 9))
+
+
+def test_untrusted_pickles_are_never_executed(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(pickle.dumps({"config": Evil(), "model": {}, "epoch": 0}, protocol=2))
+    with pytest.raises(RunError, match="not a usable checkpoint"):
+        runs.read_checkpoint(bad)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
+    run = create_run(TINY)
+    execute(run, echo=lambda s: None)
+    ckpt = runs.read_checkpoint(run.checkpoint_path)
+    ckpt["model"]["conv1.weight"] = torch.zeros(3, 1, 2, 2)
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    with pytest.raises(RunError, match="does not match"):
+        load_model(tmp_path)
+    with pytest.raises(RunError, match="not a usable checkpoint"):
+        runs.read_checkpoint(b"garbage")
+
+
+def test_delete_refuses_running_runs_and_removes_finished_ones():
+    run = create_run(TINY)
+    run.set_status(RunState.RUNNING, pid=os.getpid(), host=runs.socket.gethostname())
+    with pytest.raises(RunError, match="running"):
+        runs.delete_run(run)
+    run.set_status(RunState.CANCELLED)
+    runs.delete_run(run)
+    assert not run.path.exists()
+
+
+def test_run_states_know_when_they_are_finished():
+    assert RunState.COMPLETE.is_finished() and RunState.FAILED.is_finished()
+    assert not RunState.QUEUED.is_finished() and not RunState.RUNNING.is_finished()
