@@ -1,6 +1,6 @@
 """The engine's command line: ``python -m engine COMMAND ...``; the last line printed is JSON.
 
-Commands: data prepare|status, train, resume, eval, predict.
+Commands: data prepare|status, train, resume, eval, predict, summary.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="classify image files with a run's model")
     pr.add_argument("run_dir", type=Path, help="the run directory")
     pr.add_argument("images", type=Path, nargs="+", help="image files (photos of ink on paper)")
+
+    su = sub.add_parser("summary", help="print a run's layer table (like Keras' model.summary)")
+    su.add_argument("run_dir", type=Path, help="the run directory")
     return p
 
 
@@ -187,6 +190,19 @@ def main(argv: list[str] | None = None) -> int:
             code = _default_model(args, out)
         elif args.command == "predict":
             code = _predict(args, out)
+        elif args.command == "summary":
+            from engine.inspect import layer_table
+            from engine.runs import load_model
+
+            model, _ = load_model(args.run_dir)
+            table = layer_table(model, title=args.run_dir.resolve().name)
+            print(table.text())
+            out.update(
+                run_dir=str(args.run_dir),
+                total_params=table.total,
+                trainable_params=table.trainable,
+                non_trainable_params=table.non_trainable,
+            )
     except EngineError as e:
         print(f"error: {e}", file=sys.stderr)
         out["error"] = str(e)

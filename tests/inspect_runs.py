@@ -1,0 +1,46 @@
+"""Tiny trained runs shared by the Inspect tests (unit, AppTest, browser), trained once a session.
+
+Not a test module: the test files call ``trained_runs(tmp_path_factory)`` from a session fixture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from engine.config import DEFAULT_RUN_ID, SEED_MLP, preset
+
+CNN_RUN = DEFAULT_RUN_ID  # the page opens this one first
+MLP_RUN = "tiny-mnist-mlp"
+
+
+def trained_runs(tmp_path_factory) -> Path:
+    """A runs directory with a trained seed CNN and a trained seed MLP (about 4 s on 1 thread).
+
+    The CNN is the seed's network trained just long enough (2 epochs, Adam) for its first-layer
+    filters to be clearly smooth; the MLP only has to exist.
+    """
+    from engine.runner import execute
+    from engine.runs import RunState, create_run
+
+    root = tmp_path_factory.getbasetemp() / "inspect-runs"
+    if (root / "done").exists():
+        return root
+    cnn = preset(
+        "seed-mnist-cnn",
+        epochs=2,
+        optimizer="adam",
+        lr=3e-3,
+        momentum=0.0,
+        limit_test=500,
+        threads=1,
+    )
+    mlp = replace(
+        preset("seed-mnist-cnn", epochs=1, limit_train=2000, limit_test=500, threads=1),
+        model=SEED_MLP,
+    )
+    for run_id, cfg in ((CNN_RUN, cnn), (MLP_RUN, mlp)):
+        state = execute(create_run(cfg, root, run_id), echo=lambda _line: None)
+        assert state == RunState.COMPLETE
+    (root / "done").touch()
+    return root
