@@ -2,9 +2,15 @@
 
 import streamlit as st
 
+from ui import sidebar
+
 st.set_page_config(page_title="Recognition using Deep Networks", page_icon="🔢", layout="wide")
 
 pages = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/runs.py", title="Runs", icon="📊"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+sidebar.render()
+page.run()

@@ -1,35 +1,59 @@
-"""Home: what the dashboard does, datasets, device, recent runs."""
+"""Home: what the dashboard does, datasets, device, recent runs, where to go next."""
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ui import resources
 
 st.title("Recognition using Deep Networks")
 st.markdown(
-    "Train convolutional networks on handwritten digits and clothing images and watch them learn. "
-    "Look inside a trained network: its filters, what they respond to, and its activations. "
-    "Reuse what it learned to recognise handwritten Greek letters from a few samples."
+    "Train convolutional networks on handwritten digits and clothing images and watch them learn, "
+    "live. Look inside a trained network: its layers, its filters and what they respond to. "
+    "Compare your runs, resume the ones you stopped, and download the models you like."
 )
+links = st.container(horizontal=True)
+for path, label, icon in (
+    ("pages/train.py", "Train a network", "🏋️"),
+    ("pages/runs.py", "Compare runs", "📊"),
+    ("pages/inspect.py", "Inspect a network", "🔬"),
+    ("pages/greek.py", "Greek letters", "🔤"),
+):
+    try:
+        links.page_link(path, label=label, icon=icon)
+    except StreamlitAPIException:  # that page is not in this build's navigation (yet)
+        pass
 
-st.subheader("Datasets")
-for name, info in resources.dataset_status().items():
-    if info.get("source") is None:
-        st.warning(
-            f"**{name}** is not prepared yet: run `make run` or `python -m engine data prepare`."
-        )
-    else:
-        note = " — the offline 10k subset of MNIST, not the full 70k" if info["subset"] else ""
-        st.write(
-            f"**{name}**: {info['n_train']:,} train / {info['n_test']:,} test, "
-            f"from {info['source']} ({info['split']}){note}"
-        )
-
-st.subheader("Device")
-st.write(resources.device_summary())
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("Datasets")
+    for name, info in resources.dataset_status().items():
+        if info.get("source") is None:
+            st.warning(
+                f"**{name}** is not prepared yet: run `make run` or "
+                "`python -m engine data prepare`."
+            )
+        else:
+            note = (
+                " — **the offline 10k subset of MNIST, not the full 70k**" if info["subset"] else ""
+            )
+            st.markdown(
+                f"**{name}**: {info['n_train']:,} train / {info['n_test']:,} test images, "
+                f"from {info['source']} ({info['split']}){note}"
+            )
+with right:
+    st.subheader("Device")
+    st.write(resources.device_summary())
 
 st.subheader("Recent runs")
 rows = resources.recent_runs()
 if rows:
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(
+        rows, hide_index=True, width="stretch",
+        column_config={
+            "accuracy": st.column_config.ProgressColumn(
+                "test accuracy", format="%.1f%%", min_value=0, max_value=100
+            )
+        },
+    )  # fmt: skip
 else:
-    st.info("No runs yet.")
+    st.info("No runs yet: train one on the Train page.")

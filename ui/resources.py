@@ -1,13 +1,21 @@
-"""Cached reads of engine state for the pages."""
+"""Cached reads of engine state for the pages: datasets, models, test-set predictions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import streamlit as st
 import torch
 
-from engine import data, runs
-from engine.config import auto_threads
+from engine import data, jobs, runs
+from engine.config import TrainConfig, auto_threads
+from engine.export import onnx_bytes
+from engine.models import Model
 from engine.train import resolve_device
+
+# The server only runs small inferences; leave the other core to the training job.
+torch.set_num_threads(1)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -15,30 +23,125 @@ def dataset_status() -> dict[str, dict]:
     return data.status()
 
 
+@st.cache_resource(show_spinner="Loading the dataset…")
+def dataset(name: str) -> data.Dataset:
+    return data.load(name)
+
+
 def device_summary() -> str:
     dev = resolve_device("auto")
     if dev.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"{dev.type.upper()}: {auto_threads()} torch thread(s) per training job"
+    limit = jobs.max_jobs()
+    return (
+        f"{dev.type.upper()}: {auto_threads()} torch thread(s) per training job, "
+        f"{limit} job{'s' if limit > 1 else ''} at a time"
+    )
+
+
+def _mtime(run: runs.Run) -> float:
+    return run.checkpoint_path.stat().st_mtime if run.has_checkpoint() else 0.0
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _model(path: str, mtime: float) -> tuple[Model, TrainConfig]:
+    return runs.load_model(path)
+
+
+def model(run: runs.Run) -> tuple[Model, TrainConfig]:
+    """The run's model, cached by run directory and checkpoint time (a newer epoch reloads)."""
+    return _model(str(run.path.resolve()), _mtime(run))
+
+
+@dataclass(frozen=True)
+class Predictions:
+    images: np.ndarray  # (N, 28, 28) uint8 test images
+    labels: np.ndarray  # (N,) int
+    probs: np.ndarray  # (N, K) class probabilities
+    classes: tuple[str, ...]
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probs.argmax(1)
+
+    def confusion(self) -> np.ndarray:
+        k = len(self.classes)
+        return np.bincount(self.labels * k + self.predicted, minlength=k * k).reshape(k, k)
+
+
+def probabilities(m: Model, cfg: TrainConfig, images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Class probabilities (N, K) of uint8 images (N, 28, 28) or of one image (28, 28)."""
+    x = torch.as_tensor(images)
+    if x.dim() == 2:
+        x = x[None]
+    parts = []
+    with torch.inference_mode():
+        for i in range(0, len(x), 1000):
+            out = m(data.normalize(x[i : i + 1000], cfg.dataset)).float()  # (B, K)
+            parts.append(out.exp() if cfg.model.log_softmax else out.softmax(1))
+    return torch.cat(parts).numpy()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Classifying the test set…")
+def _predictions(path: str, mtime: float) -> Predictions:
+    m, cfg = _model(path, mtime)
+    ds = dataset(cfg.dataset)
+    n = min(cfg.limit_test or len(ds.y_test), len(ds.y_test))  # the set the accuracy is on
+    x, y = ds.x_test[:n], ds.y_test[:n]
+    return Predictions(x.numpy(), y.numpy(), probabilities(m, cfg, x), ds.classes)
+
+
+def predictions(run: runs.Run) -> Predictions:
+    return _predictions(str(run.path.resolve()), _mtime(run))
+
+
+@st.cache_data(max_entries=4, show_spinner="Exporting to ONNX…")
+def _onnx(path: str, mtime: float) -> bytes:
+    return onnx_bytes(_model(path, mtime)[0])
+
+
+def onnx(run: runs.Run) -> bytes:
+    return _onnx(str(run.path.resolve()), _mtime(run))
 
 
 def recent_runs(limit: int = 10) -> list[dict]:
+    return run_rows(runs.list_runs()[:limit])
+
+
+def describe_model(cfg: TrainConfig) -> str:
+    """A short name of the architecture, e.g. "CNN 16-32 k3 → 128" or "MLP 512-512"."""
+    m = cfg.model
+    fc = "-".join(map(str, m.hidden))
+    if m.family == "mlp":
+        return f"MLP {fc}"
+    return f"CNN {'-'.join(map(str, m.channels))} k{m.kernel_sizes[0]} → {fc}"
+
+
+def run_rows(items: list[runs.Run]) -> list[dict]:
+    """One table row per run: what it is, how it did and how long it took."""
     rows = []
-    for run in runs.list_runs()[:limit]:
+    for run in items:
         try:
             cfg = run.config()
         except runs.RunError:
             continue
         st_ = run.status()
         acc = st_.get("test_accuracy")
+        secs = st_.get("seconds")
+        state = st_.get("state", "")
+        if state == "queued" and (pos := jobs.position(run)):
+            state = f"queued (#{pos})"
         rows.append(
             {
                 "run": run.id,
+                "status": state,
                 "dataset": cfg.dataset,
-                "model": cfg.model.family,
-                "epochs": cfg.epochs,
-                "state": st_.get("state"),
-                "test accuracy": f"{100 * acc:.1f}%" if acc is not None else "",
+                "model": describe_model(cfg),
+                "optimizer": f"{cfg.optimizer} lr={cfg.lr:g}",
+                "batch": cfg.batch_size,
+                "epochs": f"{st_.get('epoch', 0)}/{cfg.epochs}",
+                "accuracy": 100 * acc if acc is not None else None,
+                "duration": f"{secs:.0f} s" if secs is not None else "",
             }
         )
     return rows

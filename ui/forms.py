@@ -1,0 +1,267 @@
+"""The Train page's settings: widgets ⇄ TrainConfig ⇄ URL query string (shareable setups)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from engine.config import (
+    ACTIVATIONS,
+    DATASETS,
+    OPTIMIZERS,
+    PADDINGS,
+    POOLS,
+    PRESETS,
+    SCHEDULES,
+    TrainConfig,
+)
+
+DATASET_LABELS = {"mnist": "MNIST digits", "fashion-mnist": "FashionMNIST clothing"}
+FAMILY_LABELS = {"cnn": "CNN (convolutional)", "mlp": "MLP (fully connected)"}
+PRESET_HELP = {
+    "seed-mnist-cnn": "the classic PyTorch MNIST network (seed Task 1)",
+    "seed-fashion-mlp": "the PyTorch quickstart MLP on FashionMNIST (seed Task 4)",
+    "fast": "a small BatchNorm CNN with AdamW: high accuracy in a few epochs",
+}
+LRS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
+FILTERS = (4, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
+WIDTHS = (16, 32, 50, 64, 100, 128, 256, 512, 1024)
+BATCHES = (16, 32, 64, 128, 256, 512)
+DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
+LIMITS = (0, 1000, 2000, 5000, 10000, 20000)  # training examples; 0 = all
+
+
+def _choice(options):
+    def parse(text: str):
+        for o in options:
+            if str(o) == text:
+                return o
+        raise ValueError(text)
+
+    return parse
+
+
+def _int_in(lo: int, hi: int):
+    def parse(text: str) -> int:
+        v = int(text)
+        if not lo <= v <= hi:
+            raise ValueError(text)
+        return v
+
+    return parse
+
+
+def _float_in(lo: float, hi: float):
+    def parse(text: str) -> float:
+        v = float(text)
+        if not lo <= v <= hi:
+            raise ValueError(text)
+        return v
+
+    return parse
+
+
+def _bool(text: str) -> bool:
+    if text not in ("0", "1", "true", "false"):
+        raise ValueError(text)
+    return text in ("1", "true")
+
+
+# Every setting: its parser of URL text. Widget keys are "tr_" + name; URL keys are the names.
+FIELDS = {
+    "preset": _choice(tuple(PRESETS)),
+    "dataset": _choice(DATASETS),
+    "family": _choice(("cnn", "mlp")),
+    "conv_layers": _int_in(1, 3),
+    "filters": _choice(FILTERS),
+    "kernel": _int_in(1, 9),
+    "padding": _choice(PADDINGS),
+    "pool": _choice(POOLS),
+    "batchnorm": _bool,
+    "activation": _choice(ACTIVATIONS),
+    "dropout": _float_in(0.0, 0.8),
+    "hidden_layers": _int_in(1, 3),
+    "hidden": _choice(WIDTHS),
+    "optimizer": _choice(OPTIMIZERS),
+    "lr": _choice(LRS),
+    "momentum": _float_in(0.0, 0.99),
+    "weight_decay": _choice(DECAYS),
+    "schedule": _choice(SCHEDULES),
+    "batch_size": _choice(BATCHES),
+    "epochs": _int_in(1, 30),
+    "seed": _int_in(0, 2**31 - 1),
+    "limit_train": _choice(LIMITS),
+}
+
+
+def values_of(cfg: TrainConfig, preset: str) -> dict[str, Any]:
+    """The widget values that describe ``cfg`` (its first conv width; later layers double)."""
+    m = cfg.model
+    return {
+        "preset": preset,
+        "dataset": cfg.dataset,
+        "family": m.family,
+        "conv_layers": max(1, len(m.channels)),
+        "filters": m.channels[0] if m.channels else 10,
+        "kernel": m.kernel_sizes[0] if m.kernel_sizes else 5,
+        "padding": m.padding,
+        "pool": m.pool,
+        "batchnorm": m.batchnorm,
+        "activation": m.activation,
+        "dropout": m.dropout,
+        "hidden_layers": max(1, len(m.hidden)),
+        "hidden": m.hidden[0] if m.hidden else 50,
+        "optimizer": cfg.optimizer,
+        "lr": cfg.lr,
+        "momentum": cfg.momentum,
+        "weight_decay": cfg.weight_decay,
+        "schedule": cfg.schedule,
+        "batch_size": cfg.batch_size,
+        "epochs": cfg.epochs,
+        "seed": cfg.seed,
+        "limit_train": cfg.limit_train,
+    }
+
+
+def config_of(v: dict[str, Any]) -> TrainConfig:
+    """The TrainConfig the widget values describe (not validated: ``validate()`` says why not)."""
+    base = PRESETS[v["preset"]]
+    n = v["conv_layers"]
+    model = replace(
+        base.model,
+        family=v["family"],
+        channels=tuple(v["filters"] * 2**i for i in range(n)),
+        kernel_sizes=(v["kernel"],) * n,
+        padding=v["padding"],
+        pool=v["pool"],
+        batchnorm=v["batchnorm"],
+        activation=v["activation"],
+        dropout=float(v["dropout"]),
+        hidden=(v["hidden"],) * v["hidden_layers"],
+    )
+    keys = ("dataset", "optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size")
+    return replace(
+        base,
+        model=model,
+        epochs=v["epochs"],
+        seed=int(v["seed"]),
+        limit_train=v["limit_train"],
+        **{k: v[k] for k in keys},
+    )
+
+
+def _load(values: dict[str, Any]) -> None:
+    for k, val in values.items():
+        st.session_state[f"tr_{k}"] = val
+
+
+def load_preset() -> None:
+    """on_change of the preset box: every widget takes the preset's value."""
+    name = st.session_state["tr_preset"]
+    _load(values_of(PRESETS[name], name))
+
+
+def init_from_url(default_preset: str = "fast") -> list[str]:
+    """Fill the widgets once per session: the preset named in the URL, then each URL field.
+
+    Returns the URL settings that were ignored because they were not valid.
+    """
+    bad: list[str] = []
+    if st.session_state.get("train_init"):
+        # Streamlit forgets the state of widgets that were not drawn in a run (the CNN sliders
+        # while "MLP" is chosen); re-assigning it makes it plain session state that persists.
+        for k in FIELDS:
+            if f"tr_{k}" in st.session_state:
+                st.session_state[f"tr_{k}"] = st.session_state[f"tr_{k}"]
+        return bad
+    qp = st.query_params
+    name = qp.get("preset", default_preset)
+    if name not in PRESETS:
+        bad.append(f"preset={name}")
+        name = default_preset
+    values = values_of(PRESETS[name], name)
+    for k, parse in FIELDS.items():
+        if k in qp and k != "preset":
+            try:
+                values[k] = parse(qp[k])
+            except ValueError:
+                bad.append(f"{k}={qp[k]}")
+    _load(values)
+    st.session_state["train_init"] = True
+    return bad
+
+
+def current() -> dict[str, Any]:
+    return {k: st.session_state[f"tr_{k}"] for k in FIELDS}
+
+
+def to_url(values: dict[str, Any]) -> None:
+    """Mirror the settings in the URL (only what differs from the preset keeps links short)."""
+    base = values_of(PRESETS[values["preset"]], values["preset"])
+    keep = {k: st.query_params[k] for k in ("run",) if k in st.query_params}
+    enc = {k: ("1" if v is True else "0" if v is False else str(v)) for k, v in values.items()}
+    diff = {k: enc[k] for k in FIELDS if k == "preset" or values[k] != base[k]}
+    if dict(st.query_params) != {**diff, **keep}:
+        st.query_params.from_dict({**diff, **keep})
+
+
+def controls() -> None:
+    """The settings widgets (values live in session state under "tr_<name>")."""
+    fmt_lr = lambda v: f"{v:g}"  # noqa: E731
+    with st.container(border=True):
+        st.markdown("**Data**")
+        st.selectbox(
+            "Preset", tuple(PRESETS), key="tr_preset", on_change=load_preset,
+            format_func=lambda p: f"{p} — {PRESET_HELP.get(p, '')}",
+            help="Loads a complete setup; change any setting afterwards.",
+        )  # fmt: skip
+        st.selectbox("Dataset", DATASETS, key="tr_dataset", format_func=DATASET_LABELS.get)
+        st.select_slider(
+            "Training examples", LIMITS, key="tr_limit_train",
+            format_func=lambda n: "all" if n == 0 else f"{n:,}",
+            help="Train on a fixed subset for quick experiments (the test set stays complete).",
+        )  # fmt: skip
+    with st.container(border=True):
+        st.markdown("**Architecture**")
+        family = st.radio(
+            "Model family", ("cnn", "mlp"), key="tr_family", format_func=FAMILY_LABELS.get,
+            horizontal=True,
+        )  # fmt: skip
+        if family == "cnn":
+            c1, c2 = st.columns(2)
+            c1.slider("Conv layers", 1, 3, key="tr_conv_layers")
+            c2.select_slider(
+                "Filters",
+                FILTERS,
+                key="tr_filters",
+                help="In the first conv layer; doubles per layer.",
+            )
+            c1.slider("Kernel size", 1, 9, key="tr_kernel", help="px, square")
+            c2.selectbox("Padding", PADDINGS, key="tr_padding")
+            c1.selectbox("Pooling (2×2)", POOLS, key="tr_pool")
+            c2.checkbox("BatchNorm", key="tr_batchnorm")
+        c1, c2 = st.columns(2)
+        c1.slider("Hidden layers", 1, 3, key="tr_hidden_layers")
+        c2.select_slider("Hidden width", WIDTHS, key="tr_hidden", help="units per hidden layer")
+        c1.selectbox("Activation", ACTIVATIONS, key="tr_activation")
+        c2.slider("Dropout", 0.0, 0.8, step=0.05, key="tr_dropout")
+    with st.container(border=True):
+        st.markdown("**Training**")
+        c1, c2 = st.columns(2)
+        c1.selectbox("Optimizer", OPTIMIZERS, key="tr_optimizer")
+        c2.selectbox("Schedule", SCHEDULES, key="tr_schedule", help="onecycle: warm-up, then decay")
+        st.select_slider(
+            "Learning rate", LRS, key="tr_lr", format_func=fmt_lr,
+            help="Log scale; the peak rate with the onecycle schedule.",
+        )  # fmt: skip
+        c1, c2 = st.columns(2)
+        c1.slider(
+            "Momentum", 0.0, 0.99, step=0.01, key="tr_momentum",
+            disabled=st.session_state["tr_optimizer"] != "sgd", help="SGD only",
+        )  # fmt: skip
+        c2.select_slider("Weight decay", DECAYS, key="tr_weight_decay", format_func=fmt_lr)
+        c1.select_slider("Batch size", BATCHES, key="tr_batch_size")
+        c2.slider("Epochs", 1, 30, key="tr_epochs")
+        st.number_input("Seed", 0, 2**31 - 1, step=1, key="tr_seed")

@@ -1,0 +1,35 @@
+"""The shared sidebar: the selected model, the job queue and the datasets in use."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import jobs
+from ui import resources, state
+
+
+def render() -> None:
+    with st.sidebar:
+        ids = state.complete_runs()
+        if ids:
+            if st.session_state.get(state.SELECTED_RUN) not in ids:  # first visit, or deleted
+                st.session_state[state.SELECTED_RUN] = state.selected_run_id()
+            st.selectbox(
+                "Model", ids, key=state.SELECTED_RUN,
+                help="The trained run the Inspect and recognition pages use.",
+            )  # fmt: skip
+        else:
+            st.caption("No trained model yet: train one on the Train page.")
+        running, waiting = len(jobs.running()), len(jobs.queue())
+        if running or waiting:
+            st.caption(f"Jobs: {running} running, {waiting} queued")
+        with st.expander("Datasets", expanded=False):
+            for name, info in resources.dataset_status().items():
+                if info.get("source") is None:
+                    st.caption(f"**{name}**: not prepared")
+                else:
+                    subset = " (offline 10k subset)" if info.get("subset") else ""
+                    st.caption(
+                        f"**{name}**: {info['n_train']:,} / {info['n_test']:,}{subset} — "
+                        f"{info['source']}"
+                    )

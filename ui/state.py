@@ -1,0 +1,41 @@
+"""Session-state keys and query parameters shared by the pages (one place, no typos)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.config import DEFAULT_RUN_ID
+from engine.runs import RunError, RunState, list_runs, open_run, validate_run_id
+
+SELECTED_RUN = "selected_run"  # the model the sidebar shows and Inspect/Greek/Webcam use
+TRAIN_RUN = "train_run"  # the run the Train page is attached to (live view or result)
+TRAIN_INIT = "train_init"  # the Train page's widgets were filled from the URL or a preset
+RUN_PARAM = "run"  # query parameter: ?run=<run id> on the Train and Runs pages
+CONFIRM_DELETE = "confirm_delete"  # run id waiting for "yes, delete"
+
+
+def complete_runs() -> list[str]:
+    """Ids of the runs with a finished model, the default digit model first."""
+    ids = [r.id for r in list_runs() if r.state() == RunState.COMPLETE]
+    return sorted(ids, key=lambda i: i != DEFAULT_RUN_ID)
+
+
+def selected_run_id() -> str | None:
+    """The sidebar's model: the user's choice, else the default digit model, else the newest."""
+    ids = complete_runs()
+    chosen = st.session_state.get(SELECTED_RUN)
+    if chosen in ids:
+        return chosen
+    return ids[0] if ids else None
+
+
+def run_from_query() -> tuple[str | None, str | None]:
+    """(run id, error message) from ``?run=``: validated, and the run must exist."""
+    raw = st.query_params.get(RUN_PARAM)
+    if not raw:
+        return None, None
+    try:
+        open_run(validate_run_id(raw))
+    except RunError as e:
+        return None, f"The link names a run that cannot be opened: {e}"
+    return raw, None
