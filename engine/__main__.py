@@ -88,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run_dir", type=Path, help="the run directory")
     pr.add_argument("images", type=Path, nargs="+", help="image files (photos of ink on paper)")
 
+    g = sub.add_parser("greek", help="few-shot classification of letters with a digit network")
+    g.add_argument("run_dir", type=Path, help="the run directory of a trained digit network")
+    g.add_argument(
+        "--support", type=Path, required=True, help="folder with a subfolder of images per class"
+    )
+    g.add_argument(
+        "--query",
+        type=Path,
+        help="folder of labelled queries (subfolder per class); default: leave-one-out on support",
+    )
+    g.add_argument("--method", choices=("nn", "centroid", "finetune"), default="nn", help="method")
+    g.add_argument("--layer", help="layer to cut the network at (default: the penultimate)")
+
     su = sub.add_parser("summary", help="print a run's layer table (like Keras' model.summary)")
     su.add_argument("run_dir", type=Path, help="the run directory")
     return p
@@ -190,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             code = _default_model(args, out)
         elif args.command == "predict":
             code = _predict(args, out)
+        elif args.command == "greek":
+            code = _greek(args, out)
         elif args.command == "summary":
             from engine.inspect import layer_table
             from engine.runs import load_model
@@ -227,6 +242,36 @@ def _default_model(args: argparse.Namespace, out: dict) -> int:
     code = _run_and_report(run, out)
     out["trained"] = True
     return code
+
+
+def _greek(args: argparse.Namespace, out: dict) -> int:
+    from engine import embed
+    from engine.runs import load_model
+    from engine.samples import from_folder
+
+    model, cfg = load_model(args.run_dir)
+    layer = args.layer or model.embedding_layer()
+    support = from_folder(args.support)
+    for line in support.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    s_emb = embed.embed(model, support.images, cfg.dataset, layer)
+    print(
+        f"{len(support)} support samples {support.counts()}; embeddings of {layer}: {s_emb.shape}"
+    )
+    if args.query:
+        query = from_folder(args.query)
+        q_emb = embed.embed(model, query.images, cfg.dataset, layer)
+        preds = embed.classify(args.method, s_emb, support.labels, q_emb)
+        truth, names = query.labels, [s.name for s in query.samples]
+    else:
+        preds = embed.leave_one_out(args.method, s_emb, support.labels)
+        truth, names = support.labels, [s.name for s in support.samples]
+    for name, p in zip(names, preds):
+        print(f"{p.line()}  ({name})")
+    acc = embed.accuracy(preds, truth)
+    print(f"accuracy: {100 * acc:.1f}% of {len(truth)} ({args.method}, layer {layer})")
+    out.update(accuracy=acc, n=len(truth), method=args.method, layer=layer)
+    return 0
 
 
 def _predict(args: argparse.Namespace, out: dict) -> int:

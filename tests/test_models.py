@@ -39,7 +39,7 @@ def test_configurable_cnns_build_and_count_like_the_meta_device(cfg):
 
 def test_truncation_yields_embeddings_and_shares_weights():
     m = build_model(CLASSIC_CNN).eval()
-    assert m.embedding_layer() == "fc1_act"
+    assert m.embedding_layer() == "fc1"
     sub = truncate(m, m.embedding_layer())
     x = torch.randn(4, 1, 28, 28)
     assert sub(x).shape == (4, 50)
@@ -48,4 +48,5 @@ def test_truncation_yields_embeddings_and_shares_weights():
     assert sub.fc1 is m.fc1  # a view of the trained model, not a copy
     with pytest.raises(ValueError, match="no layer named"):
         truncate(m, "conv9")
-    assert build_model(SEED_MLP).embedding_layer() == "fc2_act"
+    assert build_model(SEED_MLP).embedding_layer() == "fc2"
+    assert build_model(ModelConfig(hidden=())).embedding_layer() == "flatten"
