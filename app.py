@@ -7,9 +7,9 @@ from ui import sidebar
 st.set_page_config(page_title="Recognition using Deep Networks", page_icon="🔢", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/runs.py", title="Runs", icon="📊"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
 ]
 page = st.navigation(pages)
 sidebar.render()

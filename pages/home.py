@@ -13,10 +13,10 @@ st.markdown(
 )
 links = st.container(horizontal=True)
 for path, label, icon in (
-    ("pages/train.py", "Train a network", "🏋️"),
-    ("pages/runs.py", "Compare runs", "📊"),
-    ("pages/inspect.py", "Inspect a network", "🔬"),
-    ("pages/greek.py", "Greek letters", "🔤"),
+    ("pages/train.py", "Train a network", ":material/model_training:"),
+    ("pages/runs.py", "Compare runs", ":material/monitoring:"),
+    ("pages/inspect.py", "Inspect a network", ":material/biotech:"),
+    ("pages/greek.py", "Greek letters", ":material/translate:"),
 ):
     try:
         links.page_link(path, label=label, icon=icon)

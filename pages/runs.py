@@ -11,7 +11,7 @@ st.title("Runs")
 all_runs = list_runs()
 if not all_runs:
     st.info("No runs yet: start one on the Train page.")
-    st.page_link("pages/train.py", label="Train a network", icon="🏋️")
+    st.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
     st.stop()
 
 rows = resources.run_rows(all_runs)
@@ -47,16 +47,18 @@ run = open_run(run_id)
 run_state = run.state()
 
 actions = st.container(horizontal=True)
-if run_state in (RunState.CANCELLED, RunState.FAILED) and actions.button("Resume", icon="▶️"):
+if run_state in (RunState.CANCELLED, RunState.FAILED) and actions.button(
+    "Resume", icon=":material/replay:"
+):
     try:
         jobs.resume(run)
         st.rerun()
     except EngineError as e:
         st.error(str(e))
-if run_state == RunState.COMPLETE and actions.button("Use this model", icon="📌"):
+if run_state == RunState.COMPLETE and actions.button("Use this model", icon=":material/push_pin:"):
     st.session_state[state.SELECTED_RUN] = run.id
     st.rerun()
-if run_state.is_finished() and actions.button("Delete", icon="🗑️"):
+if run_state.is_finished() and actions.button("Delete", icon=":material/delete:"):
     st.session_state[state.CONFIRM_DELETE] = run.id
 if st.session_state.get(state.CONFIRM_DELETE) == run.id:
     st.warning(f"Delete **{run.id}** with its checkpoint and log? This cannot be undone.")

@@ -29,6 +29,9 @@ def loss_curve(metrics: list[dict]) -> go.Figure:
         x=[m["examples"] for m in ep], y=[m["test_loss"] for m in ep], name="test loss",
         mode="markers", marker=dict(color=RED, size=9),
     )  # fmt: skip
+    if not prog:
+        fig.add_annotation(text="waiting for the first loss…", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")  # fmt: skip
     return fig
 
 

@@ -125,8 +125,11 @@ def values_of(cfg: TrainConfig, preset: str) -> dict[str, Any]:
     }
 
 
-def config_of(v: dict[str, Any]) -> TrainConfig:
-    """The TrainConfig the widget values describe (not validated: ``validate()`` says why not)."""
+def config_of(v: dict[str, Any], n_train: int = 60000) -> TrainConfig:
+    """The TrainConfig the widget values describe (not validated: ``validate()`` says why not).
+
+    Loss lines come ~20 times per epoch, so even a small run draws a curve as it learns.
+    """
     base = PRESETS[v["preset"]]
     n = v["conv_layers"]
     model = replace(
@@ -148,6 +151,7 @@ def config_of(v: dict[str, Any]) -> TrainConfig:
         epochs=v["epochs"],
         seed=int(v["seed"]),
         limit_train=v["limit_train"],
+        log_every=max(1, min(v["limit_train"] or n_train, n_train) // v["batch_size"] // 20),
         **{k: v[k] for k in keys},
     )
 
@@ -208,50 +212,50 @@ def to_url(values: dict[str, Any]) -> None:
 
 
 def controls() -> None:
-    """The settings widgets (values live in session state under "tr_<name>")."""
+    """The settings as four cards side by side (values live in session state as "tr_<name>")."""
     fmt_lr = lambda v: f"{v:g}"  # noqa: E731
-    with st.container(border=True):
-        st.markdown("**Data**")
+    data, conv, dense, train = st.columns(4)
+    with data.container(border=True, height="stretch"):
+        st.markdown("**:material/dataset: Data**")
         st.selectbox(
             "Preset", tuple(PRESETS), key="tr_preset", on_change=load_preset,
-            format_func=lambda p: f"{p} — {PRESET_HELP.get(p, '')}",
-            help="Loads a complete setup; change any setting afterwards.",
+            help="Loads a complete setup; change any setting afterwards. "
+            + " · ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()),
         )  # fmt: skip
+        st.caption(PRESET_HELP.get(st.session_state["tr_preset"], ""))
         st.selectbox("Dataset", DATASETS, key="tr_dataset", format_func=DATASET_LABELS.get)
         st.select_slider(
             "Training examples", LIMITS, key="tr_limit_train",
             format_func=lambda n: "all" if n == 0 else f"{n:,}",
             help="Train on a fixed subset for quick experiments (the test set stays complete).",
         )  # fmt: skip
-    with st.container(border=True):
-        st.markdown("**Architecture**")
-        family = st.radio(
+        st.radio(
             "Model family", ("cnn", "mlp"), key="tr_family", format_func=FAMILY_LABELS.get,
-            horizontal=True,
         )  # fmt: skip
-        if family == "cnn":
-            c1, c2 = st.columns(2)
-            c1.slider("Conv layers", 1, 3, key="tr_conv_layers")
-            c2.select_slider(
-                "Filters",
-                FILTERS,
-                key="tr_filters",
-                help="In the first conv layer; doubles per layer.",
+    with conv.container(border=True, height="stretch"):
+        st.markdown("**:material/filter: Convolutions**")
+        if st.session_state["tr_family"] == "cnn":
+            st.slider("Conv layers", 1, 3, key="tr_conv_layers")
+            st.select_slider(
+                "Filters", FILTERS, key="tr_filters", help="In conv layer 1; doubles per layer."
             )
-            c1.slider("Kernel size", 1, 9, key="tr_kernel", help="px, square")
-            c2.selectbox("Padding", PADDINGS, key="tr_padding")
-            c1.selectbox("Pooling (2×2)", POOLS, key="tr_pool")
-            c2.checkbox("BatchNorm", key="tr_batchnorm")
-        c1, c2 = st.columns(2)
-        c1.slider("Hidden layers", 1, 3, key="tr_hidden_layers")
-        c2.select_slider("Hidden width", WIDTHS, key="tr_hidden", help="units per hidden layer")
-        c1.selectbox("Activation", ACTIVATIONS, key="tr_activation")
-        c2.slider("Dropout", 0.0, 0.8, step=0.05, key="tr_dropout")
-    with st.container(border=True):
-        st.markdown("**Training**")
-        c1, c2 = st.columns(2)
-        c1.selectbox("Optimizer", OPTIMIZERS, key="tr_optimizer")
-        c2.selectbox("Schedule", SCHEDULES, key="tr_schedule", help="onecycle: warm-up, then decay")
+            st.slider("Kernel size", 1, 9, key="tr_kernel", help="px, square")
+            c1, c2 = st.columns(2)
+            c1.selectbox("Padding", PADDINGS, key="tr_padding")
+            c2.selectbox("Pooling 2×2", POOLS, key="tr_pool")
+            st.checkbox("BatchNorm", key="tr_batchnorm")
+        else:
+            st.caption("An MLP has no convolutions: it sees all 784 pixels at once.")
+    with dense.container(border=True, height="stretch"):
+        st.markdown("**:material/hub: Dense layers**")
+        st.slider("Hidden layers", 1, 3, key="tr_hidden_layers")
+        st.select_slider("Hidden width", WIDTHS, key="tr_hidden", help="units per hidden layer")
+        st.selectbox("Activation", ACTIVATIONS, key="tr_activation")
+        st.slider("Dropout", 0.0, 0.8, step=0.05, key="tr_dropout")
+    with train.container(border=True, height="stretch"):
+        st.markdown("**:material/tune: Training**")
+        st.selectbox("Optimizer", OPTIMIZERS, key="tr_optimizer")
+        st.selectbox("Schedule", SCHEDULES, key="tr_schedule", help="onecycle: warm-up, then decay")
         st.select_slider(
             "Learning rate", LRS, key="tr_lr", format_func=fmt_lr,
             help="Log scale; the peak rate with the onecycle schedule.",

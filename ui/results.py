@@ -15,7 +15,13 @@ from engine.preprocess import preprocess
 from engine.runs import Run, RunError, RunState, open_run
 from ui import charts, resources
 
-ICONS = {"queued": "⏳", "running": "🏃", "complete": "✅", "failed": "❌", "cancelled": "⏹️"}
+ICONS = {
+    "queued": ":material/hourglass_top:",
+    "running": ":material/directions_run:",
+    "complete": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+}
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
 
 
@@ -40,7 +46,7 @@ def log_tail(run: Run, lines: int = 14) -> str:
 
 
 def cancel_button(run: Run, key: str) -> None:
-    if st.button("Cancel", key=f"{key}_cancel", icon="⏹️"):
+    if st.button("Cancel", key=f"{key}_cancel", icon=":material/stop:"):
         jobs.cancel(run)
         st.toast(f"Cancelling {run.id}…")
 
@@ -62,7 +68,7 @@ def live(run_id: str, key: str = "live") -> None:
     if state == RunState.QUEUED:
         pos, waiting = jobs.position(run), len(jobs.queue())
         st.info(
-            f"⏳ Queued — position {pos or '?'} of {waiting}. It starts when a running job "
+            f"Queued — position {pos or '?'} of {waiting}. It starts when a running job "
             f"finishes ({jobs.max_jobs()} job(s) at a time)."
         )
         cancel_button(run, key)
@@ -75,7 +81,7 @@ def live(run_id: str, key: str = "live") -> None:
         f"{100 * frac:.0f}% · "
         + (f"about {duration(eta)} left" if eta is not None else "starting…")
     )
-    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
     c1.progress(frac, text=text)
     with c2:
         cancel_button(run, key)
@@ -97,7 +103,9 @@ def header(run: Run) -> None:
     if state == "failed":
         st.error(f"This run failed: {status.get('message') or 'no message'}")
     elif state == "cancelled":
-        st.warning(f"This run was cancelled: {status.get('message') or ''}")
+        msg = status.get("message") or "cancelled"
+        msg = msg if msg.startswith("cancelled") else f"cancelled: {msg}"
+        st.warning(f"This run was {msg}. The Runs page can resume it from its last epoch.")
 
 
 def result(run: Run, key: str = "res") -> None:
@@ -161,9 +169,10 @@ def gallery(pred: resources.Predictions, idx: np.ndarray, with_confidence: bool 
         p, a = pred.classes[pred.predicted[i]], pred.classes[pred.labels[i]]
         conf = f" ({100 * pred.probs[i].max():.0f}%)" if with_confidence else ""
         captions.append(f"Predicted: {p}{conf}, Actual: {a}")
-    cols = st.columns(8)
-    for j, (i, cap) in enumerate(zip(idx, captions, strict=True)):
-        cols[j % 8].image(_big(pred.images[i]), caption=cap, width="stretch")
+    for row in range(0, len(idx), 8):  # one st.columns per row keeps the rows aligned
+        cols = st.columns(8)
+        for col, i, cap in zip(cols, idx[row : row + 8], captions[row : row + 8], strict=False):
+            col.image(_big(pred.images[i]), caption=cap, width="stretch")
 
 
 def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
@@ -217,11 +226,13 @@ def downloads(run: Run, key: str) -> None:
     c1, c2 = st.columns(2)
     c1.download_button(
         "Checkpoint (.pt)", run.checkpoint_path.read_bytes(), file_name=f"{run.id}.pt",
-        mime="application/octet-stream", key=f"{key}_dl_pt", icon="⬇️", on_click="ignore",
+        mime="application/octet-stream", key=f"{key}_dl_pt", icon=":material/download:",
+        on_click="ignore",
     )  # fmt: skip
     c2.download_button(
         "ONNX model (.onnx)", lambda: resources.onnx(run), file_name=f"{run.id}.onnx",
-        mime="application/octet-stream", key=f"{key}_dl_onnx", icon="⬇️", on_click="ignore",
+        mime="application/octet-stream", key=f"{key}_dl_onnx", icon=":material/download:",
+        on_click="ignore",
     )  # fmt: skip
 
 

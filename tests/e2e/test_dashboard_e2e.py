@@ -1,0 +1,158 @@
+"""Browser test of the dashboard: every page, a real training from the Train page, a cancel.
+
+`streamlit run app.py` on a free loopback port with an empty runs directory, driven by Debian's
+Chromium through Playwright (no browser download). Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's Chromium is not at {CHROMIUM} (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    runs = tmp_path_factory.mktemp("e2e-runs")
+    port = _free_port()
+    env = {**os.environ, "ENGINE_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"]
+    cmd += ["--server.port", str(port), "--server.headless", "true"]
+    cmd += ["--browser.gatherUsageStats", "false"]
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
+        yield url
+    finally:
+        from engine import jobs
+
+        for run in jobs.running(runs):  # no training process outlives the test
+            jobs.cancel(run)
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(60_000)
+        yield pg
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.wait_for_timeout(800)  # let plotly finish drawing
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_every_page_renders(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Recognition using Deep Networks").wait_for()
+    page.get_by_text("Datasets").first.wait_for()
+    _no_exception(page)
+    _shot(page, "01-home")
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    paths = [nav.nth(i).get_attribute("href") for i in range(nav.count())]
+    assert any(h.endswith("/train") for h in paths) and any(h.endswith("/runs") for h in paths)
+    for href in paths:
+        page.goto(href if href.startswith("http") else app_url + "/" + href.lstrip("/"))
+        page.locator("h1").first.wait_for()
+        page.wait_for_timeout(1500)
+        _no_exception(page)
+        name = href.rstrip("/").rsplit("/", 1)[-1]
+        _shot(page, "02-page-" + ("home" if ":" in name or not name else name))
+
+
+def test_train_from_the_page_until_results(page, app_url):
+    page.goto(f"{app_url}/train?preset=fast&limit_train=2000&epochs=2")
+    start = page.get_by_role("button", name=re.compile("Start training"))
+    start.wait_for()
+    _shot(page, "03-train-settings")
+    start.click()
+    page.get_by_text(re.compile("Epoch \\d of 2")).first.wait_for(timeout=60_000)
+    _shot(page, "04-train-live")
+    page.get_by_text("Test accuracy").first.wait_for(timeout=120_000)
+    page.get_by_text("Confusion matrix").first.wait_for()
+    _no_exception(page)
+    assert "run=" in page.url  # a reload reattaches
+    _shot(page, "05-train-done")
+    page.get_by_role("tab", name="Worst mistakes").click()
+    page.get_by_text("are misclassified").wait_for()  # the tab's caption, then its images
+    _shot(page, "06-worst-mistakes")
+    page.get_by_role("tab", name="Try it").click()
+    page.get_by_text("Upload a photo").click()
+    bad = ARTIFACTS / "not-an-image.png"
+    bad.write_bytes(b"this is text, not a PNG")
+    page.locator('input[type="file"]').set_input_files(str(bad))
+    page.get_by_text("not an image we can read").wait_for()
+    _no_exception(page)
+    _shot(page, "07-try-it-bad-upload")
+    page.reload()  # reattaches to the finished run through ?run=
+    page.get_by_text("Test accuracy").first.wait_for()
+
+
+def test_cancel_a_run_and_see_it_on_runs(page, app_url):
+    page.goto(f"{app_url}/train?preset=fast&epochs=10")
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    page.get_by_text(re.compile("Epoch \\d+ of 10")).first.wait_for(timeout=60_000)
+    page.get_by_role("button", name=re.compile("Cancel")).click()
+    page.get_by_text("This run was cancelled").wait_for(timeout=60_000)
+    _no_exception(page)
+    _shot(page, "08-cancelled")
+    page.goto(f"{app_url}/runs")
+    page.get_by_text("Compare").first.wait_for()
+    page.get_by_text("Open a run").wait_for()
+    page.wait_for_timeout(1500)
+    _no_exception(page)
+    _shot(page, "09-runs")
