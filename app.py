@@ -10,6 +10,7 @@ pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
 ]
 page = st.navigation(pages)
 sidebar.render()

@@ -1,0 +1,70 @@
+"""AppTest of the Inspect page on tiny trained runs (a seed CNN and an MLP)."""
+
+from pathlib import Path
+
+import pytest
+from inspect_runs import CNN_RUN, MLP_RUN, trained_runs
+from streamlit.testing.v1 import AppTest
+
+from ui.state import SELECTED_RUN
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "inspect.py")
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory):
+    return trained_runs(tmp_path_factory)
+
+
+@pytest.fixture
+def page(runs_root, monkeypatch):
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(runs_root))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    return at.run()
+
+
+def texts(at) -> str:
+    parts = [*at.markdown, *at.info, *at.caption, *at.subheader, *at.header, *at.error]
+    return "\n".join(str(e.value) for e in parts)
+
+
+def test_renders_the_default_cnn_with_every_view(page):
+    assert not page.exception
+    assert f"Model **{CNN_RUN}**" in texts(page)  # the default model, when nothing is chosen
+    headers = [h.value for h in page.header]
+    for h in ("Layers", "Filters", "Input", "Filter responses", "Activations", "Saliency"):
+        assert h in headers
+    assert len(page.dataframe) == 1
+    assert "Total params: 21,840" in texts(page)
+    assert page.subheader[0].value.startswith("Predicted: ")
+    assert "true label" in page.subheader[0].value
+    # first filters, second filters, input, responses, 13 layers, probabilities, saliency
+    assert len(page.get("plotly_chart")) == 2 + 2 + 13 + 2
+    assert len(page.tabs) == 13
+
+
+def test_choosing_another_test_image_and_the_upload_source(page):
+    page.number_input[0].set_value(7).run()
+    assert not page.exception and not page.error
+    page.radio[0].set_value("Upload").run()
+    assert not page.exception
+    assert "Choose an image" in texts(page)
+
+
+def test_mlp_shows_not_applicable_instead_of_failing(page):
+    page.session_state[SELECTED_RUN] = MLP_RUN  # what the sidebar's model selector sets
+    page.run()
+    assert not page.exception and not page.error
+    t = texts(page)
+    assert "not applicable: this model has no conv layers" in t
+    assert "Grad-CAM: not applicable" in t
+    headers = [h.value for h in page.header]
+    assert "Filter responses" not in headers and "Activations" in headers
+    assert page.subheader[0].value.startswith("Predicted: ")
+
+
+def test_without_runs_it_says_how_to_create_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path / "none"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert "python -m engine default-model" in at.info[0].value
