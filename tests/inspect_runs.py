@@ -8,17 +8,22 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from engine.config import DEFAULT_RUN_ID, SEED_MLP, preset
+from engine.config import DEFAULT_RUN_ID, SEED_MLP, ModelConfig, preset
 
 CNN_RUN = DEFAULT_RUN_ID  # the page opens this one first
 MLP_RUN = "tiny-mnist-mlp"
+DEEP_RUN = "tiny-deep-cnn"
+# A deeper CNN as the Train page's sliders make it: three 3×3 conv layers, BatchNorm, avg pooling.
+DEEP_CNN = ModelConfig(
+    channels=(8, 16, 32), kernel_sizes=(3, 3, 3), padding="same", pool="avg", batchnorm=True
+)
 
 
 def trained_runs(tmp_path_factory) -> Path:
-    """A runs directory with a trained seed CNN and a trained seed MLP (about 4 s on 1 thread).
+    """A runs directory with a trained seed CNN, deeper CNN and MLP (about 6 s on 1 thread).
 
-    The CNN is the seed's network trained just long enough (2 epochs, Adam) for its first-layer
-    filters to be clearly smooth; the MLP only has to exist.
+    The seed CNN is trained just long enough (2 epochs, Adam) for its first-layer filters to be
+    clearly smooth; the others only have to exist.
     """
     from engine.runner import execute
     from engine.runs import RunState, create_run
@@ -35,11 +40,9 @@ def trained_runs(tmp_path_factory) -> Path:
         limit_test=500,
         threads=1,
     )
-    mlp = replace(
-        preset("seed-mnist-cnn", epochs=1, limit_train=2000, limit_test=500, threads=1),
-        model=SEED_MLP,
-    )
-    for run_id, cfg in ((CNN_RUN, cnn), (MLP_RUN, mlp)):
+    tiny = preset("seed-mnist-cnn", epochs=1, limit_train=2000, limit_test=500, threads=1)
+    mlp, deep = replace(tiny, model=SEED_MLP), replace(tiny, model=DEEP_CNN)
+    for run_id, cfg in ((CNN_RUN, cnn), (MLP_RUN, mlp), (DEEP_RUN, deep)):
         state = execute(create_run(cfg, root, run_id), echo=lambda _line: None)
         assert state == RunState.COMPLETE
     (root / "done").touch()

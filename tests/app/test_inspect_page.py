@@ -3,9 +3,10 @@
 from pathlib import Path
 
 import pytest
-from inspect_runs import CNN_RUN, MLP_RUN, trained_runs
+from inspect_runs import CNN_RUN, DEEP_CNN, DEEP_RUN, MLP_RUN, trained_runs
 from streamlit.testing.v1 import AppTest
 
+from engine.models import build_model
 from ui.state import SELECTED_RUN
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "inspect.py")
@@ -61,6 +62,15 @@ def test_mlp_shows_not_applicable_instead_of_failing(page):
     headers = [h.value for h in page.header]
     assert "Filter responses" not in headers and "Activations" in headers
     assert page.subheader[0].value.startswith("Predicted: ")
+
+
+def test_deeper_batchnorm_cnn(page):
+    page.session_state[SELECTED_RUN] = DEEP_RUN
+    page.run()
+    assert not page.exception and not page.error
+    assert "The 8 first-layer filters, each a 3×3 window" in texts(page)
+    assert "Second layer: 16 filters × 8 input channels" in [e.label for e in page.expander]
+    assert len(page.tabs) == len(build_model(DEEP_CNN).layer_names)  # every layer has a tab
 
 
 def test_without_runs_it_says_how_to_create_one(tmp_path, monkeypatch):
