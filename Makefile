@@ -11,7 +11,7 @@ PORT ?= 8501
 
 run: setup
 	$(PY) -m engine default-model
-	$(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+	$(PY) serve.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
 test: setup lint pytest

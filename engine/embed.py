@@ -127,9 +127,9 @@ class Head:
 def finetune_head(
     support: np.ndarray,
     labels: list[str],
-    epochs: int = 200,
+    epochs: int = 100,
     lr: float = 0.05,
-    weight_decay: float = 1e-3,
+    weight_decay: float = 1e-4,
     seed: int = 0,
     on_epoch=None,
 ) -> Head:
@@ -201,3 +201,31 @@ def confusion(preds: list[Prediction], truth: list[str], classes: list[str]) -> 
         if p.label in classes and t in classes:
             m[classes.index(t), classes.index(p.label)] += 1
     return m
+
+
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    """Project rows of ``x`` onto their two principal components: (N, 2)."""
+    if len(x) < 2:
+        return np.zeros((len(x), 2), np.float32)
+    centred = x.astype(np.float64) - x.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    out = centred @ vt[:2].T
+    if out.shape[1] < 2:
+        out = np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+    return out.astype(np.float32)
+
+
+def class_mean_distances(d: np.ndarray, labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """(K, K) mean SSD between the samples of each pair of classes (self-pairs excluded)."""
+    classes = sorted(set(labels))
+    lab = np.asarray(labels)
+    m = np.zeros((len(classes), len(classes)), np.float32)
+    for i, a in enumerate(classes):
+        for j, b in enumerate(classes):
+            block = d[np.ix_(lab == a, lab == b)]
+            if a == b:
+                n = len(block)
+                m[i, j] = (block.sum() / (n * n - n)) if n > 1 else 0.0
+            else:
+                m[i, j] = block.mean()
+    return classes, m

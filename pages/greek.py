@@ -1,0 +1,239 @@
+"""Greek letters: reuse a digit network's embedding space to recognise letters from few samples."""
+
+import numpy as np
+import streamlit as st
+
+from engine import embed
+from engine.runs import RunError, open_run
+from engine.samples import (
+    GREEK,
+    SampleError,
+    from_csv_pair,
+    from_images,
+    from_zip,
+    synthetic_greek,
+    to_csv_pair,
+)
+from ui import greek_views as gv
+from ui import resources, state
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
+
+st.title("Greek letters from a few samples")
+st.write(
+    "A network trained on digits turns any 28×28 image into a vector (its *embedding*). Letters "
+    "that look alike get nearby vectors, so a handful of samples per letter is enough to "
+    "recognise new ones: by the nearest sample, the nearest class mean, or a new last layer."
+)
+run_id = state.selected_run_id()
+if run_id is None:
+    st.info(
+        "No trained model yet: train one on the Train page (or `python -m engine default-model`)."
+    )
+    st.stop()
+try:
+    model, cfg = resources.model(open_run(run_id))
+except RunError as e:
+    st.error(str(e))
+    st.stop()
+
+# --- the sample set (per browser session) ---------------------------------------------------------
+st.header("1. Samples")
+current = gv.samples()
+add_tabs = st.tabs(["Upload images", "ZIP of folders", "CSV pair", "Camera", "Built-in letters"])
+added, problems = None, []
+with add_tabs[0], st.form("add_images", clear_on_submit=True):
+    label = st.text_input("Class name", placeholder="e.g. alpha")
+    files = st.file_uploader("Images of that class", type=IMAGE_TYPES, accept_multiple_files=True)
+    if st.form_submit_button("Add to the set") and files:
+        try:
+            added = from_images([(f.name, f.getvalue()) for f in files], label)
+        except SampleError as e:
+            problems.append(str(e))
+with add_tabs[1], st.form("add_zip", clear_on_submit=True):
+    z = st.file_uploader(
+        "A ZIP whose folders are the classes (alpha/1.png, beta/1.png, …)", type=["zip"]
+    )
+    if st.form_submit_button("Add the ZIP") and z:
+        try:
+            added = from_zip(z.getvalue(), z.name)
+        except SampleError as e:
+            problems.append(str(e))
+with add_tabs[2]:
+    with st.form("add_csv", clear_on_submit=True):
+        c1, c2 = st.columns(2)
+        data_csv = c1.file_uploader("data.csv (784 pixel values per row)", type=["csv"])
+        cat_csv = c2.file_uploader("letter_cat.csv (the class of each row)", type=["csv"])
+        if st.form_submit_button("Import") and data_csv and cat_csv:
+            try:
+                added = from_csv_pair(data_csv.getvalue(), cat_csv.getvalue())
+            except SampleError as e:
+                problems.append(str(e))
+    d_bytes, c_bytes = to_csv_pair(current)
+    e1, e2 = st.columns(2)
+    e1.download_button("Export data.csv", d_bytes, "data.csv", "text/csv")
+    e2.download_button("Export letter_cat.csv", c_bytes, "letter_cat.csv", "text/csv")
+with add_tabs[3]:
+    snap_label = st.text_input("Class of the snapshot", value=(current.classes or ["alpha"])[0])
+    shot = st.camera_input("Hold a letter written on paper up to the camera")
+    if shot is not None and st.button("Add this snapshot"):
+        added = from_images([("camera snapshot", shot.getvalue())], snap_label)
+with add_tabs[4], st.form("builtin"):
+    st.caption("Synthetic letters rendered from this machine's fonts with random distortions.")
+    letters = st.multiselect("Letters", list(GREEK), default=gv.DEFAULT_LETTERS)
+    per = st.slider("Samples per letter", 2, 30, 9)
+    if st.form_submit_button("Replace the set with these") and letters:
+        gv.replace_samples(synthetic_greek(letters, per))
+        st.rerun()
+
+if added is not None:
+    problems += added.skipped
+    if added.samples:
+        gv.replace_samples(current.merged(type(current)(added.samples)))
+        st.success(f"Added {len(added)} sample(s).")
+        current = gv.samples()
+for p in problems:
+    st.warning(p)
+
+if n_syn := gv.synthetic_count(current):
+    st.info(
+        f"{n_syn} of these samples are **synthetic**: rendered from fonts with random distortions, "
+        "not handwriting. Add your own, or remove them below."
+    )
+counts = ", ".join(f"{c}: {n}" for c, n in current.counts().items())
+st.write(f"**{len(current)} samples** — {counts or 'none'}")
+show_raw = st.toggle("Show each original beside its 28×28 version", value=False)
+for c in current.classes:
+    items = [s for s in current.samples if s.label == c]
+    imgs = [
+        x
+        for s in items
+        for x in ((s.raw, s.image) if show_raw and s.raw is not None else (s.image,))
+    ]
+    st.image(imgs, width=56, caption=None)
+    st.caption(c)
+with st.expander("Remove samples"):
+    names = [f"{i}: {s.label} — {s.name}" for i, s in enumerate(current.samples)]
+    drop = st.multiselect("Samples to remove", names)
+    b1, b2 = st.columns(2)
+    if b1.button("Remove selected", disabled=not drop):
+        keep = [s for i, s in enumerate(current.samples) if names[i] not in drop]
+        gv.replace_samples(type(current)(keep))
+        st.rerun()
+    if b2.button("Remove all samples", type="secondary"):
+        gv.replace_samples(type(current)())
+        st.rerun()
+if len(current.classes) < 2:
+    st.warning("Add samples of at least two classes to compare and classify.")
+    st.stop()
+
+# --- embeddings and distances -----------------------------------------------------------------
+st.header("2. Distances in the embedding space")
+layers = model.layer_names[: model.layer_names.index("out") + 1]
+layer = st.selectbox(
+    "Cut the network at layer", layers, index=layers.index(model.embedding_layer())
+)
+emb = embed.embed(model, current.images, cfg.dataset, layer)
+labels = current.labels
+d = embed.ssd(emb, emb)
+st.caption(f"Each sample becomes a vector of {emb.shape[1]} numbers (layer `{layer}`).")
+
+pick = st.selectbox(
+    "Distances from sample",
+    range(len(current)),
+    format_func=lambda i: f"{i}: {labels[i]} — {current.samples[i].name}",
+)
+order = np.argsort(d[pick])
+st.dataframe(
+    gv.distance_rows(current, d[pick]),
+    column_config={"image": st.column_config.ImageColumn("image", width="small")},
+    hide_index=True,
+    width="stretch",
+    height=300,
+)
+with st.expander("As the seed printed it"):
+    st.code(
+        "below are the distances of the first embedding from the rest of the embeddings\n"
+        + "\n".join(str(np.float32(v)) for v in d[pick]),
+        language=None,
+    )
+by_class = np.argsort(labels, kind="stable")
+names = [f"{labels[i]} {i}" for i in by_class]
+left, right = st.columns([3, 2])
+left.plotly_chart(
+    gv.heatmap(d[np.ix_(by_class, by_class)], names, "SSD between every pair (ordered by class)"),
+    width="stretch",
+)
+classes, means = embed.class_mean_distances(d, labels)
+right.write("**Mean SSD between classes** (small on the diagonal = the classes are tight)")
+right.dataframe(
+    {"class": classes, **{c: means[:, k].round(1) for k, c in enumerate(classes)}}, hide_index=True
+)
+
+# --- classification ---------------------------------------------------------------------------
+st.header("3. Recognise")
+queries = st.file_uploader(
+    "Unknown letters to recognise", type=IMAGE_TYPES, accept_multiple_files=True
+)
+if queries:
+    q = from_images([(f.name, f.getvalue()) for f in queries], "unknown")
+    for msg in q.skipped:
+        st.warning(msg)
+    if q.samples:
+        q_emb = embed.embed(model, q.images, cfg.dataset, layer)
+        preds = {m: embed.classify(m, emb, labels, q_emb) for m in embed.METHODS}
+        st.dataframe(
+            gv.query_rows(q, preds),
+            column_config={"image": st.column_config.ImageColumn("image", width="small")},
+            hide_index=True,
+            width="stretch",
+        )
+        lines = [f"{p.line()}  ({s.name})" for p, s in zip(preds["nn"], q.samples)]
+        st.code("\n".join(lines), language=None)
+
+st.subheader("How well does each method do on this set?")
+st.caption("Leave-one-out: every sample is classified using all the others as the samples.")
+loo = gv.leave_one_out(emb, tuple(labels))
+cols = st.columns(3)
+titles = {
+    "nn": "Nearest neighbour",
+    "centroid": "Nearest class mean",
+    "finetune": "Fine-tuned head",
+}
+for col, m in zip(cols, embed.METHODS):
+    acc = embed.accuracy(loo[m], labels)
+    col.metric(
+        titles[m],
+        f"{100 * acc:.0f}%",
+        help=f"{sum(p.label == t for p, t in zip(loo[m], labels))} of {len(labels)} right",
+    )
+    col.plotly_chart(
+        gv.confusion(embed.confusion(loo[m], labels, current.classes), current.classes, titles[m]),
+        width="stretch",
+        key=f"cm_{m}",
+    )
+head = embed.finetune_head(emb, labels)
+fit = embed.accuracy(head.predict(emb), labels)
+st.write(
+    f"The fine-tuned head (a new {emb.shape[1]}→{len(current.classes)} layer on the frozen "
+    "network) "
+    f"fits the samples {100 * fit:.0f}%"
+    + (f", reaching 100% after {head.epochs_to_100} epochs." if head.epochs_to_100 else ".")
+)
+st.plotly_chart(gv.loss_curve(head.losses, head.epochs_to_100), width="stretch")
+
+# --- map ------------------------------------------------------------------------------------------
+st.header("4. Map of the embedding space")
+digits = resources.dataset(cfg.dataset)
+n_digits = 300
+d_emb = embed.embed(model, digits.x_test[:n_digits].numpy(), cfg.dataset, layer)
+xy = embed.pca_2d(np.concatenate([emb, d_emb]))
+digit_names = [digits.classes[int(k)] for k in digits.y_test[:n_digits]]
+st.plotly_chart(
+    gv.embedding_map(xy, labels + digit_names, [s.image for s in current.samples], len(labels)),
+    width="stretch",
+)
+st.caption(
+    f"The letters and {n_digits} test {cfg.dataset} images, projected on the two directions of "
+    "greatest spread."
+)

@@ -1,0 +1,166 @@
+"""The Greek letters page's state and pictures: the per-session sample set, thumbnails, charts."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from engine.samples import SampleSet, synthetic_greek
+
+SAMPLES = "greek_samples"  # this browser session's SampleSet (never shared between visitors)
+DEFAULT_LETTERS = ["alpha", "beta", "gamma"]
+PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4", "#0b7285", "#a61e4d", "#5c940d"]
+
+
+def samples() -> SampleSet:
+    """The session's sample set; a new visitor starts with synthetic alpha/beta/gamma."""
+    if SAMPLES not in st.session_state:
+        st.session_state[SAMPLES] = synthetic_greek(DEFAULT_LETTERS, per_class=9)
+    return st.session_state[SAMPLES]
+
+
+def replace_samples(new: SampleSet) -> None:
+    st.session_state[SAMPLES] = new
+
+
+def synthetic_count(s: SampleSet) -> int:
+    return sum(x.name.startswith("synthetic ") for x in s.samples)
+
+
+def data_url(img: np.ndarray, size: int = 56) -> str:
+    """A grayscale image as a PNG data URL, for dataframe image columns and plot thumbnails."""
+    im = Image.fromarray(img).resize((size, round(size * img.shape[0] / img.shape[1])))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def colour(classes: list[str], c: str) -> str:
+    return PALETTE[classes.index(c) % len(PALETTE)] if c in classes else "#adb5bd"
+
+
+def heatmap(d: np.ndarray, names: list[str], title: str) -> go.Figure:
+    fig = go.Figure(
+        go.Heatmap(
+            z=d,
+            x=names,
+            y=names,
+            colorscale="Viridis_r",
+            hovertemplate="%{y} ↔ %{x}<br>SSD %{z:.1f}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, height=520, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def confusion(m: np.ndarray, classes: list[str], title: str) -> go.Figure:
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=classes,
+            y=classes,
+            colorscale="Blues",
+            text=m,
+            texttemplate="%{text}",
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(title="predicted")
+    fig.update_yaxes(title="true", autorange="reversed")
+    return fig
+
+
+def loss_curve(losses: list[float], first_perfect: int | None) -> go.Figure:
+    fig = go.Figure(go.Scatter(y=losses, x=list(range(1, len(losses) + 1)), mode="lines"))
+    if first_perfect:
+        fig.add_vline(x=first_perfect, line_dash="dot", annotation_text="100% on the samples")
+    fig.update_layout(
+        title="Fine-tuned head: training loss", height=300, margin=dict(l=10, r=10, t=40, b=10)
+    )
+    fig.update_xaxes(title="epoch (full batch)")
+    fig.update_yaxes(title="cross-entropy", type="log")
+    return fig
+
+
+def embedding_map(
+    xy: np.ndarray, labels: list[str], thumbs: list[np.ndarray], n_letters: int
+) -> go.Figure:
+    """Digits as small dots, letters as coloured markers with their 28×28 image beside them."""
+    fig = go.Figure()
+    digits = np.arange(n_letters, len(labels))
+    for d in sorted({labels[i] for i in digits}):
+        idx = [i for i in digits if labels[i] == d]
+        fig.add_trace(
+            go.Scatter(
+                x=xy[idx, 0], y=xy[idx, 1], mode="text", text=[d] * len(idx), name=f"digit {d}",
+                textfont=dict(color="#868e96", size=11), hovertemplate=f"digit {d}<extra></extra>",
+            )
+        )  # fmt: skip
+    classes = sorted({labels[i] for i in range(n_letters)})
+    span = float(np.ptp(xy[:, 0]) or 1.0)
+    for c in classes:
+        idx = [i for i in range(n_letters) if labels[i] == c]
+        fig.add_trace(
+            go.Scatter(
+                x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=c,
+                marker=dict(size=12, color=colour(classes, c), line=dict(width=1, color="white")),
+                hovertemplate=f"{c}<extra></extra>",
+            )
+        )  # fmt: skip
+    for i in range(n_letters):  # thumbnails next to the letters
+        fig.add_layout_image(
+            source=data_url(thumbs[i], 28), x=xy[i, 0], y=xy[i, 1], xref="x", yref="y",
+            sizex=span * 0.05, sizey=span * 0.05, xanchor="left", yanchor="bottom", layer="above",
+        )  # fmt: skip
+    fig.update_layout(
+        title="Embedding space (PCA): the letters among the digits",
+        height=560,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h"),
+    )
+    return fig
+
+
+@st.cache_data(max_entries=8, show_spinner="Leave-one-out on every sample…")
+def leave_one_out(emb: np.ndarray, labels: tuple[str, ...]) -> dict[str, list]:
+    """Leave-one-out predictions of every method (cached: the fine-tuned head trains N times)."""
+    from engine import embed
+
+    return {m: embed.leave_one_out(m, emb, list(labels)) for m in embed.METHODS}
+
+
+def distance_rows(samples: SampleSet, dist: np.ndarray) -> list[dict]:
+    """One sample's SSD to every sample, nearest first, with thumbnails."""
+    return [
+        {
+            "image": data_url(samples.samples[j].image),
+            "sample": samples.samples[j].name,
+            "class": samples.samples[j].label,
+            "SSD": float(dist[j]),
+        }
+        for j in np.argsort(dist)
+    ]
+
+
+def query_rows(queries: SampleSet, preds: dict[str, list]) -> list[dict]:
+    """The three methods' answers for each unknown letter."""
+    return [
+        {
+            "image": data_url(s.image),
+            "file": s.name,
+            "nearest sample": preds["nn"][i].label,
+            "least SSD": preds["nn"][i].score,
+            "nearest class mean": preds["centroid"][i].label,
+            "fine-tuned head": preds["finetune"][i].label,
+            "head confidence": preds["finetune"][i].score,
+        }
+        for i, s in enumerate(queries.samples)
+    ]
