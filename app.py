@@ -11,6 +11,7 @@ pages = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+    st.Page("pages/greek.py", title="Greek letters", icon=":material/translate:", url_path="greek"),
 ]
 page = st.navigation(pages)
 sidebar.render()
