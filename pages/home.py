@@ -9,7 +9,7 @@ st.title("Recognition using Deep Networks")
 st.markdown(
     "Train convolutional networks on handwritten digits and clothing images and watch them learn, "
     "live. Look inside a trained network: its layers, its filters and what they respond to. "
-    "Compare your runs, resume the ones you stopped, and download the models you like."
+    "Then reuse what it learned to recognise handwritten Greek letters from a few samples."
 )
 links = st.container(horizontal=True)
 for path, label, icon in (

@@ -18,6 +18,7 @@ rows = resources.run_rows(all_runs)
 st.dataframe(
     rows, hide_index=True, width="stretch",
     column_config={
+        "run": st.column_config.TextColumn("run", width="medium"),
         "accuracy": st.column_config.ProgressColumn(
             "test accuracy", format="%.1f%%", min_value=0, max_value=100
         )
@@ -25,7 +26,7 @@ st.dataframe(
 )  # fmt: skip
 
 st.subheader("Compare")
-finished = [r["run"] for r in rows if r["status"] in ("complete", "cancelled", "failed")]
+finished = [r["run"] for r in rows if r["status"] == "complete"]
 chosen = st.multiselect(
     "Runs to overlay", [r["run"] for r in rows], default=finished[:3],
     help="Their training loss and test accuracy on the same axes.",

@@ -45,6 +45,10 @@ def accuracy_curve(metrics: list[dict], epochs: int) -> go.Figure:
         textposition="top center", line=dict(color=GREEN), name="test accuracy",
     )  # fmt: skip
     fig.update_xaxes(range=[0.5, max(epochs, 1) + 0.5], dtick=1)
+    if ep:  # room above the top point for its label
+        accs = [100 * m["test_accuracy"] for m in ep]
+        pad = max(1.0, 0.15 * (max(accs) - min(accs)))
+        fig.update_yaxes(range=[min(accs) - pad, max(accs) + 2 * pad])
     fig.update_layout(showlegend=False)
     return fig
 
@@ -111,6 +115,6 @@ def overlay(series: dict[str, list[dict]]) -> tuple[go.Figure, go.Figure]:
             mode="lines+markers",
         )  # fmt: skip
     for f in (loss, acc):
-        f.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), height=380)
+        f.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.3), height=400)
     acc.update_xaxes(dtick=1)
     return loss, acc

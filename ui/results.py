@@ -105,7 +105,9 @@ def header(run: Run) -> None:
     elif state == "cancelled":
         msg = status.get("message") or "cancelled"
         msg = msg if msg.startswith("cancelled") else f"cancelled: {msg}"
-        st.warning(f"This run was {msg}. The Runs page can resume it from its last epoch.")
+        st.warning(
+            f"This run was {msg}. Resume (on the Runs page) continues from its last finished epoch."
+        )
 
 
 def result(run: Run, key: str = "res") -> None:

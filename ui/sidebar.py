@@ -9,6 +9,7 @@ from ui import resources, state
 
 
 def render() -> None:
+    jobs.pump()  # every page visit may start a queued job whose slot has freed
     with st.sidebar:
         ids = state.complete_runs()
         if ids:

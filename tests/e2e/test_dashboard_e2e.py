@@ -88,8 +88,12 @@ def page(app_url):
 
 
 def _shot(page, name: str) -> None:
-    page.wait_for_timeout(800)  # let plotly finish drawing
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    """The whole page: Streamlit scrolls inside its main element, so grow the viewport to it."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 5000)})
+    page.wait_for_timeout(1000)  # let plotly redraw at the new size
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def _no_exception(page) -> None:
