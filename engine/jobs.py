@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ MAX_JOBS_ENV = "ENGINE_MAX_JOBS"
 LOCK_NAME = ".jobs.lock"
 ROOT = Path(__file__).resolve().parent.parent  # the repository: jobs import `engine` from here
 _children: list[subprocess.Popen] = []  # processes this process started; polled to reap them
+_children_lock = threading.Lock()  # the Streamlit server pumps from several session threads
 
 
 def max_jobs() -> int:
@@ -125,9 +127,8 @@ def _launch(run: Run) -> subprocess.Popen:
 def pump(root: Path | None = None) -> list[Run]:
     """Start queued runs while slots are free; returns the runs started. Safe to call anytime."""
     root = Path(root or runs_dir())
-    for p in list(_children):  # reap finished children so they do not linger as zombies
-        if p.poll() is not None:
-            _children.remove(p)
+    with _children_lock:  # reap finished children so they do not linger as zombies
+        _children[:] = [p for p in _children if p.poll() is None]
     started = []
     with _locked(root):
         active = 0
@@ -136,7 +137,8 @@ def pump(root: Path | None = None) -> list[Run]:
                 active += 1
         for run in queue(root)[: max(0, max_jobs() - active)]:
             proc = _launch(run)
-            _children.append(proc)
+            with _children_lock:
+                _children.append(proc)
             # Marked running with the child's pid while we hold the lock: another pump sees it.
             run.set_status(
                 RunState.RUNNING,

@@ -32,10 +32,10 @@ def device_summary() -> str:
     dev = resolve_device("auto")
     if dev.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    limit = jobs.max_jobs()
+    threads, limit = auto_threads(), jobs.max_jobs()
     return (
-        f"{dev.type.upper()}: {auto_threads()} torch thread(s) per training job, "
-        f"{limit} job{'s' if limit > 1 else ''} at a time"
+        f"{dev.type.upper()}: {threads} torch thread{'s' if threads > 1 else ''} per training "
+        f"job, {limit} job{'s' if limit > 1 else ''} at a time (setting: ENGINE_MAX_JOBS)"
     )
 
 

@@ -96,6 +96,8 @@ def test_train_page_runs_a_job_and_shows_results():
     assert float(acc.rstrip("%")) > 25  # 8 steps of training: far above chance (10%)
     assert [t.label for t in at.tabs][:3] == ["Confusion matrix", "Test images", "Worst mistakes"]
     assert any("Predicted:" in m.value for m in at.markdown)  # "try it" on a test image
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert downloads == ["Checkpoint (.pt)", "ONNX model (.onnx)"]
 
 
 def test_runs_page_lists_opens_and_deletes(done_run):
