@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _default_model(args: argparse.Namespace, out: dict) -> int:
     """Train ``runs/default-mnist-cnn`` (the seed's network) unless it is already complete."""
-    from engine.config import DEFAULT_RUN_ID, preset
+    from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
     from engine.runs import Run, RunState, create_run, runs_dir
 
     run = Run(Path(args.runs_dir or runs_dir()) / DEFAULT_RUN_ID)
@@ -237,7 +237,7 @@ def _default_model(args: argparse.Namespace, out: dict) -> int:
         out.update(run_dir=str(run.path), state="complete", trained=False)
         return 0
     if not (run.path / "config.json").is_file():
-        run = create_run(preset("seed-mnist-cnn", epochs=8), args.runs_dir, DEFAULT_RUN_ID)
+        run = create_run(DEFAULT_MODEL, args.runs_dir, DEFAULT_RUN_ID)
     print(f"training the default digit model into {run.path} (first setup, about 20 s)")
     code = _run_and_report(run, out)
     out["trained"] = True

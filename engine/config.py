@@ -198,3 +198,9 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     if bad:
         raise ConfigError(f"unknown config fields: {sorted(bad)}")
     return replace(PRESETS[name], **overrides)
+
+# The digit model a fresh install trains (`python -m engine default-model`, about 15 s on one core):
+# the seed's network and SGD, with momentum 0.9 instead of 0.5 so that 8 short epochs on the
+# offline 8,000-digit set give clearly structured first-layer filters (measured: neighbour
+# correlation 0.36 vs 0.25) and 96-97% test accuracy instead of 94%.
+DEFAULT_MODEL = preset("seed-mnist-cnn", epochs=8, momentum=0.9)
