@@ -1,6 +1,6 @@
 """The engine's command line: ``python -m engine COMMAND ...``; the last line printed is JSON.
 
-Commands: data prepare|status, train, resume, eval, predict, summary.
+Commands: data prepare|status, train, resume, eval, predict, summary, live bench.
 """
 
 from __future__ import annotations
@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     su = sub.add_parser("summary", help="print a run's layer table (like Keras' model.summary)")
     su.add_argument("run_dir", type=Path, help="the run directory")
+
+    lv = sub.add_parser("live", help="live recognition on video frames: benchmark")
+    lv.add_argument("action", choices=("bench",), help="bench: time synthetic 640x480 frames")
+    lv.add_argument("--run-dir", type=Path, help="a trained digit run (default: the default model)")
+    lv.add_argument("--frames", type=int, default=100, help="number of frames (default 100)")
+    lv.add_argument("--digits", type=int, default=6, help="digits per frame (default 6)")
+    lv.add_argument("--seed", type=int, default=0, help="random seed of the frames")
     return p
 
 
@@ -205,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             code = _predict(args, out)
         elif args.command == "greek":
             code = _greek(args, out)
+        elif args.command == "live":
+            code = _live(args, out)
         elif args.command == "summary":
             from engine.inspect import layer_table
             from engine.runs import load_model
@@ -242,6 +251,35 @@ def _default_model(args: argparse.Namespace, out: dict) -> int:
     code = _run_and_report(run, out)
     out["trained"] = True
     return code
+
+
+def _live(args: argparse.Namespace, out: dict) -> int:
+    """Median ms per synthetic frame and detection accuracy, on one CPU thread."""
+    import cv2
+    import torch
+
+    from engine import live
+    from engine.config import DEFAULT_RUN_ID
+    from engine.data import CLASSES, load
+    from engine.runs import load_model, runs_dir
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    model, cfg = load_model(args.run_dir or runs_dir() / DEFAULT_RUN_ID)
+    if cfg.dataset != "mnist":
+        raise live.LiveError("the bench draws digits: give it a run trained on mnist")
+    ds = load("mnist")
+    names = [CLASSES["mnist"][k] for k in ds.y_test.tolist()]
+    frames = live.bench_frames(ds.x_test.numpy(), names, args.frames, args.digits, args.seed)
+    res = live.bench(live.LiveRecognizer(live.net_classifier(model, cfg)), frames)
+    print(
+        f"{res['frames']} frames of 640x480 with {args.digits} digits: median "
+        f"{res['median_ms']:.2f} ms/frame (p90 {res['p90_ms']:.2f}), 1 thread; "
+        f"{100 * res['accuracy']:.1f}% of {res['digits']} digits found and labelled right, "
+        f"{res['false_detections']} false detections"
+    )
+    out.update(res)
+    return 0
 
 
 def _greek(args: argparse.Namespace, out: dict) -> int:

@@ -1,0 +1,341 @@
+"""Live recognition on video frames: find handwritten symbols, classify them in one batch, draw.
+
+``LiveRecognizer.process(frame_bgr)`` is the whole pipeline for one frame. Symbols are found on
+a downscaled copy (grayscale → blur → adaptive threshold → contours filtered by size and
+aspect), or taken from a fixed guide box; each crop then goes through the same steps as any
+uploaded photo (``engine.preprocess``) so camera input meets the training data in the same
+space. ``synthetic_frame`` draws real test digits onto noisy, unevenly lit paper for tests and
+the ``live bench`` command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from engine import EngineError
+from engine.config import TrainConfig
+from engine.data import CLASSES, ImageError, normalize
+from engine.models import Model
+from engine.preprocess import crop_to_ink, fit_and_centre, ink_map, thicken
+
+MODES = ("auto", "guide")
+CROP_SIDE = 48  # px, crops are shrunk to this before preprocessing (2.4x the 20 px digit box)
+GREEN, YELLOW, RED = (60, 200, 60), (0, 215, 255), (40, 40, 230)  # BGR
+
+
+class LiveError(EngineError, ValueError):
+    """Settings or a classifier that live recognition cannot work with."""
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    mode: str = "auto"  # "auto": find every symbol; "guide": classify what is in a centred box
+    detect_width: int = 320  # px, frames are downscaled to this width to find symbols (speed)
+    block: int = 31  # px at detect_width, adaptive-threshold neighbourhood (odd)
+    offset: int = 12  # grey levels below the local mean that count as ink
+    min_height: float = 0.06  # symbol height as a fraction of the frame height
+    max_height: float = 0.8
+    max_aspect: float = 2.0  # width / height; digits are mostly taller than wide
+    max_symbols: int = 12  # the largest candidates kept, to bound the time per frame
+    guide: float = 0.5  # guide-box side as a fraction of the frame's shorter side
+    min_confidence: float = 0.0  # hide detections the classifier is less sure of (0-1)
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise LiveError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if not 0.05 <= self.guide <= 1.0:
+            raise LiveError(f"the guide box must be 5-100% of the frame, not {self.guide:.0%}")
+        if not 0 < self.min_height < self.max_height <= 1:
+            raise LiveError("symbol heights must satisfy 0 < min_height < max_height <= 1")
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    label: str
+    confidence: float  # 0-1: the class probability (SSD methods: share of the inverse distance)
+    text: str  # what is drawn beside the box, e.g. "7 98%" or "alpha ssd 178"
+    image: np.ndarray  # (28, 28) uint8, the crop as the network saw it
+
+
+# A classifier maps uint8 images (N, 28, 28) to N (label, confidence, text) triples.
+Classifier = Callable[[np.ndarray], list[tuple[str, float, str]]]
+
+
+def net_classifier(model: Model, cfg: TrainConfig) -> Classifier:
+    """The run's own classes (digits, clothes): one batched forward pass."""
+    classes = CLASSES[cfg.dataset]
+    model.eval()
+
+    def classify(images: np.ndarray) -> list[tuple[str, float, str]]:
+        with torch.inference_mode():
+            out = model(normalize(images, cfg.dataset)).float()  # (N, K)
+            probs = out.exp() if cfg.model.log_softmax else out.softmax(1)
+        conf, k = probs.max(1)
+        return [
+            (classes[j], float(c), f"{classes[j]} {float(c):.0%}")
+            for c, j in zip(conf.tolist(), k.tolist())
+        ]
+
+    return classify
+
+
+def fewshot_classifier(
+    model: Model,
+    cfg: TrainConfig,
+    support_images: np.ndarray,
+    support_labels: Sequence[str],
+    method: str = "centroid",
+    layer: str | None = None,
+) -> Classifier:
+    """Greek letters (or any few-shot classes): embed the support set once, then classify each
+    batch of crops by nearest neighbour, nearest centroid or a fine-tuned head."""
+    from engine import embed
+
+    labels = list(support_labels)
+    if len(set(labels)) < 2:
+        raise LiveError("the few-shot classifier needs samples of at least two classes")
+    if method not in embed.METHODS:
+        raise LiveError(f"method must be one of {embed.METHODS}, not {method!r}")
+    layer = layer or model.embedding_layer()
+    support = embed.embed(model, support_images, cfg.dataset, layer)
+    head = embed.finetune_head(support, labels) if method == "finetune" else None
+    classes, cents = embed.centroids(support, labels)
+
+    def classify(images: np.ndarray) -> list[tuple[str, float, str]]:
+        q = embed.embed(model, images, cfg.dataset, layer)
+        if head is not None:
+            return [(p.label, p.score, f"{p.label} {p.score:.0%}") for p in head.predict(q)]
+        preds = embed.classify(method, support, labels, q)
+        # A confidence for the threshold and the panel: the winner's share of 1/SSD over the
+        # class centroids (1.0 when only one class is near, 1/K when all are equally far).
+        inv = 1.0 / (embed.ssd(q, cents) + 1e-6)
+        share = inv / inv.sum(1, keepdims=True)
+        return [
+            (p.label, float(share[i, classes.index(p.label)]), f"{p.label} ssd {p.score:.0f}")
+            for i, p in enumerate(preds)
+        ]
+
+    return classify
+
+
+def crop_to_mnist(gray: np.ndarray) -> np.ndarray:
+    """A uint8 grayscale crop of one symbol on paper → MNIST-like 28×28 uint8 (the shared
+    preprocessing's steps after decoding). Raises ImageError when the crop holds no ink."""
+    # The result is 20 px across; working on at most CROP_SIDE px keeps every step (the ink
+    # map's wide erosion above all) cheap without losing detail the 20 px image could show.
+    scale = CROP_SIDE / max(gray.shape)
+    if scale < 1:
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    ink, _ = ink_map(gray.astype(np.float32) * (1 / 255))
+    return fit_and_centre(thicken(crop_to_ink(ink)))
+
+
+@dataclass
+class LiveRecognizer:
+    """Holds the classifier and settings; ``process`` is called once per video frame."""
+
+    classifier: Classifier
+    settings: LiveSettings = field(default_factory=LiveSettings)
+    fps: float = 0.0  # frames per second over the recent calls (moving average)
+    ms: float = 0.0  # milliseconds per ``process`` call (moving average)
+    _last: float | None = None
+
+    def __post_init__(self) -> None:
+        self.settings.validate()
+
+    def process(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, list[Detection]]:
+        """Find, classify and draw the symbols of one BGR frame → (annotated copy, detections
+        in reading order)."""
+        t0 = time.perf_counter()
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.size == 0:
+            raise LiveError(f"expected an (H, W, 3) BGR frame, got shape {frame_bgr.shape}")
+        gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+        s = self.settings
+        boxes = self._guide_box(gray.shape) if s.mode == "guide" else self._find(gray)
+        crops, kept = [], []
+        for x, y, w, h in boxes:
+            try:
+                crops.append(crop_to_mnist(gray[y : y + h, x : x + w]))
+                kept.append((x, y, w, h))
+            except ImageError:  # a blank guide box, or a blob that is not ink after all
+                continue
+        dets = []
+        if crops:
+            batch = np.stack(crops)  # (N, 28, 28): every candidate in one forward pass
+            for box, img, (label, conf, text) in zip(kept, batch, self.classifier(batch)):
+                if conf >= s.min_confidence:
+                    dets.append(Detection(box, label, conf, text, img))
+        out = frame_bgr.copy()
+        self._draw(out, dets)
+        now = time.perf_counter()
+        self.ms = _ema(self.ms, 1000 * (now - t0))
+        if self._last is not None and now > self._last:
+            self.fps = _ema(self.fps, 1.0 / (now - self._last))
+        self._last = now
+        cv2.putText(
+            out, f"{self.fps:4.1f} fps  {self.ms:4.1f} ms", (8, 22),
+            cv2.FONT_HERSHEY_SIMPLEX, 0.6, RED, 2, cv2.LINE_AA,
+        )  # fmt: skip
+        return out, dets
+
+    def _guide_box(self, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+        h, w = shape
+        side = int(self.settings.guide * min(h, w))
+        return [((w - side) // 2, (h - side) // 2, side, side)]
+
+    def _find(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Candidate symbol boxes (square, with a margin of paper) in frame pixels."""
+        s = self.settings
+        h, w = gray.shape
+        f = min(1.0, s.detect_width / w)
+        small = cv2.resize(gray, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (5, 5), 0)
+        mask = cv2.adaptiveThreshold(
+            small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, s.block | 1, s.offset
+        )
+        mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))  # join strokes broken by the blur
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        sh, sw = mask.shape
+        cands = []
+        for c in contours:
+            x, y, bw, bh = cv2.boundingRect(c)
+            if not s.min_height * sh <= bh <= s.max_height * sh or bw > s.max_aspect * bh:
+                continue
+            if x <= 0 or y <= 0 or x + bw >= sw or y + bh >= sh:  # cut by the frame edge
+                continue
+            cands.append((bh * bw, x, y, bw, bh))
+        cands = sorted(cands, reverse=True)[: s.max_symbols]
+        boxes = []
+        for _, x, y, bw, bh in cands:
+            # A square crop with a paper margin, so the ink map's paper estimate sees paper.
+            side = 1.3 * max(bw, bh) / f
+            cx, cy = (x + bw / 2) / f, (y + bh / 2) / f
+            x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+            x1, y1 = min(w, int(cx + side / 2)), min(h, int(cy + side / 2))
+            boxes.append((x0, y0, x1 - x0, y1 - y0))
+        return sorted(boxes, key=lambda b: (b[1] // max(1, b[3]), b[0]))  # rows, then left→right
+
+    def _draw(self, out: np.ndarray, dets: list[Detection]) -> None:
+        if self.settings.mode == "guide":
+            (x, y, w, h), = self._guide_box(out.shape[:2])  # fmt: skip
+            cv2.rectangle(out, (x, y), (x + w, y + h), YELLOW, 2)
+        for d in dets:
+            x, y, w, h = d.box
+            cv2.rectangle(out, (x, y), (x + w, y + h), GREEN, 2)
+            cv2.putText(
+                out, d.text, (x, max(14, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, GREEN, 2,
+                cv2.LINE_AA,
+            )  # fmt: skip
+
+
+def _ema(old: float, new: float, k: float = 0.1) -> float:
+    return new if old == 0.0 else (1 - k) * old + k * new
+
+
+# --- synthetic frames: real test digits on noisy, unevenly lit paper ----------------------------
+
+
+@dataclass(frozen=True)
+class Truth:
+    box: tuple[int, int, int, int]  # x, y, w, h of the digit's ink in the frame
+    label: str
+
+
+def synthetic_frame(
+    digits: np.ndarray,
+    labels: Sequence[str],
+    rng: np.random.Generator,
+    size: tuple[int, int] = (640, 480),
+    heights: tuple[int, int] = (60, 110),
+) -> tuple[np.ndarray, list[Truth]]:
+    """Draw each white-on-black 28×28 ``digit`` as dark ink on paper: random size, a slight
+    rotation, sensor noise and a lighting gradient. Returns the BGR frame and the truth boxes.
+    Digits go into a grid of cells (at most 4×3), so they never overlap."""
+    w, h = size
+    cols, rows = 4, 3
+    if len(digits) > cols * rows:
+        raise LiveError(f"at most {cols * rows} digits per frame")
+    cells = rng.permutation(cols * rows)[: len(digits)]
+    alpha = np.zeros((h, w), np.float32)
+    truth = []
+    for img, label, cell in zip(digits, labels, cells):
+        dh = int(rng.integers(*heights))
+        m = cv2.getRotationMatrix2D((14, 14), float(rng.uniform(-12, 12)), dh / 20)
+        m[:, 2] += dh * 0.7 - 14  # MNIST's 20 px box in a 28 px frame → dh in a 1.4·dh patch
+        p = int(dh * 1.4)
+        patch = cv2.warpAffine(img.astype(np.float32) / 255, m, (p, p), flags=cv2.INTER_LINEAR)
+        cw, ch = w // cols, h // rows
+        x0 = (cell % cols) * cw + int(rng.integers(0, max(1, cw - p)))
+        y0 = (cell // cols) * ch + int(rng.integers(0, max(1, ch - p)))
+        pw, ph = min(p, w - x0), min(p, h - y0)
+        alpha[y0 : y0 + ph, x0 : x0 + pw] = np.maximum(
+            alpha[y0 : y0 + ph, x0 : x0 + pw], patch[:ph, :pw]
+        )
+        ys, xs = np.nonzero(patch[:ph, :pw] > 0.3)
+        truth.append(Truth((x0 + xs.min(), y0 + ys.min(), np.ptp(xs) + 1, np.ptp(ys) + 1), label))
+    paper, ink = rng.uniform(190, 235), rng.uniform(20, 70)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)  # lighting: a linear gradient in a random direction
+    light = 1 + rng.uniform(0.1, 0.35) * (
+        (xx / w - 0.5) * np.cos(angle) + (yy / h - 0.5) * np.sin(angle)
+    )
+    light *= rng.uniform(0.7, 1.1)  # overall brightness
+    gray = (paper * (1 - alpha) + ink * alpha) * light + rng.normal(0, 6, (h, w))
+    tint = rng.uniform(0.9, 1.05, 3)  # a slightly coloured light
+    frame = np.clip(gray[..., None] * tint, 0, 255).astype(np.uint8)
+    return frame, truth
+
+
+def match(dets: Sequence[Detection], truth: Sequence[Truth]) -> tuple[int, int]:
+    """(digits found with the right label, detections matching no digit): a detection matches a
+    digit when the digit's centre lies inside its box."""
+    right, used = 0, set()
+    for t in truth:
+        cx, cy = t.box[0] + t.box[2] / 2, t.box[1] + t.box[3] / 2
+        for i, d in enumerate(dets):
+            x, y, w, h = d.box
+            if i not in used and x <= cx <= x + w and y <= cy <= y + h:
+                used.add(i)
+                right += d.label == t.label
+                break
+    return right, len(dets) - len(used)
+
+
+def bench_frames(
+    images: np.ndarray, labels: Sequence[str], n: int, per_frame: int = 6, seed: int = 0
+) -> list[tuple[np.ndarray, list[Truth]]]:
+    """``n`` synthetic 640×480 frames, each with ``per_frame`` digits drawn from ``images``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        idx = rng.choice(len(images), per_frame, replace=False)
+        out.append(synthetic_frame(images[idx], [labels[i] for i in idx], rng))
+    return out
+
+
+def bench(rec: LiveRecognizer, frames: list[tuple[np.ndarray, list[Truth]]]) -> dict:
+    """Time ``rec.process`` on each frame (after one warm-up call) and score the detections."""
+    rec.process(frames[0][0])
+    times, right, extra, total = [], 0, 0, 0
+    for frame, truth in frames:
+        t0 = time.perf_counter()
+        _, dets = rec.process(frame)
+        times.append(1000 * (time.perf_counter() - t0))
+        r, e = match(dets, truth)
+        right, extra, total = right + r, extra + e, total + len(truth)
+    return {
+        "frames": len(frames),
+        "median_ms": float(np.median(times)),
+        "p90_ms": float(np.percentile(times, 90)),
+        "accuracy": right / max(1, total),
+        "false_detections": extra,
+        "digits": total,
+    }
