@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -22,6 +23,31 @@ DEFAULT_RUN_ID = "default-mnist-cnn"  # the digit model a fresh install trains o
 
 class ConfigError(EngineError, ValueError):
     """A configuration that cannot be built or trained; the message says which field and why."""
+
+
+def check_types(obj: Any) -> None:
+    """Raise ConfigError when a field's value is not of its default's type (JSON, URLs and forms
+    can carry anything: "5" for 5, a list of strings for the channels...)."""
+    for f in fields(obj):
+        value, default = getattr(obj, f.name), f.default
+        if default is dataclasses.MISSING:
+            continue
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, tuple):
+            ok = isinstance(value, tuple) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            )
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise ConfigError(f"{f.name} must be a {type(default).__name__}, not {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{f.name} must be a finite number, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,11 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field that makes no sense."""
+        check_types(self)
+        if len(self.channels) > 8 or len(self.hidden) > 8:
+            raise ConfigError("at most 8 conv layers and 8 hidden layers")
+        if max(self.channels + self.hidden + (self.num_classes,), default=0) > 4096:
+            raise ConfigError("at most 4096 filters or units per layer")
         if self.family not in FAMILIES:
             raise ConfigError(f"family must be one of {FAMILIES}, not {self.family!r}")
         if self.activation not in ACTIVATIONS:
@@ -110,6 +141,11 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field that makes no sense."""
+        check_types(self)
+        if not isinstance(self.model, ModelConfig):
+            raise ConfigError("model must be a ModelConfig")
+        if self.epochs > 1000 or self.batch_size > 65536:
+            raise ConfigError("at most 1000 epochs and batches of 65,536")
         if self.dataset not in DATASETS:
             raise ConfigError(f"dataset must be one of {DATASETS}, not {self.dataset!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -143,9 +179,12 @@ class TrainConfig:
             mc = ModelConfig(
                 **{k: tuple(v) if isinstance(v, list) else v for k, v in model.items()}
             )
-            return cls(model=mc, **d)
+            cfg = cls(model=mc, **d)
         except TypeError as e:
             raise ConfigError(f"unknown or missing config field: {e}") from None
+        check_types(cfg.model)
+        check_types(cfg)
+        return cfg
 
 
 def auto_threads() -> int:
