@@ -1,6 +1,7 @@
 """The engine's command line: ``python -m engine COMMAND ...``; the last line printed is JSON.
 
-Commands: data prepare|status, train, resume, eval, predict, summary, live bench.
+Commands: data prepare|status, train, resume, eval, predict, summary, live bench,
+sweep run|work|report|stop.
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--frames", type=int, default=100, help="number of frames (default 100)")
     lv.add_argument("--digits", type=int, default=6, help="digits per frame (default 6)")
     lv.add_argument("--seed", type=int, default=0, help="random seed of the frames")
+
+    from engine.sweep_cli import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub)
     return p
 
 
@@ -214,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             code = _greek(args, out)
         elif args.command == "live":
             code = _live(args, out)
+        elif args.command == "sweep":
+            from engine.sweep_cli import run_cli
+
+            code = run_cli(args, out)
         elif args.command == "summary":
             from engine.inspect import layer_table
             from engine.runs import load_model
