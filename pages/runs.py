@@ -3,6 +3,7 @@
 import streamlit as st
 
 from engine import EngineError, jobs
+from engine.config import DEFAULT_RUN_ID
 from engine.runs import RunState, delete_run, list_runs, open_run
 from ui import charts, resources, results, state
 
@@ -62,7 +63,8 @@ if run_state == RunState.COMPLETE and actions.button("Use this model", icon=":ma
 if run_state.is_finished() and actions.button("Delete", icon=":material/delete:"):
     st.session_state[state.CONFIRM_DELETE] = run.id
 if st.session_state.get(state.CONFIRM_DELETE) == run.id:
-    st.warning(f"Delete **{run.id}** with its checkpoint and log? This cannot be undone.")
+    again = " (`make run` trains it again)" if run.id == DEFAULT_RUN_ID else ""
+    st.warning(f"Delete **{run.id}** with its checkpoint and log{again}? This cannot be undone.")
     yes, no = st.columns([1, 6])
     if yes.button("Yes, delete", type="primary"):
         try:

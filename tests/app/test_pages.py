@@ -114,6 +114,13 @@ def test_runs_page_lists_opens_and_deletes(done_run):
     assert list_runs() == []
 
 
+def test_sidebar_selects_the_trained_model(done_run):
+    at = AppTest.from_file(APP, default_timeout=60).run()  # the router draws the sidebar
+    assert not at.exception
+    assert at.sidebar.selectbox[0].label == "Model"
+    assert at.sidebar.selectbox[0].value == "tiny"
+
+
 def test_runs_page_rejects_a_bad_run_link(done_run):
     at = page("pages/runs.py", {"run": "../etc"})
     assert "invalid run id" in at.error[0].value

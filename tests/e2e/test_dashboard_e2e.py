@@ -96,6 +96,19 @@ def _shot(page, name: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+def _photo() -> Path:
+    """A photo-like upload: a dark trouser silhouette on light, unevenly lit paper."""
+    import cv2
+    import numpy as np
+
+    img = np.linspace(200, 245, 300 * 240).reshape(300, 240).astype(np.uint8)
+    cv2.fillPoly(img, [np.array([[80, 40], [160, 40], [175, 260], [135, 260], [120, 110],
+                                 [105, 260], [65, 260]])], 40)  # fmt: skip
+    path = ARTIFACTS / "trousers.png"
+    cv2.imwrite(str(path), img)
+    return path
+
+
 def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -142,6 +155,11 @@ def test_train_from_the_page_until_results(page, app_url):
     page.get_by_text("not an image we can read").wait_for()
     _no_exception(page)
     _shot(page, "07-try-it-bad-upload")
+    page.locator('input[type="file"]').set_input_files(str(_photo()))
+    page.get_by_text("what the network sees (28×28)").wait_for()
+    page.get_by_text("Class probabilities").wait_for()
+    _no_exception(page)
+    _shot(page, "07b-try-it-photo")
     page.reload()  # reattaches to the finished run through ?run=
     page.get_by_text("Test accuracy").first.wait_for()
 
