@@ -1,0 +1,102 @@
+"""Webcam: live recognition of handwritten digits (or Greek letters) from the visitor's camera."""
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from engine import EngineError, live
+from engine.runs import RunError, open_run
+from engine.samples import Sample, SampleSet, check_class_name
+from ui import greek_views as gv
+from ui import resources, state
+from ui import webcam_views as wv
+
+st.title("Webcam")
+st.write(
+    "Hold digits written on paper up to the camera: every symbol found gets a box, the "
+    "network's label and its confidence. Each crop is prepared exactly like an uploaded photo."
+)
+run_id = state.selected_run_id()
+if run_id is None:
+    st.info(
+        "No trained model yet: train one on the Train page (or `python -m engine default-model`)."
+    )
+    st.stop()
+try:
+    model, cfg = resources.model(open_run(run_id))
+except RunError as e:
+    st.error(str(e))
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+default_mode = 0 if cfg.dataset == "mnist" else 1  # clothes are not ink: aim them at a box
+mode = c1.radio("Find symbols", ["auto", "guide"], index=default_mode, horizontal=True,
+                format_func={"auto": "anywhere", "guide": "in the guide box"}.get)  # fmt: skip
+source = c2.selectbox("Classes", [cfg.dataset, "greek"],
+                      format_func=lambda s: "Greek letters (Greek page samples)" if s == "greek"
+                      else f"the model's own ({cfg.dataset})")  # fmt: skip
+method = c3.selectbox("Few-shot method", ["centroid", "nn", "finetune"], disabled=source != "greek")
+min_conf = c4.slider("Hide below confidence", 0.0, 1.0, 0.5, 0.05)
+settings = live.LiveSettings(mode=mode, min_confidence=min_conf)
+samples = gv.samples() if source == "greek" else SampleSet()
+
+
+def make_recognizer() -> live.LiveRecognizer:
+    if source == "greek":
+        clf = live.fewshot_classifier(model, cfg, samples.images, samples.labels, method)
+    else:
+        clf = live.net_classifier(model, cfg)
+    return live.LiveRecognizer(clf, settings)
+
+
+holder = wv.holder()
+key = (id(model), settings, source, method, id(samples), len(samples))  # rebuild on change
+try:
+    holder.configure(key, make_recognizer)
+except EngineError as e:
+    st.error(str(e))
+    st.stop()
+
+ice = wv.ice_servers()
+if not ice:
+    st.info(
+        "No STUN/TURN servers are configured, so live video only connects when your browser can "
+        "reach this server directly (same machine or network). For hosted use set "
+        "`WEBRTC_ICE_SERVERS` (or `[webrtc] ice_servers` in secrets); behind NAT you need TURN. "
+        "Single shots below always work."
+    )
+
+left, right = st.columns([3, 2])
+with left:
+    wv.live_video(holder, ice)
+with right:
+    wv.live_panel(holder)
+    with st.form("snapshot", clear_on_submit=False, border=False):
+        snap_label = st.text_input("Class of the snapshot", value="alpha")
+        if st.form_submit_button("Add the current crop to the Greek samples"):
+            dets = holder.latest()
+            try:
+                label = check_class_name(snap_label.strip())
+            except EngineError as e:
+                st.warning(str(e))
+            else:
+                if not dets:
+                    st.warning("No symbol in view: nothing to add.")
+                else:
+                    best = max(dets, key=lambda d: d.box[2] * d.box[3])  # the biggest symbol
+                    gv.replace_samples(
+                        gv.samples().merged(SampleSet([Sample(best.image, label, "webcam")]))
+                    )
+                    st.success(f"Added a '{label}' sample ({len(gv.samples())} in the set).")
+
+with st.expander("No live video? Take single shots instead", expanded=False):
+    shot = st.camera_input("Take a picture of your writing")
+    if shot is not None:
+        frame = np.asarray(Image.open(shot).convert("RGB"))[..., ::-1].copy()  # RGB → BGR
+        try:
+            annotated, dets = holder.process(frame)
+        except EngineError as e:
+            st.error(str(e))
+        else:
+            st.image(annotated[..., ::-1], caption="What the recogniser found")
+            wv.show_detections(dets)
