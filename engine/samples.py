@@ -180,7 +180,11 @@ def _csv_rows(data: bytes, name: str) -> list[list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SampleError(f"{name}: not a text (UTF-8) CSV file") from None
-    return [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise SampleError(f"{name}: not a valid CSV file ({e})") from None
+    return [row for row in rows if any(c.strip() for c in row)]
 
 
 def from_csv_pair(data_csv: bytes, cat_csv: bytes) -> SampleSet:
