@@ -1,0 +1,209 @@
+"""engine.sweep: spec, conclusions, Pareto front; 2 worker processes on journal and PostgreSQL
+storage; a worker killed mid-trial, then resumed; the CLI's last-line JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from engine import sweep
+from engine.runs import load_model, runs_dir
+from engine.sweep import SweepSpec, TrialRow
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URLS = ("postgresql://root@127.0.0.1:5432/test", "postgresql://postgres@127.0.0.1:5432/test")
+SEED_GRID = [
+    "--dim", "batch_size=64,256", "--dim", "activation=relu,tanh",
+    "--dim", "conv_layers=1,2", "--dim", "kernel_size=3,5",
+]  # fmt: skip
+
+
+def tiny(space: dict, **base) -> SweepSpec:
+    """Trials of well under a second: 512 training examples, 500 test examples, 1 epoch."""
+    kw = dict(limit_train=512, limit_test=500, epochs=1) | base
+    return SweepSpec(base=sweep.default_base(**kw), space=space)
+
+
+def row(n, acc, secs, **params) -> TrialRow:
+    return TrialRow(n, "complete", params, accuracy=acc, seconds=secs, params_count=1000)
+
+
+# --- pure functions ---------------------------------------------------------------------------
+def test_spec_grid_skips_combinations_that_cannot_train():
+    base = sweep.default_base()
+    valid = replace(base, model=replace(base.model, padding="valid"))
+    spec = SweepSpec(base=valid, space={"conv_layers": (1, 3), "kernel_size": (3, 9)})
+    ok, bad = spec.grid()
+    assert {tuple(p.values()) for p in ok} == {(1, 3), (1, 9), (3, 3)}
+    assert bad[0][0] == {"conv_layers": 3, "kernel_size": 9} and "does not fit" in bad[0][1]
+    assert spec.size() == 3
+    assert SweepSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    cfg = sweep.apply(base, {"conv_layers": 3, "filters": 8, "batch_size": 32, "dropout": 0.25})
+    assert cfg.model.channels == (8, 16, 32) and cfg.batch_size == 32 and cfg.model.dropout == 0.25
+    assert sweep.parse_values("lr", "0.001, 0.01") == (0.001, 0.01)
+    with pytest.raises(sweep.SweepError, match="unknown setting"):
+        SweepSpec(space={"colour": ("red",)}).validate()
+
+
+def test_conclusions_are_drawn_from_the_data():
+    rows = [
+        row(0, 0.880, 3.0, batch_size=64, activation="relu"),
+        row(1, 0.870, 3.0, batch_size=64, activation="tanh"),
+        row(2, 0.873, 1.0, batch_size=256, activation="relu"),
+        row(3, 0.841, 1.0, batch_size=256, activation="tanh"),
+        TrialRow(4, "failed", {"batch_size": 64, "activation": "relu"}, error="worker died"),
+    ]
+    text = sweep.conclusions(rows, ["batch_size", "activation"])
+    assert text[0].startswith("Best: 88.0% test accuracy with batch size 64, activation relu")
+    # Biggest effect first.
+    assert text[1].startswith("Activation relu beat tanh by 2.1 points")
+    assert "about as fast" in text[1]
+    assert text[2] == (
+        "Batch size 64 beat 256 by 1.8 points on average (87.5% vs 85.7%, 2 vs 2 trials), "
+        "3.0× slower."
+    )
+    assert "3.0× faster: batch size 256, activation relu" in text[3]
+    eff = {e.value: e for e in sweep.effects(rows, "batch_size")}
+    assert eff[64].n == 2 and eff[64].mean == pytest.approx(0.875)
+    assert eff[64].std == pytest.approx(0.00707, abs=1e-4)
+    same = [row(0, 0.8, 1.0, dropout=0.0), row(1, 0.801, 1.0, dropout=0.5)]
+    assert "made little difference" in sweep.conclusions(same, ["dropout"])[1]
+    assert "Not enough" in sweep.conclusions(rows[:1], ["batch_size"])[0]
+
+
+def test_pareto_front_keeps_trials_nothing_beats_on_both_accuracy_and_time():
+    rows = [row(0, 0.9, 5.0), row(1, 0.85, 1.0), row(2, 0.84, 2.0), row(3, 0.88, 3.0)]
+    assert [r.number for r in sweep.pareto_front(rows)] == [1, 3, 0]
+
+
+# --- workers in separate processes ------------------------------------------------------------
+def _pg_url() -> str:
+    import sqlalchemy
+
+    errors = []
+    for url in PG_URLS:
+        try:
+            engine = sqlalchemy.create_engine(url.replace("://", "+psycopg2://", 1))
+            with engine.connect():
+                return url
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"{url}: {type(e).__name__}")
+    pytest.skip("no PostgreSQL server reachable (" + "; ".join(errors) + ")")
+
+
+@pytest.fixture(params=["journal", "postgresql"])
+def storage(request):
+    if request.param == "journal":
+        yield str(runs_dir().resolve() / "sweeps" / "sweeps.journal")
+        return
+    url = _pg_url()
+    yield url
+    import optuna
+
+    for name in sweep.list_sweeps(url):
+        if name.startswith("pytest-"):
+            optuna.delete_study(study_name=name, storage=sweep.open_storage(url))
+
+
+def _cli(*args: str, timeout: float = 120) -> tuple[dict, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "sweep", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stdout
+
+
+def test_cli_grid_with_two_workers_trains_16_distinct_trials(storage):
+    name = f"pytest-{uuid.uuid4().hex[:8]}"
+    out, text = _cli(
+        "run", "--name", name, "--storage", storage, "--workers", "2",
+        "--limit-train", "512", "--limit-test", "500", "--epochs", "1", *SEED_GRID,
+    )  # fmt: skip
+    assert out["n_complete"] == 16 and out["n_failed"] == 0 and out["n_queued"] == 0
+    rep = sweep.report(name, storage)
+    params = [tuple(sorted(r.params.items())) for r in rep.rows]
+    assert len(rep.rows) == 16 and len(set(params)) == 16  # every grid point once, no duplicate
+    assert all(r.seconds > 0 and r.params_count > 0 and r.test_loss > 0 for r in rep.rows)
+    assert len({r.params.get("batch_size") for r in rep.rows}) == 2
+    # Both processes trained: each trial records its worker.
+    study, _ = sweep.load(name, storage)
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2
+    assert out["best"]["accuracy"] == max(r.accuracy for r in rep.rows)
+    model, cfg = load_model(runs_dir() / out["best"]["run_id"])  # a normal run directory
+    assert cfg.batch_size == out["best"]["params"]["batch_size"]
+    assert "Batch size" in text and "points on average" in text
+
+    again, _ = _cli("report", "--name", name, "--storage", storage)
+    assert again["n_complete"] == 16 and again["best"]["trial"] == out["best"]["trial"]
+
+
+def _wait(cond, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_killed_worker_trial_is_failed_and_retried_on_resume():
+    spec = tiny({"batch_size": (32, 64), "activation": ("relu", "tanh")}, limit_train=2000)
+    name = sweep.create(spec, "pytest-kill")
+    pids = sweep.start_workers(name, 1)
+    try:
+        rep = _wait(
+            lambda: (
+                (r := sweep.report(name)).count("complete") >= 1
+                and any(x.state == "running" for x in r.rows)
+                and r
+            ),
+            90,
+            "a first complete trial and a second one training",
+        )
+        time.sleep(0.5)  # well inside the ~2 s trial
+        victim = next(r for r in sweep.report(name).rows if r.state == "running")
+        done_before = {r.number: r.accuracy for r in rep.rows if r.state == "complete"}
+        os.kill(pids[0], signal.SIGKILL)
+        _wait(lambda: not sweep.local_workers(name), 10, "the killed worker to be gone")
+        assert {r.number: r.state for r in sweep.report(name).rows}[victim.number] == "running"
+
+        pids += sweep.resume(name, 1)
+        _wait(lambda: not sweep.local_workers(name), 90, "the resumed worker to finish")
+    finally:
+        for pid in sweep.local_workers(name):
+            os.kill(pid, signal.SIGKILL)
+    rows = {r.number: r for r in sweep.report(name).rows}
+    assert rows[victim.number].state == "failed" and "died" in rows[victim.number].error
+    retry = [r for r in rows.values() if r.retry_of == victim.number]
+    assert len(retry) == 1 and retry[0].state == "complete"
+    assert retry[0].params == victim.params
+    complete = [r for r in rows.values() if r.state == "complete"]
+    assert len(complete) == 4 and len({tuple(r.params.values()) for r in complete}) == 4
+    assert len(rows) == 5  # nothing trained twice, nothing lost
+    for n, acc in done_before.items():
+        assert rows[n].state == "complete" and rows[n].accuracy == acc
+
+
+def test_every_sweep_flag_has_help():
+    from engine.__main__ import build_parser
+
+    parser = build_parser()
+    sweep_parser = parser._subparsers._group_actions[0].choices["sweep"]
+    for name, sub in sweep_parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            assert action.help, f"sweep {name} {action.option_strings} has no help"
