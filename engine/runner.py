@@ -110,6 +110,16 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
         run.set_status(RunState.FAILED, message=str(e), finished=time.time())
         echo(f"Failed: {e}")
         return RunState.FAILED
+    except OSError as e:  # e.g. a full disk while saving: the previous checkpoint is intact
+        done = run.status().get("epoch", 0)
+        msg = f"could not write the run's files ({e.strerror or e}); "
+        msg += f"the checkpoint of epoch {done} is intact" if done else "no checkpoint yet"
+        try:
+            run.set_status(RunState.FAILED, message=msg, finished=time.time())
+        except OSError:
+            pass  # not even status.json fits: the dead pid reports the run as failed
+        echo(f"Failed: {msg}")
+        return RunState.FAILED
     except BaseException as e:
         run.set_status(RunState.FAILED, message=f"{type(e).__name__}: {e}", finished=time.time())
         raise
