@@ -144,7 +144,7 @@ class LiveRecognizer:
 
     classifier: Classifier
     settings: LiveSettings = field(default_factory=LiveSettings)
-    fps: float = 0.0  # frames per second over the recent calls (moving average)
+    interval: float = 0.0  # s between calls (moving average); fps = 1 / interval
     ms: float = 0.0  # milliseconds per ``process`` call (moving average)
     _last: float | None = None
 
@@ -178,13 +178,19 @@ class LiveRecognizer:
         now = time.perf_counter()
         self.ms = _ema(self.ms, 1000 * (now - t0))
         if self._last is not None and now > self._last:
-            self.fps = _ema(self.fps, 1.0 / (now - self._last))
+            # Average the intervals, not 1/interval: the mean of rates overstates the rate.
+            self.interval = _ema(self.interval, now - self._last)
         self._last = now
         cv2.putText(
             out, f"{self.fps:4.1f} fps  {self.ms:4.1f} ms", (8, 22),
             cv2.FONT_HERSHEY_SIMPLEX, 0.6, RED, 2, cv2.LINE_AA,
         )  # fmt: skip
         return out, dets
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over the recent calls."""
+        return 1.0 / self.interval if self.interval > 0 else 0.0
 
     def _guide_box(self, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
         h, w = shape
@@ -230,9 +236,9 @@ class LiveRecognizer:
         for d in dets:
             x, y, w, h = d.box
             cv2.rectangle(out, (x, y), (x + w, y + h), GREEN, 2)
+            ty = y - 6 if y >= 20 else y + 18  # above the box, or inside it at the top edge
             cv2.putText(
-                out, d.text, (x, max(14, y - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, GREEN, 2,
-                cv2.LINE_AA,
+                out, d.text, (x + 2, ty), cv2.FONT_HERSHEY_SIMPLEX, 0.6, GREEN, 2, cv2.LINE_AA
             )  # fmt: skip
 
 

@@ -1,0 +1,123 @@
+"""Browser test of the Webcam page through the real WebRTC path: Chromium's fake camera plays a
+y4m of known MNIST test digits on paper; the page must show their labels and ≥ 10 fps."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import harness
+import numpy as np
+import pytest
+
+from engine import live
+from engine.config import DEFAULT_RUN_ID, preset
+
+pytestmark = pytest.mark.e2e
+LOOPBACK_PATCH = Path(__file__).parent / "webrtc_loopback"  # aioice offers 127.0.0.1
+CAMERA_FLAGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 20) -> None:
+    """BGR frames (H, W, 3) → a YUV4MPEG2 file (4:2:0, JPEG range), the format Chromium's fake
+    camera reads."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YCrCb)  # full range, like C420jpeg
+            y, cr, cb = (yuv[..., i] for i in range(3))
+            half = lambda p: cv2.resize(p, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # noqa: E731
+            f.write(b"FRAME\n" + y.tobytes() + half(cb).tobytes() + half(cr).tobytes())
+
+
+@pytest.fixture(scope="module")
+def digit_run(tmp_path_factory):
+    harness.require_browser()
+    from engine.runner import execute
+    from engine.runs import create_run
+
+    runs = tmp_path_factory.mktemp("webcam-runs")
+    run = create_run(preset("seed-mnist-cnn", epochs=3, threads=1), runs, DEFAULT_RUN_ID)
+    execute(run, echo=lambda s: None)
+    return run
+
+
+def known_digits_frame(digit_run, mnist) -> tuple[np.ndarray, set[str]]:
+    """A frame of four test digits that the engine reads right on the frame itself, so the
+    browser test checks the WebRTC path, not the network's few mistakes."""
+    from engine.runs import load_model
+
+    model, cfg = load_model(digit_run.path)
+    rec = live.LiveRecognizer(
+        live.net_classifier(model, cfg), live.LiveSettings(min_confidence=0.8)
+    )
+    x, y = mnist.x_test.numpy(), [str(v) for v in mnist.y_test.tolist()]
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        idx = rng.choice(len(x), 4, replace=False)
+        labels = [y[i] for i in idx]
+        if len(set(labels)) < 4:
+            continue
+        frame, truth = live.synthetic_frame(x[idx], labels, rng, heights=(70, 100))
+        _, dets = rec.process(frame)
+        if live.match(dets, truth) == (4, 0):
+            return frame, set(labels)
+    pytest.fail("no frame of four digits that the engine reads right")
+
+
+def test_live_video_shows_the_digits_and_frame_rate(digit_run, mnist, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    frame, expected = known_digits_frame(digit_run, mnist)
+    video = tmp_path / "digits.y4m"
+    rng = np.random.default_rng(1)  # a little sensor noise per frame, like a real camera
+    noisy = [
+        np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8) for _ in range(20)
+    ]
+    write_y4m(video, noisy)
+    env = {
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(LOOPBACK_PATCH), os.environ.get("PYTHONPATH")])
+        )
+    }
+    flags = [*harness.FLAGS, *CAMERA_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+    log = tmp_path / "server.log"
+    with harness.serve(digit_run.path.parent, log, env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=flags, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/webcam")
+            page.get_by_text("Find symbols").wait_for()
+            harness.wait_idle(page)
+            assert page.get_by_text("No STUN/TURN servers are configured").is_visible()
+            player = page.frame_locator('iframe[title*="streamlit_webrtc"]')
+            player.get_by_role("button", name="START").click()
+            player.get_by_role("button", name="STOP").wait_for(timeout=60_000)
+
+            seen, fps = set(), 0.0
+            for _ in range(60):  # up to ~30 s for the connection and a steady frame rate
+                page.wait_for_timeout(500)
+                text = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Seen:")
+                if text.count():
+                    seen = set(re.findall(r"\b(\d)\b", text.first.inner_text().split("Seen:")[1]))
+                metric = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+                fps = float(metric.split()[0])
+                if seen == expected and fps >= 10:
+                    break
+            page.wait_for_timeout(1000)  # let the video element show an annotated frame
+            harness.shot(page, "webcam/01-live-digits")
+            assert seen == expected, (seen, expected, log.read_text()[-2000:])
+            assert fps >= 10, (fps, log.read_text()[-2000:])
+            assert not page.locator('[data-testid="stException"]').count()
+            player.get_by_role("button", name="STOP").click()
+        finally:
+            browser.close()
