@@ -1,0 +1,363 @@
+"""The Sweeps page's pieces: setup cards, sweep picker, live trials view, charts, conclusions."""
+
+from __future__ import annotations
+
+import statistics
+from urllib.parse import urlencode
+
+import optuna
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from engine import EngineError, jobs, sweep
+from engine.config import DATASETS, PRESETS, TrainConfig
+from ui import forms, results
+from ui.charts import BLUE, GREEN, RED
+
+SWEEP_PARAM = "sweep"  # query parameter: ?sweep=<name>
+CURRENT = "sw_current"  # the sweep the page shows
+SUBSETS = (500, 1000, 2000, 5000, 10000, 0)  # training examples per trial; 0 = all
+TESTS = (500, 1000, 2000, 5000, 0)  # test examples evaluated per trial; 0 = all
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340)
+
+
+def _count(n: int) -> str:
+    return "all" if n == 0 else f"{n:,}"
+
+
+def setup() -> tuple[sweep.SweepSpec | None, str, int, bool]:
+    """The settings cards; returns (spec or None when invalid, name, workers, start clicked)."""
+    dims_card, data_card, search_card = st.columns([2, 1, 1])
+    space = {}
+    with dims_card.container(border=True, height="stretch"):
+        st.markdown("**:material/tune: What to vary**")
+        dims = st.multiselect(
+            "Settings", tuple(sweep.DIMENSIONS), default=sweep.SEED_DIMENSIONS, key="sw_dims",
+            format_func=lambda d: sweep.DIMENSIONS[d].label.capitalize(),
+            help="The seed's experiment varied batch size, conv layers, kernel size, activation.",
+        )  # fmt: skip
+        cols = st.columns(2)
+        for i, d in enumerate(dims):
+            dim = sweep.DIMENSIONS[d]
+            space[d] = tuple(
+                cols[i % 2].multiselect(
+                    dim.label.capitalize(),
+                    dim.choices,
+                    default=dim.seed,
+                    key=f"sw_v_{d}",
+                    format_func=sweep._fmt,
+                )  # fmt: skip
+            )
+    with data_card.container(border=True, height="stretch"):
+        st.markdown("**:material/dataset: Data per trial**")
+        dataset = st.selectbox(
+            "Dataset", DATASETS, index=DATASETS.index("fashion-mnist"), key="sw_dataset",
+            format_func=forms.DATASET_LABELS.get,
+        )  # fmt: skip
+        limit = st.select_slider(
+            "Training examples", SUBSETS, value=2000, key="sw_limit", format_func=_count,
+            help="A fixed subset keeps each trial short; the same subset for every trial.",
+        )  # fmt: skip
+        limit_test = st.select_slider(
+            "Test examples", TESTS, value=2000, key="sw_limit_test", format_func=_count
+        )
+        epochs = st.slider("Epochs per trial", 1, 10, 1, key="sw_epochs")
+    with search_card.container(border=True, height="stretch"):
+        st.markdown("**:material/travel_explore: Search**")
+        sampler = st.radio(
+            "Sampler", ("grid", "tpe"), key="sw_sampler", horizontal=True,
+            format_func={"grid": "Grid (every combination)", "tpe": "TPE (Bayesian)"}.get,
+        )  # fmt: skip
+        budget = st.number_input(
+            "Trial budget", 2, 500, 20, key="sw_budget", disabled=sampler == "grid",
+            help="TPE only: a grid trains each combination once.",
+        )  # fmt: skip
+        pruning = st.checkbox(
+            "Median pruning", key="sw_pruning", disabled=epochs < 2,
+            help="Stop a trial whose accuracy after an epoch is below the median (epochs > 1).",
+        )  # fmt: skip
+        workers = st.number_input(
+            "Parallel workers", 1, 4, 1, key="sw_workers",
+            help="Worker processes with one thread each. This machine has 2 cores: 1 is fastest "
+            "unless other work is idle.",
+        )  # fmt: skip
+        name = st.text_input("Name", value=sweep.new_name(), key="sw_name")
+
+    base = sweep.default_base(dataset=dataset, epochs=epochs, limit_train=limit)
+    base = TrainConfig.from_dict({**base.to_dict(), "limit_test": limit_test})
+    spec = sweep.SweepSpec(
+        base=base, space=space, sampler=sampler, n_trials=int(budget),
+        pruning=bool(pruning and epochs > 1),
+    )  # fmt: skip
+    with st.container(border=True):
+        c = st.columns([1, 1, 1, 2], vertical_alignment="center")
+        try:
+            spec.validate()
+        except EngineError as e:
+            c[3].button("Start sweep", type="primary", disabled=True, width="stretch")
+            st.warning(f"These settings cannot start a sweep: {e}")
+            return None, name, int(workers), False
+        ok, bad = spec.grid()
+        c[0].metric("Trials", f"{spec.size():,}", help=f"{len(bad)} combinations cannot train")
+        c[1].metric("Estimated time", f"~{results.duration(_estimate(spec, ok, int(workers)))}")
+        c[2].metric("Per trial", f"{_count(limit)} × {epochs} epoch" + ("s" if epochs > 1 else ""))
+        start = c[3].button(
+            "Start sweep", type="primary", icon=":material/play_arrow:", width="stretch"
+        )
+        if bad:
+            st.caption(f"Skipped {len(bad)} combination(s) that cannot train, e.g. {bad[0][1]}")
+    return spec, name, int(workers), start
+
+
+def _estimate(spec: sweep.SweepSpec, points: list[dict], workers: int) -> float:
+    per = [
+        jobs.estimate_seconds(sweep.apply(spec.base, p), 60000, 10000) - jobs.STARTUP_SECONDS
+        for p in points
+    ]
+    total = sum(per) if spec.sampler == "grid" else statistics.fmean(per) * spec.n_trials
+    return jobs.STARTUP_SECONDS + total / max(1, workers)
+
+
+def start(spec: sweep.SweepSpec, name: str, workers: int) -> None:
+    try:
+        sweep.create(spec, name)
+        sweep.start_workers(name, workers)
+    except EngineError as e:
+        st.error(f"Could not start the sweep: {e}")
+        return
+    st.session_state[CURRENT] = name
+    st.query_params[SWEEP_PARAM] = name
+    st.toast(f"Started {name}")
+
+
+def picker() -> str | None:
+    """The sweep to show: ?sweep=, else the last one started, else the newest."""
+    try:
+        names = sweep.list_sweeps()
+    except EngineError as e:
+        st.error(str(e))
+        return None
+    if not names:
+        st.info("No sweeps yet: pick what to vary above and start one.", icon=":material/science:")
+        return None
+    wanted = st.query_params.get(SWEEP_PARAM) or st.session_state.get(CURRENT)
+    if wanted and wanted not in names:
+        st.warning(f"There is no sweep named {wanted!r}; showing the newest.")
+    index = names.index(wanted) if wanted in names else 0
+    name = st.selectbox("Sweep", names, index=index, key=f"sw_pick_{names[index]}")
+    if st.query_params.get(SWEEP_PARAM) != name:
+        st.query_params[SWEEP_PARAM] = name
+    st.session_state[CURRENT] = name
+    return name
+
+
+def show(name: str) -> None:
+    """The sweep's live view; refreshes itself every 2 s while trials run."""
+    try:
+        rep = sweep.report(name)
+        alive = sweep.local_workers(name)
+    except EngineError as e:
+        st.error(f"Cannot read sweep {name}: {e}")
+        return
+    active = bool(alive) or rep.count("running") > 0
+    st.fragment(run_every=2 if active else None)(_view)(name, active)
+
+
+def _view(name: str, was_active: bool) -> None:
+    try:
+        study, _ = sweep.load(name)
+        sweep.reap(study)  # a worker killed outside the page: fail and requeue its trial
+        rep = sweep.report(name)
+        alive = sweep.local_workers(name)
+    except EngineError as e:
+        st.error(f"Cannot read sweep {name}: {e}")
+        return
+    active = bool(alive) or rep.count("running") > 0
+    if was_active and not active:
+        st.rerun()  # stop refreshing: the whole page redraws once with the final results
+    _status(rep, alive)
+    if not rep.rows:
+        return
+    left, right = st.columns([3, 2])
+    with left:
+        _conclusions(rep)
+    with right:
+        _best(rep)
+    st.dataframe(
+        _table(rep), hide_index=True, width="stretch", height=min(420, 38 + 35 * len(rep.rows))
+    )
+    if len(rep.complete) >= 2:
+        _charts(rep, study)
+
+
+def _status(rep: sweep.SweepReport, alive: list[int]) -> None:
+    planned = rep.spec.size()
+    done = rep.count("complete") + rep.count("pruned")
+    with st.container(border=True):
+        c = st.columns([1, 1, 1, 1, 2], vertical_alignment="center")
+        c[0].metric("Done", f"{done} / {planned}")
+        c[1].metric("Training now", rep.count("running"))
+        c[2].metric(
+            "Failed",
+            rep.count("failed"),
+            help="failed trials of dead or stopped workers are queued again",
+        )
+        c[3].metric("Workers here", len(alive))
+        if alive:
+            if c[4].button("Stop", icon=":material/stop:", width="stretch", key="sw_stop"):
+                try:
+                    sweep.stop(rep.name)
+                    st.toast("Stopping: running trials are queued again for a resume.")
+                except EngineError as e:
+                    st.error(str(e))
+        elif not rep.finished or rep.count("queued"):
+            if c[4].button(
+                "Resume", icon=":material/play_arrow:", width="stretch", key="sw_resume",
+                type="primary",
+            ):  # fmt: skip
+                try:
+                    sweep.resume(rep.name, int(st.session_state.get("sw_workers", 1)))
+                    st.rerun()
+                except EngineError as e:
+                    st.error(str(e))
+        else:
+            c[4].success("Sweep complete", icon=":material/check_circle:")
+        st.progress(min(1.0, done / max(1, planned)))
+        st.caption(
+            f"{rep.spec.sampler.upper()} over {', '.join(sweep._label(d) for d in rep.spec.space)} "
+            f"on {rep.spec.base.dataset}, {_count(rep.spec.base.limit_train)} training examples × "
+            f"{rep.spec.base.epochs} epoch(s). Join from another machine: `python -m engine sweep "
+            f"work --storage URL --name {rep.name}` (PostgreSQL storage for several machines)."
+        )
+
+
+def _table(rep: sweep.SweepReport) -> pd.DataFrame:
+    dims = list(rep.spec.space)
+    rows = []
+    for r in sorted(rep.rows, key=lambda r: r.number):
+        rows.append(
+            {
+                "trial": r.number,
+                "state": r.state,
+                **{sweep._label(d): sweep._fmt(r.params.get(d, "")) for d in dims},
+                "accuracy %": None if r.accuracy is None else round(100 * r.accuracy, 1),
+                "seconds": None if r.seconds is None else round(r.seconds, 2),
+                "parameters": r.params_count,
+                "note": r.error + (f" (retry of {r.retry_of})" if r.retry_of is not None else ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _conclusions(rep: sweep.SweepReport) -> None:
+    with st.container(border=True, height="stretch"):
+        st.markdown("**:material/lightbulb: Conclusions**")
+        st.markdown("\n".join(f"- {line}" for line in rep.conclusions()))
+
+
+def train_link(cfg: TrainConfig) -> str:
+    """A Train-page link with this configuration's architecture and hyperparameters (all data)."""
+    name = "fast"
+    values = {**forms.values_of(cfg, name), "limit_train": 0, "epochs": PRESETS[name].epochs}
+    base = forms.values_of(PRESETS[name], name)
+    query = {}
+    for k, v in values.items():
+        text = "1" if v is True else "0" if v is False else str(v)
+        try:
+            forms.FIELDS[k](text)
+        except (ValueError, KeyError):
+            continue  # a value the Train page does not offer: it keeps its own
+        if k == "preset" or v != base[k]:
+            query[k] = text
+    return "train?" + urlencode(query)
+
+
+def _best(rep: sweep.SweepReport) -> None:
+    best = rep.best
+    with st.container(border=True, height="stretch"):
+        st.markdown("**:material/trophy: Best configuration**")
+        if best is None:
+            st.caption("No complete trial yet.")
+            return
+        st.metric("Test accuracy", f"{100 * best.accuracy:.1f}%", help=f"trial {best.number}")
+        st.write(sweep.describe(best.params))
+        cfg = sweep.apply(rep.spec.base, best.params)
+        st.link_button(
+            "Train it on all the data", train_link(cfg), icon=":material/model_training:",
+            type="primary", width="stretch",
+        )  # fmt: skip
+        if best.run_id:
+            st.caption(f"Its model is kept as run `{best.run_id}` (Runs and Inspect pages).")
+
+
+def _charts(rep: sweep.SweepReport, study: optuna.Study) -> None:
+    dims = list(rep.spec.space)
+    a, b = st.columns(2)
+    a.plotly_chart(effect_plot(rep), width="stretch", key="sw_effects")
+    b.plotly_chart(pareto_plot(rep), width="stretch", key="sw_pareto")
+    a, b = st.columns(2)
+    try:
+        fig = optuna.visualization.plot_parallel_coordinate(
+            study, params=dims, target_name="accuracy"
+        )
+        fig.update_layout(title="Parallel coordinates (colour: test accuracy)", **_LAYOUT)
+        a.plotly_chart(fig, width="stretch", key="sw_parallel")
+    except Exception as e:  # noqa: BLE001 - optuna raises several types on thin data
+        a.caption(f"Parallel coordinates need more trials ({type(e).__name__}).")
+    try:
+        fig = optuna.visualization.plot_param_importances(
+            study, params=dims, target_name="accuracy"
+        )
+        fig.update_layout(title="Which setting mattered most (importance)", **_LAYOUT)
+        b.plotly_chart(fig, width="stretch", key="sw_importance")
+    except Exception as e:  # noqa: BLE001
+        b.caption(f"Importances need more varied trials ({type(e).__name__}).")
+
+
+def effect_plot(rep: sweep.SweepReport) -> go.Figure:
+    """Mean ± std test accuracy per value, one panel per setting."""
+    dims = [d for d in rep.spec.space if len(sweep.effects(rep.rows, d)) > 0]
+    fig = make_subplots(rows=1, cols=max(1, len(dims)), shared_yaxes=True,
+                        subplot_titles=[sweep._label(d) for d in dims])  # fmt: skip
+    for i, d in enumerate(dims, start=1):
+        eff = sweep.effects(rep.rows, d)
+        fig.add_scatter(
+            x=[sweep._fmt(e.value) for e in eff], y=[100 * e.mean for e in eff],
+            error_y=dict(type="data", array=[100 * e.std for e in eff], visible=True),
+            mode="markers+lines", marker=dict(size=10, color=BLUE), line=dict(color=BLUE),
+            hovertemplate="%{x}: %{y:.1f}% ± %{error_y.array:.1f}<extra></extra>",
+            showlegend=False, row=1, col=i,
+        )  # fmt: skip
+        fig.update_xaxes(type="category", row=1, col=i)
+    fig.update_yaxes(title_text="test accuracy % (mean ± std)", row=1, col=1)
+    fig.update_layout(title="Effect of each setting", **_LAYOUT)
+    return fig
+
+
+def pareto_plot(rep: sweep.SweepReport) -> go.Figure:
+    """Accuracy vs training time of every complete trial; the Pareto front as a line."""
+    done, front = rep.complete, sweep.pareto_front(rep.rows)
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[r.seconds for r in done], y=[100 * r.accuracy for r in done], mode="markers",
+        name="trial", marker=dict(size=9, color=BLUE, opacity=0.6),
+        text=[f"trial {r.number}: {sweep.describe(r.params)}" for r in done],
+        hovertemplate="%{text}<br>%{y:.1f}% in %{x:.2f} s<extra></extra>",
+    )  # fmt: skip
+    fig.add_scatter(
+        x=[r.seconds for r in front], y=[100 * r.accuracy for r in front], name="Pareto front",
+        mode="lines+markers", line=dict(color=RED, shape="hv"), marker=dict(size=11, color=RED),
+    )  # fmt: skip
+    if rep.best is not None:
+        fig.add_scatter(
+            x=[rep.best.seconds], y=[100 * rep.best.accuracy], name="best", mode="markers",
+            marker=dict(size=18, color=GREEN, symbol="star"),
+        )  # fmt: skip
+    fig.update_layout(
+        title="Accuracy vs training time", xaxis_title="seconds per trial (train + test)",
+        yaxis_title="test accuracy %", **_LAYOUT,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+    )  # fmt: skip
+    return fig
