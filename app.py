@@ -12,6 +12,7 @@ pages = [
     st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
     st.Page("pages/greek.py", title="Greek letters", icon=":material/translate:", url_path="greek"),
+    st.Page("pages/sweeps.py", title="Sweeps", icon=":material/science:", url_path="sweeps"),
     st.Page("pages/webcam.py", title="Webcam", icon=":material/videocam:", url_path="webcam"),
 ]
 page = st.navigation(pages)
