@@ -1,0 +1,112 @@
+"""Load: several browser sessions start trainings at once. Jobs queue under the concurrency
+limit, none is lost, the pages stay responsive, and each session's data stays its own."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+import harness  # noqa: E402
+
+from engine import jobs  # noqa: E402
+from engine.config import DEFAULT_RUN_ID, preset  # noqa: E402
+from engine.runs import RunState, list_runs  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+SESSIONS = 5
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    harness.require_browser()
+    from engine.runner import execute
+    from engine.runs import create_run
+
+    root = tmp_path_factory.mktemp("load-runs")
+    run = create_run(preset("seed-mnist-cnn", epochs=2, threads=1), root, DEFAULT_RUN_ID)
+    execute(run, echo=lambda s: None)
+    log = tmp_path_factory.mktemp("log") / "server.log"
+    with harness.serve(root, log, {"ENGINE_MAX_JOBS": "1"}) as url:
+        yield url, root
+
+
+def test_five_sessions_start_trainings_at_once(served):
+    url, root = served
+    from playwright.sync_api import sync_playwright
+
+    link = f"{url}/train?preset=fast&dataset=mnist&epochs=1&limit_train=1000"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=harness.FLAGS)
+        try:
+            pages = []
+            for _ in range(SESSIONS):  # separate contexts = separate visitors
+                page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+                page.set_default_timeout(90_000)
+                page.goto(link)
+                pages.append(page)
+            for page in pages:
+                page.get_by_role("button", name="Start training").wait_for()
+            for page in pages:  # as close to "at once" as one driver gets
+                page.get_by_role("button", name="Start training").click()
+
+            # While the jobs run: interactions answer quickly, never more than the limit runs.
+            watcher = browser.new_context().new_page()
+            watcher.set_default_timeout(90_000)
+            watcher.goto(f"{url}/")
+            watcher.get_by_text("Recent runs").wait_for()
+            latencies, most_running = [], 0
+            for target, heading in [("Runs", "Runs"), ("Home", "Recent runs")] * 3:
+                most_running = max(most_running, len(jobs.running(root)))
+                t0 = time.perf_counter()
+                watcher.locator('[data-testid="stSidebarNav"]').get_by_text(target).click()
+                watcher.get_by_text(heading).first.wait_for()
+                harness.wait_idle(watcher)
+                latencies.append(time.perf_counter() - t0)
+            print(f"page interaction while jobs run: {[round(x, 2) for x in latencies]} s")
+            assert statistics.median(latencies) < 2.0, latencies
+
+            trained = lambda: [r for r in list_runs(root) if r.id != DEFAULT_RUN_ID]  # noqa: E731
+            end = time.time() + 240
+            while time.time() < end:
+                most_running = max(most_running, len(jobs.running(root)))
+                jobs.pump(root)
+                if len(trained()) == SESSIONS and all(r.state().is_finished() for r in trained()):
+                    break
+                time.sleep(0.2)
+            states = {r.id: r.state() for r in trained()}
+            assert len(states) == SESSIONS, states  # no submission lost
+            assert all(s == RunState.COMPLETE for s in states.values()), states
+            assert most_running <= 1  # the concurrency limit held
+            for page in pages:  # each session still shows its own run's result
+                page.get_by_text(re.compile(r"Test accuracy")).first.wait_for()
+            harness.shot(pages[0], "reliability/load-session-1")
+        finally:
+            browser.close()
+
+
+def test_uploaded_samples_stay_in_their_session(served):
+    url, _ = served
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=harness.FLAGS)
+        try:
+            a = browser.new_context().new_page()
+            b = browser.new_context().new_page()
+            for page in (a, b):
+                page.set_default_timeout(90_000)
+                page.goto(f"{url}/greek")
+                page.get_by_text(re.compile(r"^27 samples")).wait_for()
+            a.get_by_text("Remove samples").click()
+            a.get_by_role("button", name="Remove all samples").click()
+            a.get_by_text(re.compile(r"^0 samples")).wait_for()
+            b.reload()
+            b.get_by_text(re.compile(r"^27 samples")).wait_for()  # b never sees a's change
+        finally:
+            browser.close()
