@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test setup system data lint pytest bench clean-runs
+.PHONY: run test setup system data lint pytest bench stress
 
 run: setup
 	$(PY) -m engine default-model
@@ -49,3 +49,12 @@ pytest: $(STAMP)
 
 bench: setup
 	$(PY) bench/train_speed.py
+	$(PY) bench/contention.py
+
+# The fault and load suites, longer: 25 random kills instead of 4, several seeds.
+stress: setup
+	for seed in 1 2 3; do \
+		STRESS_KILLS=25 STRESS_SEED=$$seed $(PY) -m pytest -q tests/reliability/test_faults.py || exit 1; \
+	done
+	STRESS_EXAMPLES=2000 $(PY) -m pytest -q tests/reliability/test_load.py \
+		tests/reliability/test_bad_input.py

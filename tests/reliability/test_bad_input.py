@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import string
 import zipfile
 from pathlib import Path
@@ -20,7 +21,8 @@ from engine.preprocess import preprocess
 from engine.runs import RunError, validate_run_id
 from engine.samples import SampleError, from_csv_pair, from_zip
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("STRESS_EXAMPLES", "120"))  # `make stress` asks for more
+FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _png(arr: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -105,7 +107,7 @@ def test_zip_entry_names_never_escape_and_never_crash(names):
         assert ".." not in parts and not sample.name.startswith("/")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=3 * EXAMPLES, deadline=None)
 @given(st.text(max_size=140))
 def test_run_ids_either_refused_or_a_plain_name_inside_the_runs_dir(text):
     root = Path("/srv/runs")
