@@ -138,7 +138,10 @@ def live_panel(h: LiveHolder) -> None:
     st.metric("Frame rate", f"{fps:.1f} fps", help="frames that reached the recogniser per second")
     if h.error:
         st.warning(h.error)
-    show_detections(h.latest())
+    dets = h.latest()
+    if dets and fps == 0:
+        st.caption(f"No frames in the last {FPS_WINDOW:.0f} s: these are the last ones seen.")
+    show_detections(dets)
 
 
 def live_video(h: LiveHolder, ice: list[dict]):

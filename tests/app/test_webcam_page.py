@@ -103,3 +103,26 @@ def test_single_shot_photo_goes_through_the_same_engine(monkeypatch, digit_runs,
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
     _, dets = live.LiveRecognizer(live.net_classifier(model, cfg)).process(photo)
     assert len(dets) == 3
+
+
+def test_snapshot_adds_the_current_crop_to_the_greek_samples(monkeypatch, digit_runs, mnist):
+    from engine import live
+    from ui.greek_views import SAMPLES
+    from ui.webcam_views import HOLDER
+
+    at = webcam_page(monkeypatch, digit_runs)
+    add = next(b for b in at.button if b.label.startswith("Add the current crop"))
+    add.click().run()
+    assert any("nothing to add" in w.value for w in at.warning)
+    ((frame, _),) = live.bench_frames(  # fmt: skip
+        mnist.x_test.numpy(), [str(v) for v in mnist.y_test.tolist()], n=1, per_frame=2
+    )
+    at.session_state[HOLDER].process(frame)  # what the video callback does with a frame
+    at.text_input[0].set_value("delta")
+    next(b for b in at.button if b.label.startswith("Add the current crop")).click().run()
+    assert not at.exception
+    samples = at.session_state[SAMPLES]
+    assert [(x.label, x.name) for x in samples.samples if x.name == "webcam"] == [
+        ("delta", "webcam")
+    ]
+    assert samples.samples[-1].image.shape == (28, 28)
