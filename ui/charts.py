@@ -16,6 +16,12 @@ def _fig(title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
+def _blank_axes(fig: go.Figure) -> None:
+    """No made-up tick values on a chart that has no data yet."""
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+
+
 def loss_curve(metrics: list[dict]) -> go.Figure:
     """Train loss vs examples seen (line) and test loss after each epoch (dots), as in the seed."""
     prog = [m for m in metrics if m.get("kind") == "progress"]
@@ -30,6 +36,7 @@ def loss_curve(metrics: list[dict]) -> go.Figure:
         mode="markers", marker=dict(color=RED, size=9),
     )  # fmt: skip
     if not prog:
+        _blank_axes(fig)
         fig.add_annotation(text="waiting for the first loss…", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")  # fmt: skip
     return fig
@@ -45,6 +52,10 @@ def accuracy_curve(metrics: list[dict], epochs: int) -> go.Figure:
         textposition="top center", line=dict(color=GREEN), name="test accuracy",
     )  # fmt: skip
     fig.update_xaxes(range=[0.5, max(epochs, 1) + 0.5], dtick=1)
+    if not ep:
+        _blank_axes(fig)
+        fig.add_annotation(text="after the first epoch…", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")  # fmt: skip
     if ep:  # room above the top point for its label
         accs = [100 * m["test_accuracy"] for m in ep]
         pad = max(1.0, 0.15 * (max(accs) - min(accs)))

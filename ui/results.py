@@ -191,8 +191,9 @@ def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
             img, actual = pred.images[int(i)], pred.classes[pred.labels[int(i)]]
             st.image(_big(img, 6), caption=f"Actual: {actual}")
         else:
+            what = "handwritten digit" if cfg.dataset == "mnist" else "piece of clothing"
             up = st.file_uploader(
-                "Photo of one handwritten digit (dark ink on light paper works best)",
+                f"Photo of one {what} (dark on a plain light background works best)",
                 type=UPLOAD_TYPES, key=f"{key}_up",
             )  # fmt: skip
             if up is not None:

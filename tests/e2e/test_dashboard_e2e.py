@@ -132,13 +132,19 @@ def test_every_page_renders(page, app_url):
 
 
 def test_train_from_the_page_until_results(page, app_url):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(f"{app_url}/train?preset=fast&limit_train=2000&epochs=2")
     start = page.get_by_role("button", name=re.compile("Start training"))
     start.wait_for()
     _shot(page, "03-train-settings")
     start.click()
     page.get_by_text(re.compile("Epoch \\d of 2")).first.wait_for(timeout=60_000)
-    _shot(page, "04-train-live")
+    try:  # the live view mid-training (a small job may finish before a refresh shows it)
+        page.get_by_text(re.compile("about .+ left")).first.wait_for(timeout=30_000)
+        _shot(page, "04-train-live")
+    except PlaywrightTimeout:
+        pass
     page.get_by_text("Test accuracy").first.wait_for(timeout=120_000)
     page.get_by_text("Confusion matrix").first.wait_for()
     _no_exception(page)
@@ -168,6 +174,11 @@ def test_cancel_a_run_and_see_it_on_runs(page, app_url):
     page.goto(f"{app_url}/train?preset=fast&epochs=10")
     page.get_by_role("button", name=re.compile("Start training")).click()
     page.get_by_text(re.compile("Epoch \\d+ of 10")).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile("about .+ left")).first.wait_for(
+        timeout=60_000
+    )  # losses are coming in
+    page.wait_for_timeout(3000)
+    _shot(page, "08a-live-before-cancel")
     page.get_by_role("button", name=re.compile("Cancel")).click()
     page.get_by_text("This run was cancelled").wait_for(timeout=60_000)
     _no_exception(page)
