@@ -102,7 +102,7 @@ def setup() -> tuple[sweep.SweepSpec | None, str, int, bool]:
         ok, bad = spec.grid()
         c[0].metric("Trials", f"{spec.size():,}", help=f"{len(bad)} combinations cannot train")
         c[1].metric("Estimated time", f"~{results.duration(_estimate(spec, ok, int(workers)))}")
-        c[2].metric("Per trial", f"{_count(limit)} × {epochs} epoch" + ("s" if epochs > 1 else ""))
+        c[2].metric("Examples × epochs", f"{_count(limit)} × {epochs}", help="per trial")
         start = c[3].button(
             "Start sweep", type="primary", icon=":material/play_arrow:", width="stretch"
         )
@@ -186,8 +186,14 @@ def _view(name: str, was_active: bool) -> None:
     with right:
         _best(rep)
     st.dataframe(
-        _table(rep), hide_index=True, width="stretch", height=min(420, 38 + 35 * len(rep.rows))
-    )
+        _table(rep), hide_index=True, width="stretch",
+        height=min(420, 38 + 35 * len(rep.rows)),
+        column_config={
+            "accuracy %": st.column_config.NumberColumn(format="%.1f"),
+            "seconds": st.column_config.NumberColumn(format="%.2f"),
+            "parameters": st.column_config.NumberColumn(format="localized"),
+        },
+    )  # fmt: skip
     if len(rep.complete) >= 2:
         _charts(rep, study)
 
@@ -332,7 +338,9 @@ def effect_plot(rep: sweep.SweepReport) -> go.Figure:
         )  # fmt: skip
         fig.update_xaxes(type="category", row=1, col=i)
     fig.update_yaxes(title_text="test accuracy % (mean ± std)", row=1, col=1)
-    fig.update_layout(title="Effect of each setting", **_LAYOUT)
+    fig.update_layout(
+        title="Effect of each setting", **{**_LAYOUT, "margin": dict(l=10, r=10, t=80, b=10)}
+    )
     return fig
 
 
