@@ -11,6 +11,7 @@ the ``live bench`` command.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -145,8 +146,10 @@ class LiveRecognizer:
     classifier: Classifier
     settings: LiveSettings = field(default_factory=LiveSettings)
     interval: float = 0.0  # s between calls (moving average); fps = 1 / interval
-    ms: float = 0.0  # milliseconds per ``process`` call (moving average)
+    ms: float = 0.0  # milliseconds per ``process`` call (median of the last 30)
     _last: float | None = None
+    # A median, not a moving average: the first call (lazy torch set-up) would linger.
+    _times: deque = field(default_factory=lambda: deque(maxlen=30))
 
     def __post_init__(self) -> None:
         self.settings.validate()
@@ -176,7 +179,8 @@ class LiveRecognizer:
         out = frame_bgr.copy()
         self._draw(out, dets)
         now = time.perf_counter()
-        self.ms = _ema(self.ms, 1000 * (now - t0))
+        self._times.append(1000 * (now - t0))
+        self.ms = float(np.median(self._times))
         if self._last is not None and now > self._last:
             # Average the intervals, not 1/interval: the mean of rates overstates the rate.
             self.interval = _ema(self.interval, now - self._last)
