@@ -1,12 +1,10 @@
 """Webcam: live recognition of handwritten digits (or Greek letters) from the visitor's camera."""
 
-import numpy as np
 import streamlit as st
-from PIL import Image
 
 from engine import EngineError, live
 from engine.runs import RunError, open_run
-from engine.samples import Sample, SampleSet, check_class_name
+from engine.samples import SampleSet
 from ui import greek_views as gv
 from ui import resources, state
 from ui import webcam_views as wv
@@ -71,32 +69,7 @@ with left:
     wv.live_video(holder, ice)
 with right:
     wv.live_panel(holder)
-    with st.form("snapshot", clear_on_submit=False, border=False):
-        snap_label = st.text_input("Class of the snapshot", value="alpha")
-        if st.form_submit_button("Add the current crop to the Greek samples"):
-            dets = holder.latest()
-            try:
-                label = check_class_name(snap_label.strip())
-            except EngineError as e:
-                st.warning(str(e))
-            else:
-                if not dets:
-                    st.warning("No symbol in view: nothing to add.")
-                else:
-                    best = max(dets, key=lambda d: d.box[2] * d.box[3])  # the biggest symbol
-                    gv.replace_samples(
-                        gv.samples().merged(SampleSet([Sample(best.image, label, "webcam")]))
-                    )
-                    st.success(f"Added a '{label}' sample ({len(gv.samples())} in the set).")
+    wv.snapshot_form(holder)
 
 with st.expander("No live video? Take single shots instead", expanded=False):
-    shot = st.camera_input("Take a picture of your writing")
-    if shot is not None:
-        frame = np.asarray(Image.open(shot).convert("RGB"))[..., ::-1].copy()  # RGB → BGR
-        try:
-            annotated, dets = holder.process(frame)
-        except EngineError as e:
-            st.error(str(e))
-        else:
-            st.image(annotated[..., ::-1], caption="What the recogniser found")
-            wv.show_detections(dets)
+    wv.single_shot(holder)

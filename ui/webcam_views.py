@@ -15,6 +15,9 @@ import streamlit as st
 
 from engine import EngineError
 from engine.live import Detection, LiveRecognizer
+from engine.preprocess import open_image
+from engine.samples import Sample, SampleSet, check_class_name
+from ui import greek_views as gv
 
 HOLDER = "webcam_holder"  # this browser session's LiveHolder
 FPS_WINDOW = 2.0  # s, the frame rate is measured over the frames of the last two seconds
@@ -164,3 +167,38 @@ def live_video(h: LiveHolder, ice: list[dict]):
     if ctx.state.signalling and not ctx.state.playing:
         st.caption("Connecting… if the video never starts, use single shots below.")
     return ctx
+
+
+def snapshot_form(h: LiveHolder) -> None:
+    """Add the crop of the biggest symbol in view to this session's Greek sample set."""
+    with st.form("snapshot", clear_on_submit=False, border=False):
+        label = st.text_input("Class of the snapshot", value="alpha")
+        if not st.form_submit_button("Add the current crop to the Greek samples"):
+            return
+    dets = h.latest()
+    try:
+        label = check_class_name(label.strip())
+    except EngineError as e:
+        st.warning(str(e))
+        return
+    if not dets:
+        st.warning("No symbol in view: nothing to add.")
+        return
+    best = max(dets, key=lambda d: d.box[2] * d.box[3])  # the biggest symbol
+    gv.replace_samples(gv.samples().merged(SampleSet([Sample(best.image, label, "webcam")])))
+    st.success(f"Added a '{label}' sample ({len(gv.samples())} in the set).")
+
+
+def single_shot(h: LiveHolder) -> None:
+    """The fallback without WebRTC: one photo through the same engine function."""
+    shot = st.camera_input("Take a picture of your writing")
+    if shot is None:
+        return
+    try:
+        rgb = np.asarray(open_image(shot.getvalue(), "camera shot").convert("RGB"))
+        annotated, dets = h.process(np.ascontiguousarray(rgb[..., ::-1]))  # RGB → BGR
+    except EngineError as e:
+        st.error(str(e))
+        return
+    st.image(annotated[..., ::-1], caption="What the recogniser found")
+    show_detections(dets)
