@@ -28,7 +28,10 @@ from engine import config, data, models, train  # noqa: E402
 def reference_epoch(cfg: config.TrainConfig, root: Path) -> tuple[float, float]:
     """One epoch the textbook way; returns (seconds, test accuracy)."""
     mean, std = data.STATS[cfg.dataset]
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
+    steps = [transforms.ToTensor()]
+    if cfg.standardize:
+        steps.append(transforms.Normalize((mean,), (std,)))
+    tf = transforms.Compose(steps)
     cls = datasets.MNIST if cfg.dataset == "mnist" else datasets.FashionMNIST
     train_set = cls(str(root), train=True, download=False, transform=tf)
     test_set = cls(str(root), train=False, download=False, transform=tf)

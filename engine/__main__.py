@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
             model, cfg = load_model(args.run_dir)
             ds = load(cfg.dataset)
-            loss, acc = evaluate(model, normalize(ds.x_test, ds.name), ds.y_test)
+            loss, acc = evaluate(model, normalize(ds.x_test, cfg), ds.y_test)
             print(f"Test Error: Accuracy: {100 * acc:.1f}%, Avg loss: {loss:>8f}")
             out.update(
                 run_dir=str(args.run_dir), test_accuracy=acc, test_loss=loss, n=len(ds.y_test)
@@ -301,13 +301,13 @@ def _greek(args: argparse.Namespace, out: dict) -> int:
     support = from_folder(args.support)
     for line in support.skipped:
         print(f"skipped: {line}", file=sys.stderr)
-    s_emb = embed.embed(model, support.images, cfg.dataset, layer)
+    s_emb = embed.embed(model, support.images, cfg, layer)
     print(
         f"{len(support)} support samples {support.counts()}; embeddings of {layer}: {s_emb.shape}"
     )
     if args.query:
         query = from_folder(args.query)
-        q_emb = embed.embed(model, query.images, cfg.dataset, layer)
+        q_emb = embed.embed(model, query.images, cfg, layer)
         preds = embed.classify(args.method, s_emb, support.labels, q_emb)
         truth, names = query.labels, [s.name for s in query.samples]
     else:
@@ -340,7 +340,7 @@ def _predict(args: argparse.Namespace, out: dict) -> int:
             failed += 1
             continue
         with torch.inference_mode():
-            probs = model(normalize(img, cfg.dataset)).float()
+            probs = model(normalize(img, cfg)).float()
             probs = probs.exp() if cfg.model.log_softmax else probs.softmax(1)
         p, k = probs[0].max(0)
         print(f"{path}\t{classes[k]}\t{p.item():.3f}")

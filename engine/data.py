@@ -104,13 +104,21 @@ class Dataset:
         return STATS[self.info.name]
 
 
-def normalize(x: torch.Tensor | np.ndarray, dataset: str) -> torch.Tensor:
-    """uint8 images (N, 28, 28) or (28, 28) → float32 (N, 1, 28, 28), normalised as in training."""
+def normalize(x: torch.Tensor | np.ndarray, how) -> torch.Tensor:
+    """uint8 images (N, 28, 28) or (28, 28) → float32 (N, 1, 28, 28), as the model was trained.
+
+    ``how`` is the run's TrainConfig (preferred: it knows whether the run standardised its
+    inputs) or a dataset name (standardised with that dataset's mean and std).
+    """
     x = torch.as_tensor(x)
     if x.dim() == 2:
         x = x[None]
+    dataset, standardize = (how, True) if isinstance(how, str) else (how.dataset, how.standardize)
+    unit = x.float() / 255.0  # (N, 28, 28) in [0, 1], what torchvision's ToTensor() gives
+    if not standardize:
+        return unit.unsqueeze(1)
     mean, std = STATS[dataset]
-    return ((x.float() / 255.0 - mean) / std).unsqueeze(1)
+    return ((unit - mean) / std).unsqueeze(1)
 
 
 def _raw_dir(name: str, root: Path) -> Path:

@@ -27,9 +27,11 @@ class FewShotError(EngineError, ValueError):
 
 
 def embed(
-    model: Model, images: np.ndarray, dataset: str, layer: str | None = None, batch: int = 512
+    model: Model, images: np.ndarray, dataset, layer: str | None = None, batch: int = 512
 ) -> np.ndarray:
-    """uint8 images (N, 28, 28) → (N, D) float32 embeddings at ``layer`` (default: penultimate)."""
+    """uint8 images (N, 28, 28) → (N, D) float32 embeddings at ``layer`` (default: penultimate).
+
+    ``dataset``: the run's TrainConfig (or its dataset name), for the input normalisation."""
     if len(images) == 0:
         return np.zeros((0, 0), np.float32)
     sub = truncate(model, layer or model.embedding_layer()).eval()

@@ -131,12 +131,13 @@ def init_state(cfg: TrainConfig, device: torch.device, steps_per_epoch: int) -> 
     else:
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = None
-    if cfg.schedule == "onecycle":
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "onecycle" and total >= 4:  # shorter runs: a constant rate
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt,
             max_lr=cfg.lr,
-            total_steps=cfg.epochs * steps_per_epoch,
-            pct_start=0.25,
+            total_steps=total,
+            pct_start=max(0.25, 2.0 / total),  # at least 2 warm-up steps (torch divides by it)
             cycle_momentum=False,
         )
     return TrainState(cfg, model, opt, sched)
@@ -172,9 +173,9 @@ def train(
     subset = training_subset(cfg, len(x_all))
     if subset is not None:
         x_all, y_all = x_all[subset], y_all[subset]
-    x = normalize(x_all, data.name).to(device)  # (N, 1, 28, 28) float32, normalised once
+    x = normalize(x_all, cfg).to(device)  # (N, 1, 28, 28) float32, normalised once
     y = y_all.to(device)
-    x_test = normalize(data.x_test, data.name).to(device)
+    x_test = normalize(data.x_test, cfg).to(device)
     y_test = data.y_test.to(device)
     if cfg.limit_test:
         x_test, y_test = x_test[: cfg.limit_test], y_test[: cfg.limit_test]

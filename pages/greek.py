@@ -133,7 +133,7 @@ layers = model.layer_names[: model.layer_names.index("out") + 1]
 layer = st.selectbox(
     "Cut the network at layer", layers, index=layers.index(model.embedding_layer())
 )
-emb = embed.embed(model, current.images, cfg.dataset, layer)
+emb = embed.embed(model, current.images, cfg, layer)
 labels = current.labels
 d = embed.ssd(emb, emb)
 st.caption(f"Each sample becomes a vector of {emb.shape[1]} numbers (layer `{layer}`).")
@@ -180,7 +180,7 @@ if queries:
     for msg in q.skipped:
         st.warning(msg)
     if q.samples:
-        q_emb = embed.embed(model, q.images, cfg.dataset, layer)
+        q_emb = embed.embed(model, q.images, cfg, layer)
         preds = {m: embed.classify(m, emb, labels, q_emb) for m in embed.METHODS}
         st.dataframe(
             gv.query_rows(q, preds),
@@ -226,7 +226,7 @@ st.plotly_chart(gv.loss_curve(head.losses, head.epochs_to_100), width="stretch")
 st.header("4. Map of the embedding space")
 digits = resources.dataset(cfg.dataset)
 n_digits = 300
-d_emb = embed.embed(model, digits.x_test[:n_digits].numpy(), cfg.dataset, layer)
+d_emb = embed.embed(model, digits.x_test[:n_digits].numpy(), cfg, layer)
 xy = embed.pca_2d(np.concatenate([emb, d_emb]))
 digit_names = [digits.classes[int(k)] for k in digits.y_test[:n_digits]]
 st.plotly_chart(

@@ -88,6 +88,12 @@ def test_onecycle_schedule_and_optimizers_train(mnist):
         assert state.history[0]["test_accuracy"] > 0.3, opt
 
 
+def test_onecycle_works_for_any_number_of_steps(mnist):
+    for n in (64, 128, 256, 512, 1024):  # 1 to 16 steps of 64
+        cfg = preset("fast", epochs=1, limit_train=n, limit_test=50, batch_size=64)
+        assert train(cfg, mnist).epoch == 1, n
+
+
 def test_evaluate_counts_correct_predictions(mnist):
     state = train(preset("fast", epochs=1, **TINY), mnist)
     from engine.data import normalize
