@@ -159,8 +159,9 @@ def filter_image(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return F.conv2d(x, k)[0, 0].numpy()  # conv2d is a correlation, as filter2D is
 
 
-def filter_responses(model: Model, image: np.ndarray, dataset: str) -> np.ndarray:
+def filter_responses(model: Model, image: np.ndarray, dataset) -> np.ndarray:
     """Every first-layer filter applied to the normalised image, as the seed's ``filter2D``.
+    ``dataset``: the run's TrainConfig (or dataset name), for the input normalisation.
 
     Returns (C_out, 28, 28). Like the seed, it uses the kernels only (no bias, no activation).
     """

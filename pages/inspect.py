@@ -104,7 +104,7 @@ else:
     image = pre.image
     st.image([s for _, s in pre.steps], caption=[n for n, _ in pre.steps], width=110)
 
-x = normalize(image, cfg.dataset)  # (1, 1, 28, 28), as in training
+x = normalize(image, cfg)  # (1, 1, 28, 28), as in training
 acts = ins.activations(model, x)
 truth = f" (true label: {classes[label]})" if label is not None else ""
 p = acts.probabilities[acts.predicted]
@@ -119,7 +119,7 @@ if filters is not None:
     )
     left, right = st.columns([1, 4])
     left.plotly_chart(views.image_figure(image, "input"), width="stretch")
-    responses = ins.filter_responses(model, image, cfg.dataset)
+    responses = ins.filter_responses(model, image, cfg)
     right.plotly_chart(views.maps_figure(responses, cols=5, px=5), width="stretch")
 
 st.header("Activations")

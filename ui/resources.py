@@ -77,7 +77,7 @@ def probabilities(m: Model, cfg: TrainConfig, images: np.ndarray | torch.Tensor)
     parts = []
     with torch.inference_mode():
         for i in range(0, len(x), 1000):
-            out = m(data.normalize(x[i : i + 1000], cfg.dataset)).float()  # (B, K)
+            out = m(data.normalize(x[i : i + 1000], cfg)).float()  # (B, K)
             parts.append(out.exp() if cfg.model.log_softmax else out.softmax(1))
     return torch.cat(parts).numpy()
 
