@@ -23,7 +23,7 @@ def test_run_a_small_sweep_from_the_page(tmp_path):
     ):
         try:
             page.goto(f"{url}/sweeps")
-            page.get_by_text("What to vary").wait_for()
+            page.get_by_role("button", name="Start sweep").wait_for()
             harness.wait_idle(page)
             assert page.get_by_text("No sweeps yet").is_visible()
             # Keep it quick: 500 training examples, 500 test examples (16 trials of ~0.5 s).
