@@ -28,10 +28,7 @@ from engine import config, data, models, train  # noqa: E402
 def reference_epoch(cfg: config.TrainConfig, root: Path) -> tuple[float, float]:
     """One epoch the textbook way; returns (seconds, test accuracy)."""
     mean, std = data.STATS[cfg.dataset]
-    steps = [transforms.ToTensor()]
-    if cfg.standardize:
-        steps.append(transforms.Normalize((mean,), (std,)))
-    tf = transforms.Compose(steps)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
     cls = datasets.MNIST if cfg.dataset == "mnist" else datasets.FashionMNIST
     train_set = cls(str(root), train=True, download=False, transform=tf)
     test_set = cls(str(root), train=False, download=False, transform=tf)
@@ -75,7 +72,8 @@ def main() -> None:
     p.add_argument("--dataset", choices=config.DATASETS, help="default: the preset's")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = auto)")
     a = p.parse_args()
-    cfg = config.preset(a.preset, epochs=1, threads=a.threads, device="cpu")
+    # Standardised inputs on both sides: the textbook pipeline is ToTensor() + Normalize.
+    cfg = config.preset(a.preset, epochs=1, threads=a.threads, device="cpu", standardize=True)
     if a.dataset:
         cfg = replace(cfg, dataset=a.dataset)
     if cfg.optimizer != "sgd" or cfg.schedule != "constant" or cfg.epochs != 1:
