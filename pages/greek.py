@@ -4,7 +4,6 @@ import numpy as np
 import streamlit as st
 
 from engine import embed
-from engine.runs import RunError, open_run
 from engine.samples import (
     GREEK,
     SampleError,
@@ -25,17 +24,7 @@ st.write(
     "that look alike get nearby vectors, so a handful of samples per letter is enough to "
     "recognise new ones: by the nearest sample, the nearest class mean, or a new last layer."
 )
-run_id = state.selected_run_id()
-if run_id is None:
-    st.info(
-        "No trained model yet: train one on the Train page (or `python -m engine default-model`)."
-    )
-    st.stop()
-try:
-    model, cfg = resources.model(open_run(run_id))
-except RunError as e:
-    st.error(str(e))
-    st.stop()
+run_id, model, cfg = state.selected_model()
 
 # --- the sample set (per browser session) ---------------------------------------------------------
 st.header("1. Samples")

@@ -3,26 +3,13 @@
 import streamlit as st
 
 from engine import inspect as ins
-from engine.config import DEFAULT_RUN_ID
 from engine.data import CLASSES, ImageError, normalize
 from engine.preprocess import preprocess
-from engine.runs import RunError, open_run
 from ui import inspect_views as views
 from ui import resources, state
 
 st.title("Inspect a network")
-run_id = state.selected_run_id()
-if run_id is None:
-    st.info(
-        f"No trained model yet. Create the default digit model (`{DEFAULT_RUN_ID}`, about 20 s) "
-        "with `python -m engine default-model`, or train one on the Train page."
-    )
-    st.stop()
-try:
-    model, cfg = resources.model(open_run(run_id))
-except RunError as e:
-    st.error(str(e))
-    st.stop()
+run_id, model, cfg = state.selected_model()
 classes = CLASSES[cfg.dataset]
 st.caption(
     f"Model **{run_id}**: {resources.describe_model(cfg)}, trained on {cfg.dataset}. "

@@ -39,3 +39,23 @@ def run_from_query() -> tuple[str | None, str | None]:
     except RunError as e:
         return None, f"The link names a run that cannot be opened: {e}"
     return raw, None
+
+
+def selected_model():
+    """(run id, model, config) of the sidebar's model; otherwise says what to do and stops."""
+    from engine.runs import RunError
+    from ui import resources
+
+    run_id = selected_run_id()
+    if run_id is None:
+        st.info(
+            f"No trained model yet. Create the default digit model (`{DEFAULT_RUN_ID}`, about "
+            "20 s) with `python -m engine default-model`, or train one on the Train page."
+        )
+        st.stop()
+    try:
+        model, cfg = resources.model(open_run(run_id))
+    except RunError as e:
+        st.error(str(e))
+        st.stop()
+    return run_id, model, cfg
