@@ -145,11 +145,12 @@ class LiveRecognizer:
 
     classifier: Classifier
     settings: LiveSettings = field(default_factory=LiveSettings)
-    interval: float = 0.0  # s between calls (moving average); fps = 1 / interval
+    fps: float = 0.0  # calls per second: 1 / the median interval of the last 30 calls
     ms: float = 0.0  # milliseconds per ``process`` call (median of the last 30)
     _last: float | None = None
-    # A median, not a moving average: the first call (lazy torch set-up) would linger.
+    # Medians, not moving averages: the slow first calls (lazy torch set-up) would linger.
     _times: deque = field(default_factory=lambda: deque(maxlen=30))
+    _intervals: deque = field(default_factory=lambda: deque(maxlen=30))
 
     def __post_init__(self) -> None:
         self.settings.validate()
@@ -182,19 +183,14 @@ class LiveRecognizer:
         self._times.append(1000 * (now - t0))
         self.ms = float(np.median(self._times))
         if self._last is not None and now > self._last:
-            # Average the intervals, not 1/interval: the mean of rates overstates the rate.
-            self.interval = _ema(self.interval, now - self._last)
+            self._intervals.append(now - self._last)
+            self.fps = 1.0 / float(np.median(self._intervals))
         self._last = now
         cv2.putText(
             out, f"{self.fps:4.1f} fps  {self.ms:4.1f} ms", (8, 22),
             cv2.FONT_HERSHEY_SIMPLEX, 0.6, RED, 2, cv2.LINE_AA,
         )  # fmt: skip
         return out, dets
-
-    @property
-    def fps(self) -> float:
-        """Frames per second over the recent calls."""
-        return 1.0 / self.interval if self.interval > 0 else 0.0
 
     def _guide_box(self, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
         h, w = shape
@@ -244,10 +240,6 @@ class LiveRecognizer:
             cv2.putText(
                 out, d.text, (x + 2, ty), cv2.FONT_HERSHEY_SIMPLEX, 0.6, GREEN, 2, cv2.LINE_AA
             )  # fmt: skip
-
-
-def _ema(old: float, new: float, k: float = 0.1) -> float:
-    return new if old == 0.0 else (1 - k) * old + k * new
 
 
 # --- synthetic frames: real test digits on noisy, unevenly lit paper ----------------------------
