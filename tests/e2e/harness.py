@@ -95,8 +95,17 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     )
 
 
-def shot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+def shot(page, name: str, max_height: int = 8000) -> Path:
+    """The whole page as test-artifacts/NAME.png. Streamlit scrolls inside its main element,
+    so the viewport grows to that element's height for the shot, then shrinks back."""
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size or {"width": 1400, "height": 1000}
+    height = page.evaluate(
+        "(document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, 800), max_height)})
+    page.wait_for_timeout(800)  # let plotly redraw at the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
     return path

@@ -6,94 +6,38 @@ Chromium through Playwright (no browser download). Screenshots go to test-artifa
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
+import harness
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ARTIFACTS = harness.ARTIFACTS / "dashboard"
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's Chromium is not at {CHROMIUM} (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    harness.require_browser()
     runs = tmp_path_factory.mktemp("e2e-runs")
-    port = _free_port()
-    env = {**os.environ, "ENGINE_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"]
-    cmd += ["--server.port", str(port), "--server.headless", "true"]
-    cmd += ["--browser.gatherUsageStats", "false"]
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-        yield url
+        with harness.serve(runs, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+            yield url
     finally:
         from engine import jobs
 
         for run in jobs.running(runs):  # no training process outlives the test
             jobs.cancel(run)
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(60_000)
+    with harness.browser_page() as pg:
         yield pg
-        browser.close()
 
 
 def _shot(page, name: str) -> None:
-    """The whole page: Streamlit scrolls inside its main element, so grow the viewport to it."""
-    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 5000)})
-    page.wait_for_timeout(1000)  # let plotly redraw at the new size
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    page.set_viewport_size({"width": 1400, "height": 1000})
+    harness.shot(page, f"dashboard/{name}", max_height=5000)
 
 
 def _photo() -> Path:
@@ -105,6 +49,7 @@ def _photo() -> Path:
     cv2.fillPoly(img, [np.array([[80, 40], [160, 40], [175, 260], [135, 260], [120, 110],
                                  [105, 260], [65, 260]])], 40)  # fmt: skip
     path = ARTIFACTS / "trousers.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), img)
     return path
 

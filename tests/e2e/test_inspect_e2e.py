@@ -1,72 +1,19 @@
 """Browser test: `streamlit run app.py` on a loopback port, the Inspect page in Chromium."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
+import harness
 import pytest
 from inspect_runs import trained_runs
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ARTIFACTS = harness.ARTIFACTS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian's Chromium is not at {CHROMIUM} (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    harness.require_browser()
     runs = trained_runs(tmp_path_factory)
-    port = free_port()
-    env = {**os.environ, "ENGINE_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"]
-    cmd += ["--server.port", str(port), "--server.headless", "true"]
-    cmd += ["--browser.gatherUsageStats", "false"]
-    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w+")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.25)
-        else:
-            pytest.fail("streamlit did not answer on its health endpoint within 30 s")
-        if proc.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"streamlit exited: {log.read()[-2000:]}")
+    with harness.serve(runs, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture
@@ -85,7 +32,7 @@ def test_inspect_page_in_a_browser(server, digit_photo):
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=harness.FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         # Start at the root and wait for app.py's own sidebar: until its first run has declared
         # st.navigation, Streamlit offers the pages/ folder's automatic links (page only, no app).
