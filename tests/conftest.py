@@ -51,3 +51,29 @@ def greek_dir() -> Path:
 @pytest.fixture(scope="session")
 def greek_files(greek_dir) -> list[tuple[Path, str]]:
     return [(p, p.parent.name) for p in sorted(greek_dir.glob("*/*.png"))]
+
+
+@pytest.fixture(scope="session")
+def digit_runs_factory(tmp_path_factory):
+    """Make runs directories holding the default digit model, trained once per test session.
+
+    The model is the one `make run` gives a new user (engine.config.DEFAULT_MODEL, ~15 s on one
+    thread); each call copies it into a fresh directory, so tests may add or delete runs.
+    """
+    import shutil
+    from dataclasses import replace
+
+    from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
+    from engine.runner import execute
+    from engine.runs import RunState, create_run
+
+    trained = tmp_path_factory.mktemp("digit-model")
+    run = create_run(replace(DEFAULT_MODEL, threads=1), trained, DEFAULT_RUN_ID)
+    assert execute(run, echo=lambda s: None) == RunState.COMPLETE
+
+    def make() -> Path:
+        root = tmp_path_factory.mktemp("runs-with-digit-model")
+        shutil.copytree(run.path, root / DEFAULT_RUN_ID)
+        return root
+
+    return make

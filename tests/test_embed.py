@@ -6,19 +6,15 @@ import numpy as np
 import pytest
 
 from engine import embed
-from engine.config import preset
-from engine.runner import execute
-from engine.runs import create_run, load_model
+from engine.config import DEFAULT_RUN_ID
+from engine.runs import load_model, open_run
 from engine.samples import from_folder, synthetic_greek
 
 
 @pytest.fixture(scope="module")
-def digit_run(tmp_path_factory):
-    """A digit network trained here on the real MNIST data (the seed's network)."""
-    root = tmp_path_factory.mktemp("runs")
-    run = create_run(preset("seed-mnist-cnn", epochs=4, lr=0.02, momentum=0.9), root)
-    execute(run, echo=lambda s: None)
-    return run
+def digit_run(digit_runs_factory):
+    """The default digit network, trained here on the real MNIST data (the seed's network)."""
+    return open_run(DEFAULT_RUN_ID, digit_runs_factory())
 
 
 def test_ssd_matches_the_definition():

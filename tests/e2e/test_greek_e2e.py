@@ -10,20 +10,13 @@ from pathlib import Path
 import harness
 import pytest
 
-from engine.config import DEFAULT_RUN_ID, preset
-
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, digit_runs_factory):
     harness.require_browser()
-    from engine.runner import execute
-    from engine.runs import create_run
-
-    runs = tmp_path_factory.mktemp("greek-runs")
-    run = create_run(preset("seed-mnist-cnn", epochs=4, threads=1), runs, DEFAULT_RUN_ID)
-    execute(run, echo=lambda s: None)
+    runs = digit_runs_factory()
     with harness.serve(runs, tmp_path_factory.mktemp("log") / "server.log") as url:
         yield url
 

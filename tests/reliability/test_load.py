@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 import harness  # noqa: E402
 
 from engine import jobs  # noqa: E402
-from engine.config import DEFAULT_RUN_ID, preset  # noqa: E402
+from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.runs import RunState, list_runs  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +23,9 @@ SESSIONS = 5
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, digit_runs_factory):
     harness.require_browser()
-    from engine.runner import execute
-    from engine.runs import create_run
-
-    root = tmp_path_factory.mktemp("load-runs")
-    run = create_run(preset("seed-mnist-cnn", epochs=2, threads=1), root, DEFAULT_RUN_ID)
-    execute(run, echo=lambda s: None)
+    root = digit_runs_factory()
     log = tmp_path_factory.mktemp("log") / "server.log"
     with harness.serve(root, log, {"ENGINE_MAX_JOBS": "1"}) as url:
         yield url, root
