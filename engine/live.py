@@ -76,7 +76,7 @@ def net_classifier(model: Model, cfg: TrainConfig) -> Classifier:
 
     def classify(images: np.ndarray) -> list[tuple[str, float, str]]:
         with torch.inference_mode():
-            out = model(normalize(images, cfg.dataset)).float()  # (N, K)
+            out = model(normalize(images, cfg)).float()  # (N, K), normalised as the run was
             probs = out.exp() if cfg.model.log_softmax else out.softmax(1)
         conf, k = probs.max(1)
         return [
@@ -105,12 +105,12 @@ def fewshot_classifier(
     if method not in embed.METHODS:
         raise LiveError(f"method must be one of {embed.METHODS}, not {method!r}")
     layer = layer or model.embedding_layer()
-    support = embed.embed(model, support_images, cfg.dataset, layer)
+    support = embed.embed(model, support_images, cfg, layer)
     head = embed.finetune_head(support, labels) if method == "finetune" else None
     classes, cents = embed.centroids(support, labels)
 
     def classify(images: np.ndarray) -> list[tuple[str, float, str]]:
-        q = embed.embed(model, images, cfg.dataset, layer)
+        q = embed.embed(model, images, cfg, layer)
         if head is not None:
             return [(p.label, p.score, f"{p.label} {p.score:.0%}") for p in head.predict(q)]
         preds = embed.classify(method, support, labels, q)

@@ -3,10 +3,9 @@
 import streamlit as st
 
 from engine import EngineError, live
-from engine.runs import RunError, open_run
 from engine.samples import SampleSet
 from ui import greek_views as gv
-from ui import resources, state
+from ui import state
 from ui import webcam_views as wv
 
 st.title("Webcam")
@@ -14,17 +13,7 @@ st.write(
     "Hold digits written on paper up to the camera: every symbol found gets a box, the "
     "network's label and its confidence. Each crop is prepared exactly like an uploaded photo."
 )
-run_id = state.selected_run_id()
-if run_id is None:
-    st.info(
-        "No trained model yet: train one on the Train page (or `python -m engine default-model`)."
-    )
-    st.stop()
-try:
-    model, cfg = resources.model(open_run(run_id))
-except RunError as e:
-    st.error(str(e))
-    st.stop()
+run_id, model, cfg = state.selected_model()
 
 c1, c2, c3, c4 = st.columns(4)
 default_mode = 0 if cfg.dataset == "mnist" else 1  # clothes are not ink: aim them at a box

@@ -8,18 +8,14 @@ import numpy as np
 import pytest
 
 from engine import live
-from engine.config import preset
-from engine.runner import execute
-from engine.runs import create_run, load_model
+from engine.config import DEFAULT_RUN_ID
+from engine.runs import Run, load_model
 
 
 @pytest.fixture(scope="module")
-def digit_run(tmp_path_factory):
-    """The seed's digit network, trained here on the real MNIST data (a few seconds)."""
-    root = tmp_path_factory.mktemp("live-runs")
-    run = create_run(preset("seed-mnist-cnn", epochs=3, lr=0.02, momentum=0.9, threads=1), root)
-    execute(run, echo=lambda s: None)
-    return run
+def digit_run(digit_runs_factory) -> Run:
+    """The default digit network, trained once per test session on the real MNIST data."""
+    return Run(digit_runs_factory() / DEFAULT_RUN_ID)
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,14 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from engine.config import DEFAULT_RUN_ID, preset
+from engine.config import DEFAULT_RUN_ID
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture(scope="module")
-def digit_runs(tmp_path_factory) -> Path:
-    from engine.runner import execute
-    from engine.runs import create_run
-
-    root = tmp_path_factory.mktemp("webcam-app-runs")
-    run = create_run(preset("seed-mnist-cnn", epochs=2, threads=1), root, DEFAULT_RUN_ID)
-    execute(run, echo=lambda s: None)
-    return root
+def digit_runs(digit_runs_factory) -> Path:
+    return digit_runs_factory()
 
 
 def webcam_page(monkeypatch, runs: Path) -> AppTest:

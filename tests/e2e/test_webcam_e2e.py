@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine import live
-from engine.config import DEFAULT_RUN_ID, preset
+from engine.config import DEFAULT_RUN_ID
 
 pytestmark = pytest.mark.e2e
 LOOPBACK_PATCH = Path(__file__).parent / "webrtc_loopback"  # aioice offers 127.0.0.1
@@ -39,15 +39,11 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 20) -> None:
 
 
 @pytest.fixture(scope="module")
-def digit_run(tmp_path_factory):
+def digit_run(digit_runs_factory):
     harness.require_browser()
-    from engine.runner import execute
-    from engine.runs import create_run
+    from engine.runs import Run
 
-    runs = tmp_path_factory.mktemp("webcam-runs")
-    run = create_run(preset("seed-mnist-cnn", epochs=3, threads=1), runs, DEFAULT_RUN_ID)
-    execute(run, echo=lambda s: None)
-    return run
+    return Run(digit_runs_factory() / DEFAULT_RUN_ID)
 
 
 def known_digits_frame(digit_run, mnist) -> tuple[np.ndarray, set[str]]:
