@@ -100,18 +100,26 @@ def running(root: Path | None = None) -> list[Run]:
     return [r for r in list_runs(root) if r.state() == RunState.RUNNING]
 
 
-def _launch(run: Run) -> subprocess.Popen:
-    threads = run.config().threads or auto_threads()
-    env = {
+NICENESS = 10  # background work yields the CPU to the dashboard's server: pages stay responsive
+
+
+def worker_env(threads: int, runs_root: Path) -> dict[str, str]:
+    """The environment of a background worker process (training job or sweep worker)."""
+    return {
         **os.environ,
         # One pool of `threads` threads in every library torch may use.
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
-        "ENGINE_RUNS_DIR": str(run.path.parent.resolve()),
+        "ENGINE_RUNS_DIR": str(Path(runs_root).resolve()),
         "ENGINE_DATA_DIR": str(data_dir().resolve()),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",  # the log pane shows lines as they are printed
+        "PYTHONUNBUFFERED": "1",  # logs show lines as they are printed
+        "ENGINE_NICE": str(NICENESS),  # applied by `python -m engine` at start
     }
+
+
+def _launch(run: Run) -> subprocess.Popen:
+    env = worker_env(run.config().threads or auto_threads(), run.path.parent)
     with open(run.log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "engine", "resume", str(run.path.resolve())],

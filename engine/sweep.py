@@ -579,22 +579,13 @@ def start_workers(
     Each runs in its own session (it survives a server restart) with one torch thread, and
     appends its output to ``runs/sweeps/<name>/worker-<pid>.log``.
     """
-    from engine.data import data_dir
-    from engine.jobs import ROOT
+    from engine.jobs import worker_env
 
     root = Path(root or runs_dir()).resolve()
     url = storage or default_storage()
     folder = root / "sweeps" / name
     folder.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",  # 2 cores: processes with several busy threads slow each other
-        "MKL_NUM_THREADS": "1",
-        "ENGINE_RUNS_DIR": str(root),
-        "ENGINE_DATA_DIR": str(data_dir().resolve()),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = worker_env(1, root)  # 2 cores: processes with several busy threads slow each other
     pids = []
     for _ in range(n):
         log_path = folder / f"worker-{time.time_ns()}.log"
