@@ -68,3 +68,24 @@ def test_run_ids_in_links_are_refused_with_a_message(tmp_path, monkeypatch):
         assert not at.exception, [e.value for e in at.exception]
         errors = " ".join(e.value for e in at.error)
         assert "invalid run id" in errors, (page, errors)
+
+
+def test_turn_credentials_are_not_shown_or_logged(digit_runs_factory, monkeypatch, capsys, caplog):
+    from streamlit.testing.v1 import AppTest
+
+    secret = "s3cr3t-turn-credential-value"
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(digit_runs_factory()))
+    monkeypatch.setenv("WEBRTC_TURN_URLS", "turn:turn.example.org:3478")
+    monkeypatch.setenv("WEBRTC_TURN_USERNAME", "dashboard")
+    monkeypatch.setenv("WEBRTC_TURN_CREDENTIAL", secret)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/webcam.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("No STUN/TURN" in i.value for i in at.info)  # the page got the TURN server
+    shown = " ".join(str(getattr(e, "value", "")) for e in at.main) + " ".join(
+        str(getattr(e, "value", "")) for e in at.sidebar
+    )
+    assert secret not in shown
+    out = capsys.readouterr()
+    assert secret not in out.out + out.err and secret not in caplog.text
