@@ -8,6 +8,7 @@ training digits, split here 8,000/2,000 stratified).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import io
@@ -152,7 +153,8 @@ def _try_torchvision_download(name: str, root: Path, timeout: float = 10.0) -> b
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
-        with warnings.catch_warnings(), _quiet():
+        # torchvision prints download chatter on stdout; the CLI's last line must be JSON.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             cls(str(root), train=True, download=True)
             cls(str(root), train=False, download=True)
@@ -161,19 +163,6 @@ def _try_torchvision_download(name: str, root: Path, timeout: float = 10.0) -> b
         return False
     finally:
         socket.setdefaulttimeout(old)
-
-
-class _quiet:
-    """Silence torchvision's download chatter on stdout (our CLI's last line must be JSON)."""
-
-    def __enter__(self):
-        import contextlib
-
-        self._cm = contextlib.redirect_stdout(io.StringIO())
-        self._cm.__enter__()
-
-    def __exit__(self, *exc):
-        self._cm.__exit__(*exc)
 
 
 def _from_debian_fashion(root: Path) -> bool:
