@@ -1,7 +1,6 @@
 """Home: what the dashboard does, datasets, device, recent runs, where to go next."""
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from ui import resources
 
@@ -17,11 +16,10 @@ for path, label, icon in (
     ("pages/runs.py", "Compare runs", ":material/monitoring:"),
     ("pages/inspect.py", "Inspect a network", ":material/biotech:"),
     ("pages/greek.py", "Greek letters", ":material/translate:"),
+    ("pages/sweeps.py", "Run a sweep", ":material/science:"),
+    ("pages/webcam.py", "Webcam", ":material/videocam:"),
 ):
-    try:
-        links.page_link(path, label=label, icon=icon)
-    except StreamlitAPIException:  # that page is not in this build's navigation (yet)
-        pass
+    links.page_link(path, label=label, icon=icon)
 
 left, right = st.columns(2, gap="large")
 with left:

@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pytest
-from streamlit.testing.v1 import AppTest
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture(scope="module")
-def digit_runs(digit_runs_factory) -> Path:
-    return digit_runs_factory()
-
-
-def greek_page(monkeypatch, runs: Path) -> AppTest:
-    monkeypatch.setenv("ENGINE_RUNS_DIR", str(runs))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("pages/greek.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def test_a_new_visitor_gets_synthetic_letters_and_every_method(monkeypatch, digit_runs):
-    at = greek_page(monkeypatch, digit_runs)
+def test_a_new_visitor_gets_synthetic_letters_and_every_method(open_page, digit_runs):
+    at = open_page("pages/greek.py", digit_runs)
     assert any("**synthetic**" in i.value for i in at.info)
     assert any(m.value.startswith("**27 samples**") for m in at.markdown)
     assert [m.label for m in at.metric] == [
@@ -37,8 +16,8 @@ def test_a_new_visitor_gets_synthetic_letters_and_every_method(monkeypatch, digi
     assert seed and seed[0].splitlines()[1] == "0.0"  # a sample's distance to itself
 
 
-def test_replacing_the_set_with_other_letters(monkeypatch, digit_runs):
-    at = greek_page(monkeypatch, digit_runs)
+def test_replacing_the_set_with_other_letters(open_page, digit_runs):
+    at = open_page("pages/greek.py", digit_runs)
     at.multiselect[0].set_value(["delta", "omega"])
     at.slider[0].set_value(4)
     at.button[[b.label for b in at.button].index("Replace the set with these")].click().run()
@@ -46,13 +25,13 @@ def test_replacing_the_set_with_other_letters(monkeypatch, digit_runs):
     assert any(m.value.startswith("**8 samples** — delta: 4, omega: 4") for m in at.markdown)
 
 
-def test_removing_all_samples_asks_for_two_classes(monkeypatch, digit_runs):
-    at = greek_page(monkeypatch, digit_runs)
+def test_removing_all_samples_asks_for_two_classes(open_page, digit_runs):
+    at = open_page("pages/greek.py", digit_runs)
     at.button[[b.label for b in at.button].index("Remove all samples")].click().run()
     assert any("at least two classes" in w.value for w in at.warning)
     assert not at.metric  # nothing to classify, and no crash
 
 
-def test_without_a_trained_model_the_page_says_what_to_do(monkeypatch, tmp_path):
-    at = greek_page(monkeypatch, tmp_path / "empty")
+def test_without_a_trained_model_the_page_says_what_to_do(open_page, tmp_path):
+    at = open_page("pages/greek.py", tmp_path / "empty")
     assert any("No trained model yet" in i.value for i in at.info)

@@ -3,45 +3,26 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from engine.config import DEFAULT_RUN_ID
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
-
-@pytest.fixture(scope="module")
-def digit_runs(digit_runs_factory) -> Path:
-    return digit_runs_factory()
-
-
-def webcam_page(monkeypatch, runs: Path) -> AppTest:
-    monkeypatch.setenv("ENGINE_RUNS_DIR", str(runs))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("pages/webcam.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def test_renders_and_says_when_no_ice_servers_are_configured(monkeypatch, digit_runs):
+def test_renders_and_says_when_no_ice_servers_are_configured(open_page, monkeypatch, digit_runs):
     for var in ("WEBRTC_ICE_SERVERS", "WEBRTC_STUN_URLS", "WEBRTC_TURN_URLS"):
         monkeypatch.delenv(var, raising=False)
-    at = webcam_page(monkeypatch, digit_runs)
+    at = open_page("pages/webcam.py", digit_runs)
     assert at.title[0].value == "Webcam"
     assert any("No STUN/TURN servers are configured" in i.value for i in at.info)
     assert [m.label for m in at.metric] == ["Frame rate"]
     assert at.get("camera_input")  # the single-shot fallback
 
 
-def test_configured_ice_servers_silence_the_notice(monkeypatch, digit_runs):
+def test_configured_ice_servers_silence_the_notice(open_page, monkeypatch, digit_runs):
     monkeypatch.setenv("WEBRTC_STUN_URLS", "stun:stun.example.org:3478")
-    at = webcam_page(monkeypatch, digit_runs)
+    at = open_page("pages/webcam.py", digit_runs)
     assert not any("No STUN/TURN" in i.value for i in at.info)
 
 
@@ -99,12 +80,14 @@ def test_single_shot_photo_goes_through_the_same_engine(monkeypatch, digit_runs,
     assert len(dets) == 3
 
 
-def test_snapshot_adds_the_current_crop_to_the_greek_samples(monkeypatch, digit_runs, mnist):
+def test_snapshot_adds_the_current_crop_to_the_greek_samples(
+    open_page, monkeypatch, digit_runs, mnist
+):
     from engine import live
     from ui.greek_views import SAMPLES
     from ui.webcam_views import HOLDER
 
-    at = webcam_page(monkeypatch, digit_runs)
+    at = open_page("pages/webcam.py", digit_runs)
     add = next(b for b in at.button if b.label.startswith("Add the current crop"))
     add.click().run()
     assert any("nothing to add" in w.value for w in at.warning)
