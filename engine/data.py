@@ -100,10 +100,6 @@ class Dataset:
     def name(self) -> str:
         return self.info.name
 
-    @property
-    def stats(self) -> tuple[float, float]:
-        return STATS[self.info.name]
-
 
 def normalize(x: torch.Tensor | np.ndarray, how) -> torch.Tensor:
     """uint8 images (N, 28, 28) or (28, 28) → float32 (N, 1, 28, 28), as the model was trained.

@@ -253,11 +253,7 @@ def load_model(
     """The trained model of a run (eval mode) and its config, from checkpoint.pt alone."""
     ckpt = read_checkpoint(Path(run_dir) / "checkpoint.pt")
     model = model_from_checkpoint(ckpt, device)
-    return model, model_config(ckpt)
-
-
-def model_config(ckpt: dict[str, Any]) -> TrainConfig:
-    return TrainConfig.from_dict(ckpt["config"])
+    return model, TrainConfig.from_dict(ckpt["config"])
 
 
 def new_run_id(cfg: TrainConfig) -> str:

@@ -161,6 +161,7 @@ right.dataframe(
 
 # --- classification ---------------------------------------------------------------------------
 st.header("3. Recognise")
+head = embed.finetune_head(emb, labels)  # the new last layer, trained on these samples
 queries = st.file_uploader(
     "Unknown letters to recognise", type=IMAGE_TYPES, accept_multiple_files=True
 )
@@ -170,7 +171,8 @@ if queries:
         st.warning(msg)
     if q.samples:
         q_emb = embed.embed(model, q.images, cfg, layer)
-        preds = {m: embed.classify(m, emb, labels, q_emb) for m in embed.METHODS}
+        preds = {m: embed.classify(m, emb, labels, q_emb) for m in ("nn", "centroid")}
+        preds["finetune"] = head.predict(q_emb)
         st.dataframe(
             gv.query_rows(q, preds),
             column_config={"image": st.column_config.ImageColumn("image", width="small")},
@@ -201,7 +203,6 @@ for col, m in zip(cols, embed.METHODS):
         width="stretch",
         key=f"cm_{m}",
     )
-head = embed.finetune_head(emb, labels)
 fit = embed.accuracy(head.predict(emb), labels)
 st.write(
     f"The fine-tuned head (a new {emb.shape[1]}→{len(current.classes)} layer on the frozen "
