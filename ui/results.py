@@ -51,9 +51,9 @@ def cancel_button(run: Run, key: str) -> None:
         st.toast(f"Cancelling {run.id}…")
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)  # every open Train page redraws: keep the server free for clicks
 def live(run_id: str, key: str = "live") -> None:
-    """Progress of a queued or running job, redrawn every second from its run directory."""
+    """Progress of a queued or running job, redrawn every 2 s from its run directory."""
     jobs.pump()  # fills a free slot even if no job process is left to do it
     try:
         run = open_run(run_id)
