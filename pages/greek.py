@@ -4,19 +4,9 @@ import numpy as np
 import streamlit as st
 
 from engine import embed
-from engine.samples import (
-    GREEK,
-    SampleError,
-    from_csv_pair,
-    from_images,
-    from_zip,
-    synthetic_greek,
-    to_csv_pair,
-)
+from engine.samples import from_images
 from ui import greek_views as gv
 from ui import resources, state
-
-IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
 
 st.title("Greek letters from a few samples")
 st.write(
@@ -29,51 +19,7 @@ run_id, model, cfg = state.selected_model()
 # --- the sample set (per browser session) ---------------------------------------------------------
 st.header("1. Samples")
 current = gv.samples()
-add_tabs = st.tabs(["Upload images", "ZIP of folders", "CSV pair", "Camera", "Built-in letters"])
-added, problems = None, []
-with add_tabs[0], st.form("add_images", clear_on_submit=True):
-    label = st.text_input("Class name", placeholder="e.g. alpha")
-    files = st.file_uploader("Images of that class", type=IMAGE_TYPES, accept_multiple_files=True)
-    if st.form_submit_button("Add to the set") and files:
-        try:
-            added = from_images([(f.name, f.getvalue()) for f in files], label)
-        except SampleError as e:
-            problems.append(str(e))
-with add_tabs[1], st.form("add_zip", clear_on_submit=True):
-    z = st.file_uploader(
-        "A ZIP whose folders are the classes (alpha/1.png, beta/1.png, …)", type=["zip"]
-    )
-    if st.form_submit_button("Add the ZIP") and z:
-        try:
-            added = from_zip(z.getvalue(), z.name)
-        except SampleError as e:
-            problems.append(str(e))
-with add_tabs[2]:
-    with st.form("add_csv", clear_on_submit=True):
-        c1, c2 = st.columns(2)
-        data_csv = c1.file_uploader("data.csv (784 pixel values per row)", type=["csv"])
-        cat_csv = c2.file_uploader("letter_cat.csv (the class of each row)", type=["csv"])
-        if st.form_submit_button("Import") and data_csv and cat_csv:
-            try:
-                added = from_csv_pair(data_csv.getvalue(), cat_csv.getvalue())
-            except SampleError as e:
-                problems.append(str(e))
-    d_bytes, c_bytes = to_csv_pair(current)
-    e1, e2 = st.columns(2)
-    e1.download_button("Export data.csv", d_bytes, "data.csv", "text/csv")
-    e2.download_button("Export letter_cat.csv", c_bytes, "letter_cat.csv", "text/csv")
-with add_tabs[3]:
-    snap_label = st.text_input("Class of the snapshot", value=(current.classes or ["alpha"])[0])
-    shot = st.camera_input("Hold a letter written on paper up to the camera")
-    if shot is not None and st.button("Add this snapshot"):
-        added = from_images([("camera snapshot", shot.getvalue())], snap_label)
-with add_tabs[4], st.form("builtin"):
-    st.caption("Synthetic letters rendered from this machine's fonts with random distortions.")
-    letters = st.multiselect("Letters", list(GREEK), default=gv.DEFAULT_LETTERS)
-    per = st.slider("Samples per letter", 2, 30, 9)
-    if st.form_submit_button("Replace the set with these") and letters:
-        gv.replace_samples(synthetic_greek(letters, per))
-        st.rerun()
+added, problems = gv.sample_inputs(current)
 
 if added is not None:
     problems += added.skipped
@@ -163,7 +109,7 @@ right.dataframe(
 st.header("3. Recognise")
 head = embed.finetune_head(emb, labels)  # the new last layer, trained on these samples
 queries = st.file_uploader(
-    "Unknown letters to recognise", type=IMAGE_TYPES, accept_multiple_files=True
+    "Unknown letters to recognise", type=gv.IMAGE_TYPES, accept_multiple_files=True
 )
 if queries:
     q = from_images([(f.name, f.getvalue()) for f in queries], "unknown")

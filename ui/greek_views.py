@@ -10,10 +10,20 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from engine.samples import SampleSet, synthetic_greek
+from engine.samples import (
+    GREEK,
+    SampleError,
+    SampleSet,
+    from_csv_pair,
+    from_images,
+    from_zip,
+    synthetic_greek,
+    to_csv_pair,
+)
 
 SAMPLES = "greek_samples"  # this browser session's SampleSet (never shared between visitors)
 DEFAULT_LETTERS = ["alpha", "beta", "gamma"]
+IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
 PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4", "#0b7285", "#a61e4d", "#5c940d"]
 
 
@@ -164,3 +174,54 @@ def query_rows(queries: SampleSet, preds: dict[str, list]) -> list[dict]:
         }
         for i, s in enumerate(queries.samples)
     ]
+
+
+def sample_inputs(current: SampleSet) -> tuple[SampleSet | None, list[str]]:
+    """The five ways to add samples, as tabs. Returns (what was added, messages to show); a
+    failed load adds nothing, so the session's set stays as it was."""
+    out: dict = {"added": None, "problems": []}
+
+    def take(load) -> None:
+        try:
+            out["added"] = load()
+        except SampleError as e:
+            out["problems"].append(str(e))
+
+    tabs = st.tabs(["Upload images", "ZIP of folders", "CSV pair", "Camera", "Built-in letters"])
+    with tabs[0], st.form("add_images", clear_on_submit=True):
+        label = st.text_input("Class name", placeholder="e.g. alpha")
+        files = st.file_uploader(
+            "Images of that class", type=IMAGE_TYPES, accept_multiple_files=True
+        )
+        if st.form_submit_button("Add to the set") and files:
+            take(lambda: from_images([(f.name, f.getvalue()) for f in files], label))
+    with tabs[1], st.form("add_zip", clear_on_submit=True):
+        z = st.file_uploader(
+            "A ZIP whose folders are the classes (alpha/1.png, beta/1.png, …)", type=["zip"]
+        )
+        if st.form_submit_button("Add the ZIP") and z:
+            take(lambda: from_zip(z.getvalue(), z.name))
+    with tabs[2]:
+        with st.form("add_csv", clear_on_submit=True):
+            c1, c2 = st.columns(2)
+            data_csv = c1.file_uploader("data.csv (784 pixel values per row)", type=["csv"])
+            cat_csv = c2.file_uploader("letter_cat.csv (the class of each row)", type=["csv"])
+            if st.form_submit_button("Import") and data_csv and cat_csv:
+                take(lambda: from_csv_pair(data_csv.getvalue(), cat_csv.getvalue()))
+        d_bytes, c_bytes = to_csv_pair(current)
+        e1, e2 = st.columns(2)
+        e1.download_button("Export data.csv", d_bytes, "data.csv", "text/csv")
+        e2.download_button("Export letter_cat.csv", c_bytes, "letter_cat.csv", "text/csv")
+    with tabs[3]:
+        snap_label = st.text_input("Class of the snapshot", value=(current.classes or ["alpha"])[0])
+        shot = st.camera_input("Hold a letter written on paper up to the camera")
+        if shot is not None and st.button("Add this snapshot"):
+            take(lambda: from_images([("camera snapshot", shot.getvalue())], snap_label))
+    with tabs[4], st.form("builtin"):
+        st.caption("Synthetic letters rendered from this machine's fonts with random distortions.")
+        letters = st.multiselect("Letters", list(GREEK), default=DEFAULT_LETTERS)
+        per = st.slider("Samples per letter", 2, 30, 9)
+        if st.form_submit_button("Replace the set with these") and letters:
+            replace_samples(synthetic_greek(letters, per))
+            st.rerun()
+    return out["added"], out["problems"]
