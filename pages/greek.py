@@ -5,8 +5,8 @@ import streamlit as st
 
 from engine import embed
 from engine.samples import from_images
+from ui import charts, resources, state
 from ui import greek_views as gv
-from ui import resources, state
 
 st.title("Greek letters from a few samples")
 st.write(
@@ -145,7 +145,9 @@ for col, m in zip(cols, embed.METHODS):
         help=f"{sum(p.label == t for p, t in zip(loo[m], labels))} of {len(labels)} right",
     )
     col.plotly_chart(
-        gv.confusion(embed.confusion(loo[m], labels, current.classes), current.classes, titles[m]),
+        charts.confusion(
+            embed.confusion(loo[m], labels, current.classes), current.classes, titles[m], 320
+        ),
         width="stretch",
         key=f"cm_{m}",
     )

@@ -64,7 +64,9 @@ def accuracy_curve(metrics: list[dict], epochs: int) -> go.Figure:
     return fig
 
 
-def confusion(cm: np.ndarray, classes: tuple[str, ...]) -> go.Figure:
+def confusion(
+    cm: np.ndarray, classes, title: str = "Confusion matrix", height: int = 460
+) -> go.Figure:
     """Counts of (actual, predicted); the diagonal is what the model got right."""
     fig = go.Figure(
         go.Heatmap(
@@ -74,8 +76,8 @@ def confusion(cm: np.ndarray, classes: tuple[str, ...]) -> go.Figure:
         )
     )  # fmt: skip
     fig.update_layout(
-        title="Confusion matrix", xaxis_title="predicted", yaxis_title="actual",
-        yaxis_autorange="reversed", height=460, margin=dict(l=10, r=10, t=40, b=10),
+        title=title, xaxis_title="predicted", yaxis_title="actual",
+        yaxis_autorange="reversed", height=height, margin=dict(l=10, r=10, t=40, b=10),
     )  # fmt: skip
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category")

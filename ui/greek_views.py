@@ -69,25 +69,6 @@ def heatmap(d: np.ndarray, names: list[str], title: str) -> go.Figure:
     return fig
 
 
-def confusion(m: np.ndarray, classes: list[str], title: str) -> go.Figure:
-    fig = go.Figure(
-        go.Heatmap(
-            z=m,
-            x=classes,
-            y=classes,
-            colorscale="Blues",
-            text=m,
-            texttemplate="%{text}",
-            showscale=False,
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        )
-    )
-    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_xaxes(title="predicted")
-    fig.update_yaxes(title="true", autorange="reversed")
-    return fig
-
-
 def loss_curve(losses: list[float], first_perfect: int | None) -> go.Figure:
     fig = go.Figure(go.Scatter(y=losses, x=list(range(1, len(losses) + 1)), mode="lines"))
     if first_perfect:

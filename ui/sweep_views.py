@@ -153,19 +153,8 @@ def picker() -> str | None:
     return name
 
 
-def show(name: str) -> None:
-    """The sweep's live view; refreshes itself every 2 s while trials run."""
-    try:
-        rep = sweep.report(name)
-        alive = sweep.local_workers(name)
-    except EngineError as e:
-        st.error(f"Cannot read sweep {name}: {e}")
-        return
-    active = bool(alive) or rep.count("running") > 0
-    st.fragment(run_every=2 if active else None)(_view)(name, active)
-
-
-def _view(name: str, was_active: bool) -> None:
+def _read(name: str):
+    """(study, report, live local worker pids, active?) of a sweep; on error shows it, None."""
     try:
         study, _ = sweep.load(name)
         sweep.reap(study)  # a worker killed outside the page: fail and requeue its trial
@@ -173,8 +162,20 @@ def _view(name: str, was_active: bool) -> None:
         alive = sweep.local_workers(name)
     except EngineError as e:
         st.error(f"Cannot read sweep {name}: {e}")
+        return None
+    return study, rep, alive, bool(alive) or rep.count("running") > 0
+
+
+def show(name: str) -> None:
+    """The sweep's live view; refreshes itself every 2 s while trials run."""
+    if (read := _read(name)) is not None:
+        st.fragment(run_every=2 if read[3] else None)(_view)(name, read[3])
+
+
+def _view(name: str, was_active: bool) -> None:
+    if (read := _read(name)) is None:
         return
-    active = bool(alive) or rep.count("running") > 0
+    study, rep, alive, active = read
     if was_active and not active:
         st.rerun()  # stop refreshing: the whole page redraws once with the final results
     _status(rep, alive)
