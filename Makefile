@@ -11,16 +11,16 @@ PORT ?= 8501
 
 run: setup
 	$(PY) -m engine default-model
-	$(PY) serve.py --server.address $(HOST) --server.port $(PORT) \
+	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
 test: setup lint pytest
 
 setup: $(STAMP) system data
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # Debian packages from packages.txt (the hosting convention), installed only when missing.

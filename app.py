@@ -1,4 +1,4 @@
-"""Router: page config, navigation over pages/, shared sidebar."""
+"""Router: page config, navigation over app_pages/, shared sidebar."""
 
 import streamlit as st
 
@@ -7,13 +7,13 @@ from ui import sidebar
 st.set_page_config(page_title="Recognition using Deep Networks", page_icon="🔢", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
-    st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
-    st.Page("pages/greek.py", title="Greek letters", icon=":material/translate:", url_path="greek"),
-    st.Page("pages/sweeps.py", title="Sweeps", icon=":material/science:", url_path="sweeps"),
-    st.Page("pages/webcam.py", title="Webcam", icon=":material/videocam:", url_path="webcam"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/monitoring:"),
+    st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+    st.Page("app_pages/greek.py", title="Greek letters", icon=":material/translate:", url_path="greek"),
+    st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/science:", url_path="sweeps"),
+    st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:", url_path="webcam"),
 ]
 page = st.navigation(pages)
 sidebar.render()

@@ -18,7 +18,7 @@ def digit_runs(digit_runs_factory) -> Path:
 
 @pytest.fixture()
 def open_page(monkeypatch):
-    """``open_page("pages/x.py", runs=DIR, query={...})``: the page, run through app.py."""
+    """``open_page("app_pages/x.py", runs=DIR, query={...})``: the page, run through app.py."""
 
     def open_(path: str, runs: Path | None = None, query: dict | None = None) -> AppTest:
         if runs is not None:

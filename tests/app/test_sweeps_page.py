@@ -18,7 +18,7 @@ def page(query: dict | None = None) -> AppTest:
     for k, v in (query or {}).items():
         at.query_params[k] = v
     at.run()
-    at.switch_page("pages/sweeps.py").run()
+    at.switch_page("app_pages/sweeps.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

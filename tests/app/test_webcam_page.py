@@ -13,7 +13,7 @@ from engine.config import DEFAULT_RUN_ID
 def test_renders_and_says_when_no_ice_servers_are_configured(open_page, monkeypatch, digit_runs):
     for var in ("WEBRTC_ICE_SERVERS", "WEBRTC_STUN_URLS", "WEBRTC_TURN_URLS"):
         monkeypatch.delenv(var, raising=False)
-    at = open_page("pages/webcam.py", digit_runs)
+    at = open_page("app_pages/webcam.py", digit_runs)
     assert at.title[0].value == "Webcam"
     assert any("No STUN/TURN servers are configured" in i.value for i in at.info)
     assert [m.label for m in at.metric] == ["Frame rate"]
@@ -22,7 +22,7 @@ def test_renders_and_says_when_no_ice_servers_are_configured(open_page, monkeypa
 
 def test_configured_ice_servers_silence_the_notice(open_page, monkeypatch, digit_runs):
     monkeypatch.setenv("WEBRTC_STUN_URLS", "stun:stun.example.org:3478")
-    at = open_page("pages/webcam.py", digit_runs)
+    at = open_page("app_pages/webcam.py", digit_runs)
     assert not any("No STUN/TURN" in i.value for i in at.info)
 
 
@@ -87,7 +87,7 @@ def test_snapshot_adds_the_current_crop_to_the_greek_samples(
     from ui.greek_views import SAMPLES
     from ui.webcam_views import HOLDER
 
-    at = open_page("pages/webcam.py", digit_runs)
+    at = open_page("app_pages/webcam.py", digit_runs)
     add = next(b for b in at.button if b.label.startswith("Add the current crop"))
     add.click().run()
     assert any("nothing to add" in w.value for w in at.warning)

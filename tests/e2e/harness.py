@@ -48,7 +48,7 @@ def serve(runs_dir: Path, log_path: Path, extra_env: dict | None = None) -> Iter
     port = free_port()
     env = {**os.environ, "ENGINE_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": "1"}
     env.update(extra_env or {})
-    cmd = [sys.executable, "serve.py", "--server.address", "127.0.0.1"]
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"]
     cmd += ["--server.port", str(port), "--server.headless", "true"]
     cmd += ["--browser.gatherUsageStats", "false"]
     with open(log_path, "w") as log:

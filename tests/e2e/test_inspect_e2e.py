@@ -34,8 +34,7 @@ def test_inspect_page_in_a_browser(server, digit_photo):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=harness.FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        # Start at the root and wait for app.py's own sidebar: until its first run has declared
-        # st.navigation, Streamlit offers the pages/ folder's automatic links (page only, no app).
+        # Start at the root and wait for app.py's own sidebar.
         page.goto(server)
         expect(page.get_by_text("Model", exact=True)).to_be_visible(timeout=60_000)
         page.get_by_test_id("stSidebarNav").get_by_role("link", name="Inspect").click()
