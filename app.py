@@ -1,17 +1,21 @@
-"""Router: page config, navigation over app_pages/, shared sidebar."""
+"""Router: page config, hosting settings, navigation over app_pages/, shared sidebar."""
 
 import streamlit as st
 
-from ui import sidebar
+from ui import bootstrap, sidebar, visitor
 
 st.set_page_config(page_title="Recognition using Deep Networks", page_icon="🔢", layout="wide")
+visitor.apply_settings()  # ENGINE_PUBLIC may come from st.secrets
+bootstrap.first_start()  # a fresh host prepares its data and default model in the background
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/monitoring:"),
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/biotech:"),
-    st.Page("app_pages/greek.py", title="Greek letters", icon=":material/translate:", url_path="greek"),
+    st.Page(
+        "app_pages/greek.py", title="Greek letters", icon=":material/translate:", url_path="greek"
+    ),
     st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/science:", url_path="sweeps"),
     st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:", url_path="webcam"),
 ]

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import resources
+from ui import bootstrap, resources
 
 st.title("Recognition using Deep Networks")
 st.markdown(
@@ -12,15 +12,16 @@ st.markdown(
 )
 links = st.container(horizontal=True)
 for path, label, icon in (
-    ("pages/train.py", "Train a network", ":material/model_training:"),
-    ("pages/runs.py", "Compare runs", ":material/monitoring:"),
-    ("pages/inspect.py", "Inspect a network", ":material/biotech:"),
-    ("pages/greek.py", "Greek letters", ":material/translate:"),
-    ("pages/sweeps.py", "Run a sweep", ":material/science:"),
-    ("pages/webcam.py", "Webcam", ":material/videocam:"),
+    ("app_pages/train.py", "Train a network", ":material/model_training:"),
+    ("app_pages/runs.py", "Compare runs", ":material/monitoring:"),
+    ("app_pages/inspect.py", "Inspect a network", ":material/biotech:"),
+    ("app_pages/greek.py", "Greek letters", ":material/translate:"),
+    ("app_pages/sweeps.py", "Run a sweep", ":material/science:"),
+    ("app_pages/webcam.py", "Webcam", ":material/videocam:"),
 ):
     links.page_link(path, label=label, icon=icon)
 
+bootstrap.show_progress()  # a fresh host's first start: the default model is training
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("Datasets")

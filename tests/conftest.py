@@ -16,6 +16,9 @@ GREEK = ROOT.parent / "shared" / "data" / "greek_train"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("ENGINE_OFFLINE", "1")  # tests never try the network
 os.environ.setdefault("ENGINE_DATA_DIR", str(ROOT / "data"))
+# A server with no default model trains one on its first start; tests start servers on empty
+# runs folders all the time, so only the tests of that first start turn it on.
+os.environ.setdefault("ENGINE_FIRST_START", "0")
 torch.set_num_threads(1)
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import jobs
-from ui import resources, state
+from engine import hosting, jobs
+from engine.runs import runs_dir
+from ui import resources, state, visitor
 
 
 def render() -> None:
     jobs.pump()  # every page visit may start a queued job whose slot has freed
+    me = visitor.current()
+    if hosting.public():
+        hosting.touch(runs_dir(), me.id)  # the visitor's files expire when they are idle long
     with st.sidebar:
+        visitor.keep_cookie()
         ids = state.complete_runs()
         if ids:
             if st.session_state.get(state.SELECTED_RUN) not in ids:  # first visit, or deleted
@@ -34,3 +39,4 @@ def render() -> None:
                         f"**{name}**: {info['n_train']:,} / {info['n_test']:,}{subset} — "
                         f"{info['source']}"
                     )
+        visitor.admin_panel()

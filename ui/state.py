@@ -44,14 +44,21 @@ def run_from_query() -> tuple[str | None, str | None]:
 def selected_model():
     """(run id, model, config) of the sidebar's model; otherwise says what to do and stops."""
     from engine.runs import RunError
-    from ui import resources
+    from ui import bootstrap, resources
 
     run_id = selected_run_id()
     if run_id is None:
-        st.info(
-            f"No trained model yet. Create the default digit model (`{DEFAULT_RUN_ID}`, about "
-            "20 s) with `python -m engine default-model`, or train one on the Train page."
-        )
+        if bootstrap.default_progress() is not None:
+            st.info(
+                "This page needs a trained model. The default digit model is being trained "
+                "right now (this server's first start); the page continues when it is ready."
+            )
+            bootstrap.wait_for_default()
+        else:
+            st.info(
+                "No trained model yet: train one on the Train page (the default digit model, "
+                f"`{DEFAULT_RUN_ID}`, is trained again when the server restarts)."
+            )
         st.stop()
     try:
         model, cfg = resources.model(open_run(run_id))

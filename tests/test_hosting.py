@@ -1,0 +1,123 @@
+"""engine.hosting: ownership and quotas in hosted mode, enforced by the engine's own actions.
+
+Real queued runs on disk (jobs.submit), a real job process for the first one; the rules are
+checked at engine.jobs / engine.runs, where a page's click ends up, not at the buttons.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine import hosting, jobs
+from engine.config import preset
+from engine.hosting import HostingError, Visitor
+from engine.runs import RunState, delete_run
+
+TINY = dict(epochs=1, limit_train=512, limit_test=256, batch_size=64, threads=1)
+ALICE, BOB = Visitor("alice-token-1"), Visitor("bob-token-22")
+ADMIN = Visitor("admin-token-3", is_admin=True)
+
+
+@pytest.fixture()
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    monkeypatch.setenv(hosting.PUBLIC_ENV, "1")
+    # The operator's job takes the only slot: the visitors' runs below stay queued (no process).
+    jobs.submit(preset("fast", **TINY), run_id="operator-job")
+    yield tmp_path
+    for run in jobs.running(tmp_path):
+        jobs.cancel(run)
+    end = time.time() + 30
+    while jobs.running(tmp_path) and time.time() < end:
+        time.sleep(0.2)
+
+
+def test_a_visitor_owns_their_run_and_only_they_or_the_admin_change_it(root):
+    run = jobs.submit(preset("fast", **TINY), run_id="alices", by=ALICE)
+    assert run.status()["owner"] == ALICE.id
+    with pytest.raises(HostingError, match="another visitor"):
+        jobs.cancel(run, by=BOB)
+    assert run.state() == RunState.QUEUED  # Bob's attempt changed nothing
+    assert jobs.cancel(run, by=ALICE) == RunState.CANCELLED
+    with pytest.raises(HostingError, match="another visitor"):
+        jobs.resume(run, by=BOB)
+    with pytest.raises(HostingError, match="another visitor"):
+        delete_run(run, by=BOB)
+    assert run.path.is_dir()
+    jobs.resume(run, by=ADMIN)  # the admin may do everything
+    assert run.state() == RunState.QUEUED
+    jobs.cancel(run, by=ADMIN)
+    delete_run(run, by=ADMIN)
+    assert not run.path.exists()
+
+
+def test_one_training_per_visitor_and_a_global_queue_cap(root, monkeypatch):
+    jobs.submit(preset("fast", **TINY), run_id="a1", by=ALICE)
+    with pytest.raises(HostingError, match="already have 1 training"):
+        jobs.submit(preset("fast", **TINY), run_id="a2", by=ALICE)
+    assert not (root / "a2").exists()  # a refused submit leaves nothing behind
+    monkeypatch.setenv("ENGINE_MAX_QUEUE", "2")  # operator-job + a1 fill it
+    with pytest.raises(HostingError, match="queue is full"):
+        jobs.submit(preset("fast", **TINY), run_id="b1", by=BOB)
+    jobs.submit(preset("fast", **TINY), run_id="admin1", by=ADMIN)  # no quota for the admin
+
+
+def test_caps_on_training_size_and_stored_runs(root, monkeypatch):
+    with pytest.raises(HostingError, match="too big"):
+        jobs.submit(preset("fast", epochs=50, limit_train=60_000), by=ALICE)
+    monkeypatch.setenv("ENGINE_MAX_RUNS_PER_VISITOR", "1")
+    run = jobs.submit(preset("fast", **TINY), run_id="kept", by=ALICE)
+    jobs.cancel(run, by=ALICE)
+    with pytest.raises(HostingError, match="stored runs"):
+        jobs.submit(preset("fast", **TINY), run_id="more", by=ALICE)
+
+
+def test_rules_are_off_for_a_local_server_and_the_cli(root, monkeypatch):
+    monkeypatch.delenv(hosting.PUBLIC_ENV)
+    a = jobs.submit(preset("fast", **TINY), run_id="x1", by=ALICE)
+    jobs.submit(preset("fast", **TINY), run_id="x2", by=ALICE)  # no per-visitor limit locally
+    jobs.cancel(a, by=BOB)  # locally everyone may change everything
+    assert a.state() == RunState.CANCELLED
+    assert a.status()["owner"] == ALICE.id  # ownership is still recorded
+
+
+def test_full_storage_is_a_message_not_a_crash(root, monkeypatch):
+    monkeypatch.setenv("ENGINE_MAX_STORAGE_MB", "0")
+    with pytest.raises(HostingError, match="storage is full"):
+        jobs.submit(preset("fast", **TINY), run_id="big", by=ALICE)
+    assert not (root / "big").exists()
+
+
+def test_idle_visitors_expire_first(tmp_path):
+    hosting.touch(tmp_path, ALICE.id)
+    hosting.touch(tmp_path, BOB.id)
+    (hosting.visitor_dir(tmp_path, BOB.id) / "samples.bin").write_bytes(b"x" * 10)
+    now = time.time() + 25 * 3600  # a day and an hour later; Alice came back meanwhile
+    hosting.touch(tmp_path, ALICE.id)
+    (hosting.visitor_dir(tmp_path, ALICE.id) / "last_seen").write_text(str(now))
+    assert hosting.expire(tmp_path, now=now) == [BOB.id]
+    assert hosting.visitor_dir(tmp_path, ALICE.id).is_dir()
+    assert not hosting.visitor_dir(tmp_path, BOB.id).exists()
+
+
+@pytest.mark.parametrize("token", ["", "short", "../../etc/passwd", "a" * 65, "tok en with sp"])
+def test_bad_visitor_tokens_never_name_a_folder(tmp_path, token):
+    assert not hosting.valid_token(token)
+    with pytest.raises(HostingError):
+        hosting.visitor_dir(tmp_path, token)
+
+
+def test_first_start_queues_the_default_model_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    jobs.submit(preset("fast", **TINY), run_id="busy")  # keeps the default queued, not training
+    first = jobs.ensure_default_model(tmp_path)
+    again = jobs.ensure_default_model(tmp_path)
+    assert first is not None and again is not None and first.id == again.id
+    assert first.state() == RunState.QUEUED and first.status()["owner"] == hosting.OPERATOR
+    assert [r.id for r in jobs.queue(tmp_path)] == [first.id]
+    for run in (*jobs.running(tmp_path), first):
+        jobs.cancel(run)

@@ -1,0 +1,73 @@
+"""A fresh host's first start: the datasets and the default digit model, as background work.
+
+Nothing here blocks a page: the default model is an ordinary queued job (``engine.jobs``), and
+the datasets it does not need are prepared by a detached ``python -m engine data prepare``.
+Home shows the progress; pages that need a model wait for it (``wait_for_default``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+
+from engine import data, jobs, procs
+from engine.config import DEFAULT_RUN_ID
+from engine.runs import RunError, RunState, open_run, runs_dir
+
+
+@st.cache_resource(show_spinner=False)
+def _prepare_datasets(runs_root: str) -> None:
+    """Once per server: prepare every dataset not prepared yet, in a detached process."""
+    if any(info.get("source") is None for info in data.status().values()):
+        runs_dir().mkdir(parents=True, exist_ok=True)
+        env = procs.worker_env(1, runs_dir())
+        procs.spawn(["data", "prepare"], env, log=runs_dir() / ".data-prepare.log")
+
+
+AUTO_ENV = "ENGINE_FIRST_START"  # 0: a server with no default model does not train one
+
+
+def first_start() -> None:
+    """Queue the default model when it is missing (cheap when it exists: one file check)."""
+    if os.environ.get(AUTO_ENV, "1").strip() == "0":
+        return
+    root = runs_dir()
+    if not (root / DEFAULT_RUN_ID / "config.json").is_file():
+        jobs.ensure_default_model(root)
+    _prepare_datasets(str(root.resolve()))
+
+
+def default_progress() -> dict | None:
+    """Status of the default model while it is queued or training; None otherwise."""
+    try:
+        st_ = open_run(DEFAULT_RUN_ID).status()
+    except RunError:
+        return None
+    if st_.get("state") not in (RunState.QUEUED.value, RunState.RUNNING.value):
+        return None
+    eta = jobs.eta_seconds(st_)
+    done, total = st_.get("progress") or 0, st_.get("total") or 0
+    return {"state": st_["state"], "eta": eta, "fraction": done / total if total else 0.0}
+
+
+def show_progress() -> bool:
+    """A progress bar of the default model's first training; False when there is none."""
+    p = default_progress()
+    if p is None:
+        return False
+    left = f"about {p['eta']:.0f} s left" if p["eta"] is not None else "starting…"
+    st.progress(
+        p["fraction"],
+        text=f"Training the default digit model for this server's first start: {left}",
+    )
+    return True
+
+
+@st.fragment(run_every=2.0)
+def wait_for_default() -> None:
+    """For pages that need a model: the first-start progress, and a rerun once it is ready."""
+    if not show_progress():
+        st.session_state["_default_ready_at"] = time.time()
+        st.rerun()  # the model is ready (or failed): draw the page again with it
