@@ -25,7 +25,12 @@ def render() -> None:
                 help="The trained run the Inspect and recognition pages use.",
             )  # fmt: skip
         else:
-            st.caption("No trained model yet: train one on the Train page.")
+            from ui import bootstrap
+
+            if bootstrap.default_progress() is not None:
+                st.caption("The default digit model is being trained (first start).")
+            else:
+                st.caption("No trained model yet: train one on the Train page.")
         running, waiting = len(jobs.running()), len(jobs.queue())
         if running or waiting:
             st.caption(f"Jobs: {running} running, {waiting} queued")

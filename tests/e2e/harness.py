@@ -43,14 +43,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(runs_dir: Path, log_path: Path, extra_env: dict | None = None) -> Iterator[str]:
-    """Run the dashboard on a free loopback port; yield its URL; stop it afterwards."""
+def serve(
+    runs_dir: Path, log_path: Path, extra_env: dict | None = None, args: list[str] | None = None
+) -> Iterator[str]:
+    """Run the dashboard as a host would (plain ``streamlit run app.py``) on a free loopback
+    port; yield its URL; stop it afterwards. ``args``: more ``streamlit run`` options."""
     port = free_port()
     env = {**os.environ, "ENGINE_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": "1"}
     env.update(extra_env or {})
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"]
     cmd += ["--server.port", str(port), "--server.headless", "true"]
-    cmd += ["--browser.gatherUsageStats", "false"]
+    cmd += ["--browser.gatherUsageStats", "false", *(args or [])]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
