@@ -3,29 +3,37 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.requirements-installed
+APP_STAMP := $(VENV)/.app-installed
+DEV_STAMP := $(VENV)/.dev-installed
+DEV_PACKAGES := chromium  # Debian packages only the tests need (the browser tests)
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test setup system data lint pytest bench stress
+.PHONY: run test setup system system-dev data lint pytest bench stress
 
-run: setup
+# A host runs `streamlit run app.py` itself; locally we listen on loopback only.
+run: $(APP_STAMP) system data
 	$(PY) -m engine default-model
 	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
 test: setup lint pytest
 
-setup: $(STAMP) system data
+setup: $(DEV_STAMP) system system-dev data
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(APP_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): $(APP_STAMP) requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Debian packages from packages.txt (the hosting convention), installed only when missing.
-system:
-	@missing=$$(for p in $$(cat packages.txt); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+# Debian packages, installed only when missing: packages.txt (what the app needs on a host, the
+# hosting convention) and DEV_PACKAGES (what only the tests need).
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing Debian packages: $$missing"; \
@@ -34,16 +42,23 @@ system:
 			echo "warning: missing Debian packages ($$missing); install them as root"; \
 		fi; \
 	fi
+endef
 
-data: $(STAMP)
+system:
+	$(call apt_install,$$(cat packages.txt))
+
+system-dev:
+	$(call apt_install,$(DEV_PACKAGES))
+
+data: $(APP_STAMP)
 	$(PY) -m engine data prepare
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	ENGINE_FULL_SUITE=1 $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

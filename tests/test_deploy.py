@@ -1,0 +1,89 @@
+"""The deploy files: the container's install and start steps, run here in a fresh folder.
+
+No container can be built on these machines (no Docker daemon, no base images offline), so the
+Dockerfile keeps its steps in deploy/install.sh and deploy/start.sh, and this test runs those
+scripts on a fresh copy of the tracked files: the install must succeed and the started app must
+answer its health check and serve the page, listening where it is told.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fresh_copy(dest: Path) -> Path:
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for f in files:
+        if (ROOT / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, dest / f)
+    return dest
+
+
+def test_dockerfile_builds_a_cpu_only_non_root_image_with_volumes_and_a_healthcheck():
+    text = (ROOT / "Dockerfile").read_text()
+    install = (ROOT / "deploy" / "install.sh").read_text()
+    assert "RUN deploy/install.sh" in text and 'CMD ["deploy/start.sh"]' in text
+    assert "download.pytorch.org/whl/cpu" in install  # no CUDA libraries in the image
+    assert re.search(r"^USER (?!root)\w+", text, re.M), "the app must not run as root"
+    assert 'VOLUME ["/app/runs", "/app/data"]' in text
+    assert re.search(r"HEALTHCHECK .*\n.*/_stcore/health", text)
+    start = (ROOT / "deploy" / "start.sh").read_text()
+    assert "streamlit run app.py" in start and '"${HOST:-0.0.0.0}"' in start
+
+
+@pytest.mark.slow
+def test_install_and_start_scripts_work_in_a_fresh_folder(tmp_path):
+    app = _fresh_copy(tmp_path / "app")
+    env = {
+        **os.environ,
+        # The machine's own environment stands in for the image's: offline, torch is already
+        # installed, and apt has nothing to add. The steps themselves are the image's.
+        "VENV": str(Path(sys.executable).parents[1]),
+        "TORCH_INDEX": "",
+        "SKIP_APT": "1",
+    }
+    done = subprocess.run(
+        ["sh", "deploy/install.sh"], cwd=app, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "installed: torch" in done.stdout
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env.update(HOST="127.0.0.1", PORT=str(port), ENGINE_RUNS_DIR=str(tmp_path / "runs"))
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(["sh", "deploy/start.sh"], cwd=app, env=env, stdout=log, stderr=log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                health = urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail((tmp_path / "server.log").read_text()[-2000:])
+        assert health.strip() == b"ok"
+        page = urllib.request.urlopen(f"{url}/greek", timeout=10).read().decode()
+        assert "<title>Streamlit</title>" in page or "streamlit" in page.lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
