@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
     t.add_argument("--seed", type=int, help="random seed (init, shuffle, dropout)")
     t.add_argument("--limit-train", type=int, help="train on N examples (0 = all)")
+    t.add_argument(
+        "--augment", help="random distortions of each batch: affine, elastic, stroke joined by +"
+    )
     t.add_argument("--limit-test", type=int, help="evaluate on N test examples (0 = all)")
     t.add_argument("--log-every", type=int, help="batches between loss lines (default 100)")
     t.add_argument("--threads", type=int, help="CPU threads (0 = auto)")
@@ -100,11 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder of labelled queries (subfolder per class); default: leave-one-out on support",
     )
-    g.add_argument("--method", choices=("nn", "centroid", "finetune"), default="nn", help="method")
-    g.add_argument("--layer", help="layer to cut the network at (default: the penultimate)")
+    g.add_argument(
+        "--method", choices=("nn", "centroid", "finetune"), default="nn", help="method (default nn)"
+    )
+    g.add_argument(
+        "--layer", help="layer to cut the network at (default: flatten for a CNN, see README)"
+    )
 
     su = sub.add_parser("summary", help="print a run's layer table (like Keras' model.summary)")
     su.add_argument("run_dir", type=Path, help="the run directory")
+    su.add_argument(
+        "--upto",
+        metavar="LAYER",
+        help="print the sub-model up to and including this layer (e.g. fc1: the embedding)",
+    )
 
     lv = sub.add_parser("live", help="live recognition on video frames: benchmark")
     lv.add_argument("action", choices=("bench",), help="bench: time synthetic 640x480 frames")
@@ -142,6 +154,7 @@ def config_from_args(a: argparse.Namespace):
         for k in (
             "dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
             "schedule", "seed", "limit_train", "limit_test", "log_every", "threads", "device",
+            "augment",
         )
         if getattr(a, k) is not None
     }  # fmt: skip
@@ -231,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             from engine.runs import load_model
 
             model, _ = load_model(args.run_dir)
-            table = layer_table(model, title=args.run_dir.resolve().name)
+            table = layer_table(model, title=args.run_dir.resolve().name, upto=args.upto)
             print(table.text())
             out.update(
                 run_dir=str(args.run_dir),
+                upto=table.rows[-1].name,
                 total_params=table.total,
                 trainable_params=table.trainable,
                 non_trainable_params=table.non_trainable,

@@ -83,8 +83,14 @@ def _counts(module: nn.Module) -> tuple[int, int]:
     return trainable, frozen
 
 
-def layer_table(model: Model, title: str = "model") -> LayerTable:
-    """One row per layer: name, type, output shape for one 1×28×28 input, parameter count."""
+def layer_table(model: Model, title: str = "model", upto: str | None = None) -> LayerTable:
+    """One row per layer: name, type, output shape for one 1×28×28 input, parameter count.
+
+    ``upto``: stop after that layer, as the seed's truncated model did (its totals are those of
+    the sub-model: the embedding network's size)."""
+    names = [n for n, _ in model.named_children()]
+    if upto is not None and upto not in names:
+        raise NotApplicable(f"no layer named {upto!r}; layers are: {', '.join(names)}")
     rows = [LayerRow("input", "InputLayer", (None, 1, IMAGE_SIZE, IMAGE_SIZE), 0)]
     trainable = non_trainable = 0
     x = torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE, device=_device(model))
@@ -97,6 +103,8 @@ def layer_table(model: Model, title: str = "model") -> LayerTable:
                 t, f = _counts(layer)
                 trainable, non_trainable = trainable + t, non_trainable + f
                 rows.append(LayerRow(name, type(layer).__name__, (None, *x.shape[1:]), t + f))
+                if name == upto:
+                    break
     finally:
         model.train(was_training)
     return LayerTable(title, rows, trainable, non_trainable)

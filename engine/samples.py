@@ -236,7 +236,8 @@ def to_csv_pair(samples: SampleSet) -> tuple[bytes, bytes]:
     return d.getvalue().encode(), c.getvalue().encode()
 
 
-def _fonts() -> list[Path]:
+def font_files() -> list[Path]:
+    """The machine's DejaVu fonts (not the monospaced ones) the synthetic letters use."""
     found = []
     for d in FONT_DIRS:
         if d.is_dir():
@@ -249,15 +250,18 @@ def _fonts() -> list[Path]:
 
 
 def synthetic_greek(
-    letters: list[str] = ("alpha", "beta", "gamma"), per_class: int = 9, seed: int = 0
+    letters: list[str] = ("alpha", "beta", "gamma"),
+    per_class: int = 9,
+    seed: int = 0,
+    fonts: list[Path] | None = None,
 ) -> SampleSet:
-    """Greek letters rendered from the machine's fonts with random stroke width, rotation,
-    shear, scale and elastic distortion, as dark ink on light paper, then preprocessed like any
-    photo. Deterministic for a given seed."""
+    """Greek letters rendered from the machine's fonts (or ``fonts``) with random stroke width,
+    rotation, shear, scale and elastic distortion, as dark ink on light paper, then preprocessed
+    like any photo. Deterministic for a given seed."""
     unknown = [x for x in letters if x not in GREEK]
     if unknown:
         raise SampleError(f"unknown Greek letters {unknown}; choose from {', '.join(GREEK)}")
-    fonts = _fonts()
+    fonts = list(fonts or font_files())
     rng = np.random.default_rng(seed)
     out = SampleSet()
     for name in letters:

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import EngineError
-from engine.config import TrainConfig, auto_threads
+from engine import EngineError, augment
+from engine.config import TrainConfig, augmentations, auto_threads
 from engine.data import Dataset, normalize
 from engine.models import Model, build_model
 
@@ -185,12 +185,15 @@ def train(
         state = init_state(cfg, device, steps)
     model, opt, sched = state.model, state.optimizer, state.scheduler
     check_every = 1 if device.type == "cpu" else cfg.log_every  # .item() syncs a GPU
+    kinds = augmentations(cfg.augment)
+    background = float(normalize(torch.zeros(1, 1), cfg).min())  # a black pixel, normalised
 
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout stream of this epoch
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         perm = perm.to(device)
+        distort = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # augmentation stream
         model.train()
         loss_sum = torch.zeros((), device=device)
         for b in range(steps):
@@ -198,6 +201,7 @@ def train(
                 raise TrainingCancelled(f"cancelled during epoch {epoch}")
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb = x[idx], y[idx]  # (B, 1, 28, 28), (B,)
+            xb = augment.augment(xb, kinds, distort, background)
             loss = _loss(cfg, model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -32,6 +32,8 @@ def test_seed_presets_match_the_seed_document():
         (ModelConfig(activation="swish"), ["activation"]),
         (ModelConfig(dropout=1.0), ["dropout"]),
         (ModelConfig(padding="same", kernel_sizes=(4, 4)), ["odd"]),
+        (ModelConfig(pool_after=(3,)), ["pool_after", "1-2"]),
+        (ModelConfig(pool_after=(1, 1)), ["pool_after", "each once"]),
     ],
 )
 def test_nonsense_model_configs_name_the_problem(model, words):
@@ -56,3 +58,17 @@ def test_unknown_fields_are_errors_not_ignored():
         TrainConfig.from_dict({"epochs": 1, "bogus": 2})
     with pytest.raises(ConfigError, match="unknown preset"):
         preset("nope")
+
+
+def test_augmentations_are_named_and_checked():
+    assert preset("fast", augment="affine+elastic").augment == "affine+elastic"
+    preset("fast", augment="affine+elastic+stroke").validate()
+    with pytest.raises(ConfigError, match="unknown augmentation 'blur'"):
+        preset("fast", augment="affine+blur").validate()
+
+
+def test_the_doubling_rule_is_one_function():
+    from engine.config import doubling_channels
+
+    assert doubling_channels(16, 3) == (16, 32, 64)
+    assert doubling_channels(10, 1) == (10,)

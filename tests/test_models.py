@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP, ModelConfig
+from engine.config import CLASSIC_CNN, FAST_CNN, PRESETS, SEED_MLP, ModelConfig
 from engine.models import build_model, count_params, param_count, truncate
 
 
@@ -39,14 +39,32 @@ def test_configurable_cnns_build_and_count_like_the_meta_device(cfg):
 
 def test_truncation_yields_embeddings_and_shares_weights():
     m = build_model(CLASSIC_CNN).eval()
-    assert m.embedding_layer() == "fc1"
-    sub = truncate(m, m.embedding_layer())
+    assert m.embedding_layer() == "flatten"  # the conv features: measured best for new classes
+    sub = truncate(m, "fc1")
     x = torch.randn(4, 1, 28, 28)
     assert sub(x).shape == (4, 50)
+    assert truncate(m, m.embedding_layer())(x).shape == (4, 320)
     assert truncate(m, "act1")(x).shape == (4, 10, 12, 12)
     assert truncate(m, "act2")(x).shape == (4, 20, 4, 4)
     assert sub.fc1 is m.fc1  # a view of the trained model, not a copy
     with pytest.raises(ValueError, match="no layer named"):
         truncate(m, "conv9")
-    assert build_model(SEED_MLP).embedding_layer() == "fc2"
+    assert build_model(SEED_MLP).embedding_layer() == "fc2"  # an MLP's flatten is the pixels
     assert build_model(ModelConfig(hidden=())).embedding_layer() == "flatten"
+
+
+def test_the_seed_keras_network_counts_599520_up_to_dense_128():
+    m = build_model(PRESETS["seed-greek-cnn"].model)
+    assert count_params(truncate(m, "fc1")) == 599_520  # 320 + 9,248 + 589,952
+    layers = m.cut_layers()
+    assert layers["fc1"] == "fc1 · Linear, 128 values (dense-128)"
+    assert layers["flatten"].endswith("4,608 values · default")
+    assert list(layers)[-1] == "out"
+
+
+def test_pooling_can_follow_chosen_conv_layers_only():
+    cfg = ModelConfig(channels=(4, 4, 4), kernel_sizes=(3, 3, 3), pool_after=(1, 3))
+    m = build_model(cfg)
+    assert [n for n in m.layer_names if n.startswith("pool")] == ["pool1", "pool3"]
+    assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)  # 28 → 26 → 13 → 11 → 9 → 4
+    assert param_count(cfg) == count_params(m)
