@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from engine import EngineError, jobs
+from engine import EngineError, estimate, jobs
 from engine.models import param_count
 from ui import forms, resources, results, state
 
@@ -23,25 +23,41 @@ n_train, n_test = info.get("n_train") or 60000, info.get("n_test") or 10000
 cfg = forms.config_of(values, n_train)
 
 with st.container(border=True):
+    c = st.columns([1, 1, 1, 2], vertical_alignment="center")
     try:
         cfg.validate()
-        params = param_count(cfg.model)
     except EngineError as e:
-        st.error(f"These settings cannot be trained: {e}")
+        problem, fix = str(e), forms.suggest_fix(values, n_train)
     else:
-        n = min(cfg.limit_train or n_train, n_train)
-        eta = jobs.estimate_seconds(cfg, n_train, n_test)
-        c = st.columns([1, 1, 1, 2], vertical_alignment="center")
-        c[0].metric("Parameters", f"{params:,}")
-        c[1].metric("Training examples", f"{n:,} × {cfg.epochs}")
-        c[2].metric("Estimated time", f"~{results.duration(eta)}", help="rough, on this CPU")
-        if c[3].button(
-            "Start training", type="primary", icon=":material/play_arrow:", width="stretch"
-        ):
-            run = jobs.submit(cfg)
-            st.session_state[state.TRAIN_RUN] = run.id
-            st.query_params[state.RUN_PARAM] = run.id
-            st.toast(f"Started {run.id}")
+        problem, fix = None, None
+        ratios = resources.speed_ratios()
+        lo, hi = estimate.estimate_range(cfg, n_train, n_test, ratios)
+        c[0].metric("Parameters", f"{param_count(cfg.model):,}")
+        c[1].metric(
+            "Training examples", f"{min(cfg.limit_train or n_train, n_train):,} × {cfg.epochs}"
+        )
+        c[2].metric(
+            "Estimated time", f"{results.duration(lo)} – {results.duration(hi)}",
+            help=f"Scaled by the measured speed of {len(ratios)} finished runs on this machine"
+            if len(ratios) >= estimate.MIN_SAMPLES
+            else "Rough, from the network's size: it narrows once a few runs finished here.",
+        )  # fmt: skip
+    start = c[3].button(
+        "Start training", type="primary", icon=":material/play_arrow:", width="stretch",
+        disabled=problem is not None, help=problem and f"Cannot start: {problem}",
+    )  # fmt: skip
+    if problem:
+        st.error(f"These settings cannot be trained: {problem}")
+        if fix:
+            st.button(
+                f"Fix: {fix[0]}", icon=":material/build:", on_click=forms.apply_values,
+                args=(fix[1],),
+            )  # fmt: skip
+    if start:
+        run = jobs.submit(cfg)
+        st.session_state[state.TRAIN_RUN] = run.id
+        st.query_params[state.RUN_PARAM] = run.id
+        st.toast(f"Started {run.id}")
 
 run_id, error = state.run_from_query()
 if error:
@@ -49,4 +65,7 @@ if error:
 run_id = run_id or st.session_state.get(state.TRAIN_RUN)
 if run_id:
     st.session_state[state.TRAIN_RUN] = run_id
+    st.subheader(f"Run {run_id}", divider=True)
+    if changes := forms.run_differences(run_id, values):
+        st.caption(f"This run's own settings differ from those above: {', '.join(changes)}.")
     results.show(run_id, key="train")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.config import IMAGE_SIZE, TrainConfig, auto_threads
+from engine.config import TrainConfig, auto_threads
 from engine.data import data_dir
 from engine.runs import Run, RunError, RunState, create_run, list_runs, runs_dir
 
@@ -195,38 +195,6 @@ def cancel(run: Run) -> RunState:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGTERM)  # also stops a job busy loading data
     return RunState.RUNNING
-
-
-# --- a rough time estimate, before training ------------------------------------------------------
-MACS_PER_SECOND = 8e9  # one CPU thread here, measured on the fast and classic CNNs (rough)
-SECONDS_PER_EXAMPLE = 5e-5  # per-example overhead (indexing, optimizer, activations)
-STARTUP_SECONDS = 4.0  # a job process imports torch and loads the dataset
-
-
-def macs_per_example(cfg: TrainConfig) -> int:
-    """Multiply-accumulates of one forward pass on a 28x28 image."""
-    m = cfg.model
-    macs, side, ch = 0, IMAGE_SIZE, 1
-    if m.family == "cnn":
-        for c, k in zip(m.channels, m.kernel_sizes, strict=False):
-            out = side if m.padding == "same" else side - k + 1
-            macs += out * out * c * ch * k * k
-            side = out // 2 if m.pool != "none" else out
-            ch = c
-    width = ch * side * side
-    for h in (*m.hidden, m.num_classes):
-        macs += width * h
-        width = h
-    return macs
-
-
-def estimate_seconds(cfg: TrainConfig, n_train: int, n_test: int) -> float:
-    """Very rough wall time of a job on CPU (training is ~3 forward passes per example)."""
-    n = min(cfg.limit_train or n_train, n_train)
-    t = min(cfg.limit_test or n_test, n_test)
-    per = macs_per_example(cfg) / (MACS_PER_SECOND * max(1, cfg.threads or auto_threads()))
-    epoch = n * (3 * per + SECONDS_PER_EXAMPLE) + t * per
-    return STARTUP_SECONDS + cfg.epochs * epoch
 
 
 def eta_seconds(status: dict) -> float | None:

@@ -91,16 +91,13 @@ def test_sigkill_shows_failed_with_checkpoint_and_resume_finishes(root):
     assert "Resuming from the checkpoint of epoch" in run.log_path.read_text()
 
 
-def test_resume_refuses_a_complete_run_and_estimates_are_sane(root):
+def test_resume_refuses_a_complete_run(root):
     from engine.runs import RunError
 
     run = jobs.submit(preset("fast", **TINY), run_id="done")
     _wait(lambda: run.state().is_finished(), 60)
     with pytest.raises(RunError, match="only cancelled or failed"):
         jobs.resume(run)
-    small = jobs.estimate_seconds(preset("fast", epochs=1, limit_train=1000), 60000, 10000)
-    big = jobs.estimate_seconds(preset("fast", epochs=3), 60000, 10000)
-    assert jobs.STARTUP_SECONDS < small < big < 600
 
 
 def torch_zeros():

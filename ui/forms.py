@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from engine import EngineError
 from engine.config import (
     ACTIVATIONS,
     DATASETS,
@@ -15,17 +16,23 @@ from engine.config import (
     POOLS,
     PRESETS,
     SCHEDULES,
+    ConfigError,
     TrainConfig,
+    doubling_channels,
 )
+from engine.runs import open_run
 
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion-mnist": "FashionMNIST clothing"}
 FAMILY_LABELS = {"cnn": "CNN (convolutional)", "mlp": "MLP (fully connected)"}
 PRESET_HELP = {
     "seed-mnist-cnn": "the classic PyTorch MNIST network (seed Task 1)",
     "seed-fashion-mlp": "the PyTorch quickstart MLP on FashionMNIST (seed Task 4)",
+    "seed-greek-cnn": "the seed's Keras network for Greek letters (dense-128 embedding)",
     "fast": "a small BatchNorm CNN with AdamW: high accuracy in a few epochs",
 }
-LRS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
+CUSTOM = "custom"  # what the preset box shows once a setting differs from the preset's
+# The slider's stops; any other rate in (0, 10] from a link (a sweep's best trial) joins them.
+LRS = (1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 3e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
 FILTERS = (4, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
 WIDTHS = (16, 32, 50, 64, 100, 128, 256, 512, 1024)
 BATCHES = (16, 32, 64, 128, 256, 512)
@@ -56,7 +63,7 @@ def _int_in(lo: int, hi: int):
 def _float_in(lo: float, hi: float):
     def parse(text: str) -> float:
         v = float(text)
-        if not lo <= v <= hi:
+        if not lo <= v <= hi:  # also refuses nan
             raise ValueError(text)
         return v
 
@@ -85,7 +92,7 @@ FIELDS = {
     "hidden_layers": _int_in(1, 3),
     "hidden": _choice(WIDTHS),
     "optimizer": _choice(OPTIMIZERS),
-    "lr": _choice(LRS),
+    "lr": _float_in(1e-6, 10.0),
     "momentum": _float_in(0.0, 0.99),
     "weight_decay": _choice(DECAYS),
     "schedule": _choice(SCHEDULES),
@@ -132,11 +139,19 @@ def config_of(v: dict[str, Any], n_train: int = 60000) -> TrainConfig:
     """
     base = PRESETS[v["preset"]]
     n = v["conv_layers"]
+    m = base.model
+    # A preset's own per-layer shape (32, 32 filters; pooling after conv 2 only) holds while its
+    # depth and first layer are kept; any other choice follows the doubling rule.
+    same_depth = m.family == "cnn" and n == len(m.channels)
+    own = same_depth and v["filters"] == m.channels[0]
     model = replace(
-        base.model,
+        m,
         family=v["family"],
-        channels=tuple(v["filters"] * 2**i for i in range(n)),
-        kernel_sizes=(v["kernel"],) * n,
+        channels=m.channels if own else doubling_channels(v["filters"], n),
+        kernel_sizes=m.kernel_sizes
+        if own and v["kernel"] == m.kernel_sizes[0]
+        else (v["kernel"],) * n,
+        pool_after=m.pool_after if same_depth else (),
         padding=v["padding"],
         pool=v["pool"],
         batchnorm=v["batchnorm"],
@@ -162,9 +177,68 @@ def _load(values: dict[str, Any]) -> None:
 
 
 def load_preset() -> None:
-    """on_change of the preset box: every widget takes the preset's value."""
-    name = st.session_state["tr_preset"]
-    _load(values_of(PRESETS[name], name))
+    """on_change of the preset box: every widget takes the preset's value ("custom" keeps them)."""
+    name = st.session_state["tr_preset_view"]
+    if name in PRESETS:
+        _load(values_of(PRESETS[name], name))
+
+
+def edited(values: dict[str, Any]) -> bool:
+    """Whether any setting differs from its preset's (the preset box then says "custom")."""
+    return values != values_of(PRESETS[values["preset"]], values["preset"])
+
+
+def layer_text(cfg: TrainConfig) -> str:
+    """The conv layers as built: "32 → 32 filters · 3×3 · pooling after conv 2"."""
+    m = cfg.model
+    kernels = sorted(set(m.kernel_sizes))
+    pools = "no pooling" if m.pool == "none" else (
+        f"pooling after conv {', '.join(map(str, m.pool_after))}" if m.pool_after
+        else "pooling after each"
+    )  # fmt: skip
+    sizes = " · ".join(f"{k}×{k}" for k in kernels)
+    return f"{' → '.join(map(str, m.channels))} filters · {sizes} · {pools}"
+
+
+def suggest_fix(values: dict[str, Any], n_train: int = 60000) -> tuple[str, dict] | None:
+    """The smallest change that makes untrainable settings trainable: (what it does, the new
+    values), or None. Tried in order: 'same' padding, fewer conv layers, smaller kernels, no
+    pooling."""
+    k, n = values["kernel"], values["conv_layers"]
+    same = values["padding"] == "same"
+    tries = [] if same else [("use 'same' padding", {"padding": "same", "kernel": k | 1})]
+    tries += [
+        (f"use {i} conv layer{'s' * (i > 1)}", {"conv_layers": i}) for i in range(n - 1, 0, -1)
+    ]
+    tries += [
+        (f"use {j}×{j} kernels", {"kernel": j}) for j in range(k - 1, 0, -1) if not same or j % 2
+    ]
+    tries.append(("turn pooling off", {"pool": "none"}))
+    for what, change in tries:
+        new = {**values, **change}
+        try:
+            config_of(new, n_train).validate()
+        except ConfigError:
+            continue
+        return what, new
+    return None
+
+
+def apply_values(values: dict[str, Any]) -> None:
+    """on_click of a fix button: the widgets take these values."""
+    _load(values)
+
+
+def run_differences(run_id: str, values: dict[str, Any]) -> list[str]:
+    """The settings in which a run differs from the form's values, as "lr 0.01" (none for a run
+    that cannot be read: the result view says why)."""
+    try:
+        was = values_of(open_run(run_id).config(), values["preset"])
+    except EngineError:
+        return []
+    return [
+        f"{k.replace('_', ' ')} {was[k]}" for k in FIELDS if k != "preset" and was[k] != values[k]
+    ]
 
 
 def init_from_url(default_preset: str = "fast") -> list[str]:
@@ -172,41 +246,56 @@ def init_from_url(default_preset: str = "fast") -> list[str]:
 
     Returns the URL settings that were ignored because they were not valid.
     """
-    bad: list[str] = []
     if st.session_state.get("train_init"):
         # Streamlit forgets the state of widgets that were not drawn in a run (the CNN sliders
         # while "MLP" is chosen); re-assigning it makes it plain session state that persists.
         for k in FIELDS:
             if f"tr_{k}" in st.session_state:
                 st.session_state[f"tr_{k}"] = st.session_state[f"tr_{k}"]
-        return bad
-    qp = st.query_params
-    name = qp.get("preset", default_preset)
+        return []
+    values, bad = values_from_query(st.query_params.to_dict(), default_preset)
+    _load(values)
+    st.session_state["train_init"] = True
+    return bad
+
+
+def values_from_query(
+    query: dict[str, str], default_preset: str = "fast"
+) -> tuple[dict[str, Any], list[str]]:
+    """Widget values from a URL query (``query_of`` backwards): the preset named there, then
+    each field. Returns (values, the "key=value" settings ignored because they are invalid)."""
+    bad: list[str] = []
+    name = query.get("preset", default_preset)
     if name not in PRESETS:
         bad.append(f"preset={name}")
         name = default_preset
     values = values_of(PRESETS[name], name)
     for k, parse in FIELDS.items():
-        if k in qp and k != "preset":
+        if k in query and k != "preset":
             try:
-                values[k] = parse(qp[k])
+                values[k] = parse(query[k])
             except ValueError:
-                bad.append(f"{k}={qp[k]}")
-    _load(values)
-    st.session_state["train_init"] = True
-    return bad
+                bad.append(f"{k}={query[k]}")
+    return values, bad
 
 
 def current() -> dict[str, Any]:
     return {k: st.session_state[f"tr_{k}"] for k in FIELDS}
 
 
+def query_of(values: dict[str, Any]) -> dict[str, str]:
+    """The URL query of widget values: the preset, then only what differs from it (short links).
+    Shared by the Train page's own URL and the links other pages build (a sweep's best trial);
+    ``init_from_url`` reads it back."""
+    base = values_of(PRESETS[values["preset"]], values["preset"])
+    enc = {k: ("1" if v is True else "0" if v is False else str(v)) for k, v in values.items()}
+    return {k: enc[k] for k in FIELDS if k == "preset" or values[k] != base[k]}
+
+
 def to_url(values: dict[str, Any]) -> None:
     """Mirror the settings in the URL (only what differs from the preset keeps links short)."""
-    base = values_of(PRESETS[values["preset"]], values["preset"])
     keep = {k: st.query_params[k] for k in ("run",) if k in st.query_params}
-    enc = {k: ("1" if v is True else "0" if v is False else str(v)) for k, v in values.items()}
-    diff = {k: enc[k] for k in FIELDS if k == "preset" or values[k] != base[k]}
+    diff = query_of(values)
     if dict(st.query_params) != {**diff, **keep}:
         st.query_params.from_dict({**diff, **keep})
 
@@ -214,15 +303,25 @@ def to_url(values: dict[str, Any]) -> None:
 def controls() -> None:
     """The settings as four cards side by side (values live in session state as "tr_<name>")."""
     fmt_lr = lambda v: f"{v:g}"  # noqa: E731
+    ss = st.session_state
+    base, changed = ss["tr_preset"], edited(current())
+    ss["tr_preset_view"] = CUSTOM if changed else base
+    if ss["tr_padding"] == "same" and ss["tr_kernel"] % 2 == 0:
+        ss["tr_kernel"] += 1  # 'same' padding keeps the map size with odd kernels only
     data, conv, dense, train = st.columns(4)
     with data.container(border=True, height="stretch"):
         st.markdown("**:material/dataset: Data**")
         st.selectbox(
-            "Preset", tuple(PRESETS), key="tr_preset", on_change=load_preset,
+            "Preset", (*PRESETS, CUSTOM) if changed else tuple(PRESETS), key="tr_preset_view",
+            on_change=load_preset,
             help="Loads a complete setup; change any setting afterwards. "
             + " · ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()),
         )  # fmt: skip
-        st.caption(PRESET_HELP.get(st.session_state["tr_preset"], ""))
+        st.caption(
+            f"{base}, edited: pick a preset to start again from it"
+            if changed
+            else PRESET_HELP.get(base, "")
+        )
         st.selectbox("Dataset", DATASETS, key="tr_dataset", format_func=DATASET_LABELS.get)
         st.select_slider(
             "Training examples", LIMITS, key="tr_limit_train",
@@ -239,11 +338,16 @@ def controls() -> None:
             st.select_slider(
                 "Filters", FILTERS, key="tr_filters", help="In conv layer 1; doubles per layer."
             )
-            st.slider("Kernel size", 1, 9, key="tr_kernel", help="px, square")
+            odd = ss["tr_padding"] == "same"
+            st.slider(
+                "Kernel size", 1, 9, step=2 if odd else 1, key="tr_kernel",
+                help="px, square; odd sizes only with 'same' padding (it pads k // 2 each side)",
+            )  # fmt: skip
             c1, c2 = st.columns(2)
             c1.selectbox("Padding", PADDINGS, key="tr_padding")
             c2.selectbox("Pooling 2×2", POOLS, key="tr_pool")
             st.checkbox("BatchNorm", key="tr_batchnorm")
+            st.caption(layer_text(config_of(current())))
         else:
             st.caption("An MLP has no convolutions: it sees all 784 pixels at once.")
     with dense.container(border=True, height="stretch"):
@@ -257,7 +361,7 @@ def controls() -> None:
         st.selectbox("Optimizer", OPTIMIZERS, key="tr_optimizer")
         st.selectbox("Schedule", SCHEDULES, key="tr_schedule", help="onecycle: warm-up, then decay")
         st.select_slider(
-            "Learning rate", LRS, key="tr_lr", format_func=fmt_lr,
+            "Learning rate", sorted({*LRS, ss["tr_lr"]}), key="tr_lr", format_func=fmt_lr,
             help="Log scale; the peak rate with the onecycle schedule.",
         )  # fmt: skip
         c1, c2 = st.columns(2)

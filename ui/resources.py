@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import data, jobs, runs
+from engine import data, estimate, jobs, runs
 from engine.config import TrainConfig, auto_threads
 from engine.export import onnx_bytes
 from engine.models import Model
@@ -21,6 +21,16 @@ torch.set_num_threads(1)
 @st.cache_data(ttl=60, show_spinner=False)
 def dataset_status() -> dict[str, dict]:
     return data.status()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def speed_ratios() -> list[float]:
+    """This machine's measured over modelled epoch times, from its finished runs (the Train
+    page's time range)."""
+    sizes = {
+        k: (v["n_train"], v["n_test"]) for k, v in dataset_status().items() if v.get("n_train")
+    }
+    return estimate.speed_ratios(runs.list_runs(), sizes)
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")

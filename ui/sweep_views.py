@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from engine import EngineError, jobs, sweep
+from engine import EngineError, estimate, sweep
 from engine.config import DATASETS, PRESETS, TrainConfig
 from ui import forms, results
 from ui.charts import BLUE, GREEN, RED
@@ -112,12 +112,10 @@ def setup() -> tuple[sweep.SweepSpec | None, str, int, bool]:
 
 
 def _estimate(spec: sweep.SweepSpec, points: list[dict], workers: int) -> float:
-    per = [
-        jobs.estimate_seconds(sweep.apply(spec.base, p), 60000, 10000) - jobs.STARTUP_SECONDS
-        for p in points
-    ]
+    cfgs = [sweep.apply(spec.base, p) for p in points]
+    per = [c.epochs * estimate.epoch_seconds(c, 60000, 10000) for c in cfgs]
     total = sum(per) if spec.sampler == "grid" else statistics.fmean(per) * spec.n_trials
-    return jobs.STARTUP_SECONDS + total / max(1, workers)
+    return estimate.STARTUP_SECONDS + total / max(1, workers)
 
 
 def start(spec: sweep.SweepSpec, name: str, workers: int) -> None:

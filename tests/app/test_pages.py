@@ -52,16 +52,43 @@ def test_train_page_controls_estimate_and_url(open_page):
     at.slider(key="tr_conv_layers").set_value(3).run()
     assert at.metric[0].value != before  # the parameter count follows the sliders
     assert at.query_params["conv_layers"] == "3"  # mirrored in the URL
-    at.selectbox(key="tr_preset").set_value("seed-mnist-cnn").run()
+    assert at.selectbox(key="tr_preset_view").value == "custom"  # an edited preset says so
+    at.selectbox(key="tr_preset_view").set_value("seed-mnist-cnn").run()
     assert at.selectbox(key="tr_dataset").value == "mnist"
     assert at.metric[0].value == "21,840"  # the classic network of the seed
+    assert at.selectbox(key="tr_preset_view").value == "seed-mnist-cnn"
+    lo, hi = at.metric[2].value.split(" – ")  # the time as a range
+    assert lo != hi
+
+
+def test_train_page_offers_odd_kernels_only_with_same_padding(open_page):
+    at = open_page("app_pages/train.py", query={"kernel": "4", "padding": "valid"})
+    at.selectbox(key="tr_padding").set_value("same").run()
+    assert at.slider(key="tr_kernel").value == 5
+    assert not at.error
+
+
+def test_train_page_keeps_a_learning_rate_from_a_link(open_page):
+    at = open_page("app_pages/train.py", query={"lr": "0.0003"})
+    assert not at.warning
+    assert at.select_slider(key="tr_lr").value == 0.0003
+    assert at.query_params["lr"] == "0.0003"
 
 
 def test_train_page_invalid_combination_shows_the_message(open_page):
-    at = open_page("app_pages/train.py", query={"kernel": "9", "conv_layers": "3", "padding": "valid"})
+    query = {"kernel": "9", "conv_layers": "3", "padding": "valid"}
+    at = open_page("app_pages/train.py", query=query)
     assert not at.exception
     assert "does not fit" in at.error[0].value
-    assert not [b for b in at.button if b.label == "Start training"]
+    [start] = [b for b in at.button if b.label == "Start training"]
+    assert start.disabled and "does not fit" in start.help  # visible, with the reason
+    [fix] = [b for b in at.button if b.label.startswith("Fix:")]
+    assert fix.label == "Fix: use 'same' padding"
+    fix.click().run()
+    assert not at.error
+    assert at.selectbox(key="tr_padding").value == "same"
+    [start] = [b for b in at.button if b.label == "Start training"]
+    assert not start.disabled
 
 
 def test_train_page_ignores_bad_url_values(open_page):
@@ -88,6 +115,10 @@ def test_train_page_runs_a_job_and_shows_results(open_page):
     assert any("Predicted:" in m.value for m in at.markdown)  # "try it" on a test image
     downloads = [b.proto.label for b in at.get("download_button")]
     assert downloads == ["Checkpoint (.pt)", "ONNX model (.onnx)"]
+    # The result below the form is labelled as that run's, also once the form moves on.
+    assert any(h.value == f"Run {run.id}" for h in at.subheader)
+    at.slider(key="tr_epochs").set_value(4).run()
+    assert any("differ from those above: epochs 1" in c.value for c in at.caption)
 
 
 def test_runs_page_lists_opens_and_deletes(open_page, done_run):
