@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", choices=("cnn", "mlp"), help="network family (its classic shape)")
     t.add_argument("--channels", type=_ints, help="filters per conv layer, e.g. 10,20")
     t.add_argument("--kernel-sizes", type=_ints, help="kernel size per conv layer, e.g. 5,5")
+    t.add_argument(
+        "--layers",
+        help="each conv layer as FILTERSxKERNEL, p = 2x2 pooling after it: 32x3,32x3p "
+        "(overrides --channels and --kernel-sizes)",
+    )
     t.add_argument("--padding", choices=PADDINGS, help="conv padding")
     t.add_argument("--pool", choices=POOLS, help="2x2 pooling after each conv")
     t.add_argument("--activation", choices=ACTIVATIONS, help="activation function")
@@ -133,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(a: argparse.Namespace):
     """The TrainConfig of ``train``'s flags: the preset, then family default, then each flag."""
-    from engine.config import CLASSIC_CNN, SEED_MLP, preset
+    from engine.config import CLASSIC_CNN, SEED_MLP, preset, with_layers
 
     cfg = preset(a.preset)
     model = cfg.model
@@ -149,6 +154,8 @@ def config_from_args(a: argparse.Namespace):
     if "channels" in m_over and "kernel_sizes" not in m_over:  # one kernel size for every layer
         m_over["kernel_sizes"] = (model.kernel_sizes[0],) * len(m_over["channels"])
     model = replace(model, **m_over)
+    if a.layers:
+        model = with_layers(model, a.layers)
     t_over = {
         k: getattr(a, k)
         for k in (

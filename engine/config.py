@@ -132,6 +132,43 @@ def doubling_channels(first: int, layers: int) -> tuple[int, ...]:
     return tuple(first * 2**i for i in range(layers))
 
 
+def layers_text(m: ModelConfig) -> str:
+    """Each conv layer as "FILTERSxKERNEL", with "p" when 2x2 pooling follows it: the seed's
+    Keras network is "32x3,32x3p". The per-layer form of the CLI's --layers and of links."""
+    return ",".join(
+        f"{c}x{k}{'p' if m.pooled(i) else ''}"
+        for i, (c, k) in enumerate(zip(m.channels, m.kernel_sizes, strict=False), start=1)
+    )
+
+
+def parse_layers(text: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """ "32x3,32x3p" → (channels, kernel sizes, pool_after) = ((32, 32), (3, 3), (2,)).
+    ConfigError names the part that is not "FILTERSxKERNEL" with an optional "p"."""
+    channels, kernels, pools = [], [], []
+    for i, part in enumerate(text.replace(" ", "").split(","), start=1):
+        body = part.removesuffix("p")
+        f, _, k = body.partition("x")
+        if not (f.isdigit() and k.isdigit()) or not 1 <= int(f) <= 4096 or not 1 <= int(k) <= 28:
+            raise ConfigError(
+                f"layer {i}: {part!r} is not FILTERSxKERNEL with an optional p for pooling "
+                "(e.g. 32x3p; 1-4096 filters, kernels 1-28)"
+            )
+        channels.append(int(f))
+        kernels.append(int(k))
+        if part.endswith("p"):
+            pools.append(i)
+    if len(channels) > 8:
+        raise ConfigError("at most 8 conv layers")
+    return tuple(channels), tuple(kernels), tuple(pools)
+
+
+def with_layers(m: ModelConfig, text: str) -> ModelConfig:
+    """``m`` with the conv layers of a per-layer text; no "p" anywhere means no pooling."""
+    channels, kernels, pools = parse_layers(text)
+    pool = m.pool if pools else "none"
+    return replace(m, channels=channels, kernel_sizes=kernels, pool_after=pools, pool=pool)
+
+
 @dataclass(frozen=True)
 class ConvBlock:
     """The geometry of one conv block (conv, then 2x2 pooling when it has it) on a 28x28 input."""

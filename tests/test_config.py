@@ -72,3 +72,19 @@ def test_the_doubling_rule_is_one_function():
 
     assert doubling_channels(16, 3) == (16, 32, 64)
     assert doubling_channels(10, 1) == (10,)
+
+
+def test_layers_as_text_for_links_and_the_cli():
+    from engine.__main__ import build_parser, config_from_args
+    from engine.config import layers_text, parse_layers
+
+    keras = PRESETS["seed-greek-cnn"].model
+    assert layers_text(keras) == "32x3,32x3p"
+    assert parse_layers("32x3, 32x3p") == ((32, 32), (3, 3), (2,))
+    with pytest.raises(ConfigError, match="layer 2: '3x'"):
+        parse_layers("8x3,3x")
+    cfg = config_from_args(build_parser().parse_args(["train", "--layers", "16x5p,8x3"]))
+    assert (cfg.model.channels, cfg.model.kernel_sizes, cfg.model.pool_after) == (
+        (16, 8), (5, 3), (1,),
+    )  # fmt: skip
+    cfg.validate()

@@ -19,8 +19,11 @@ from engine.config import (
     ConfigError,
     TrainConfig,
     doubling_channels,
+    layers_text,
+    with_layers,
 )
 from engine.runs import open_run
+from ui import layer_editor
 
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion-mnist": "FashionMNIST clothing"}
 FAMILY_LABELS = {"cnn": "CNN (convolutional)", "mlp": "MLP (fully connected)"}
@@ -100,6 +103,7 @@ FIELDS = {
     "epochs": _int_in(1, 30),
     "seed": _int_in(0, 2**31 - 1),
     "limit_train": _choice(LIMITS),
+    "layers": layer_editor.parse,  # layer_editor.OFF while the per-layer editor is off
 }
 
 
@@ -129,6 +133,7 @@ def values_of(cfg: TrainConfig, preset: str) -> dict[str, Any]:
         "epochs": cfg.epochs,
         "seed": cfg.seed,
         "limit_train": cfg.limit_train,
+        "layers": layer_editor.OFF if layer_editor.simple(m) else layers_text(m),
     }
 
 
@@ -139,19 +144,12 @@ def config_of(v: dict[str, Any], n_train: int = 60000) -> TrainConfig:
     """
     base = PRESETS[v["preset"]]
     n = v["conv_layers"]
-    m = base.model
-    # A preset's own per-layer shape (32, 32 filters; pooling after conv 2 only) holds while its
-    # depth and first layer are kept; any other choice follows the doubling rule.
-    same_depth = m.family == "cnn" and n == len(m.channels)
-    own = same_depth and v["filters"] == m.channels[0]
     model = replace(
-        m,
+        base.model,
         family=v["family"],
-        channels=m.channels if own else doubling_channels(v["filters"], n),
-        kernel_sizes=m.kernel_sizes
-        if own and v["kernel"] == m.kernel_sizes[0]
-        else (v["kernel"],) * n,
-        pool_after=m.pool_after if same_depth else (),
+        channels=doubling_channels(v["filters"], n),
+        kernel_sizes=(v["kernel"],) * n,
+        pool_after=(),
         padding=v["padding"],
         pool=v["pool"],
         batchnorm=v["batchnorm"],
@@ -159,6 +157,10 @@ def config_of(v: dict[str, Any], n_train: int = 60000) -> TrainConfig:
         dropout=float(v["dropout"]),
         hidden=(v["hidden"],) * v["hidden_layers"],
     )
+    if (
+        v.get("layers", layer_editor.OFF) != layer_editor.OFF and v["family"] == "cnn"
+    ):  # the per-layer editor's filters, kernels, pools
+        model = with_layers(model, v["layers"])
     keys = ("dataset", "optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size")
     return replace(
         base,
@@ -173,7 +175,12 @@ def config_of(v: dict[str, Any], n_train: int = 60000) -> TrainConfig:
 
 def _load(values: dict[str, Any]) -> None:
     for k, val in values.items():
-        st.session_state[f"tr_{k}"] = val
+        if k != "layers":
+            st.session_state[f"tr_{k}"] = val
+    layers = values.get("layers", layer_editor.OFF)
+    layer_editor.load(layers, values)
+    if layers != layer_editor.OFF:
+        st.session_state["tr_conv_layers"] = len(layers.split(","))
 
 
 def load_preset() -> None:
@@ -188,16 +195,11 @@ def edited(values: dict[str, Any]) -> bool:
     return values != values_of(PRESETS[values["preset"]], values["preset"])
 
 
-def layer_text(cfg: TrainConfig) -> str:
-    """The conv layers as built: "32 → 32 filters · 3×3 · pooling after conv 2"."""
-    m = cfg.model
-    kernels = sorted(set(m.kernel_sizes))
-    pools = "no pooling" if m.pool == "none" else (
-        f"pooling after conv {', '.join(map(str, m.pool_after))}" if m.pool_after
-        else "pooling after each"
-    )  # fmt: skip
-    sizes = " · ".join(f"{k}×{k}" for k in kernels)
-    return f"{' → '.join(map(str, m.channels))} filters · {sizes} · {pools}"
+def _fewer_layers(values: dict[str, Any], i: int) -> dict[str, Any]:
+    layers = values.get("layers", layer_editor.OFF)
+    if layers == layer_editor.OFF:
+        return {"conv_layers": i}
+    return {"conv_layers": i, "layers": ",".join(layers.split(",")[:i])}
 
 
 def suggest_fix(values: dict[str, Any], n_train: int = 60000) -> tuple[str, dict] | None:
@@ -208,10 +210,13 @@ def suggest_fix(values: dict[str, Any], n_train: int = 60000) -> tuple[str, dict
     same = values["padding"] == "same"
     tries = [] if same else [("use 'same' padding", {"padding": "same", "kernel": k | 1})]
     tries += [
-        (f"use {i} conv layer{'s' * (i > 1)}", {"conv_layers": i}) for i in range(n - 1, 0, -1)
+        (f"use {i} conv layer{'s' * (i > 1)}", _fewer_layers(values, i))
+        for i in range(n - 1, 0, -1)
     ]
     tries += [
-        (f"use {j}×{j} kernels", {"kernel": j}) for j in range(k - 1, 0, -1) if not same or j % 2
+        (f"use {j}×{j} kernels", {"kernel": j})
+        for j in range(k - 1, 0, -1)
+        if (not same or j % 2) and values.get("layers", layer_editor.OFF) == layer_editor.OFF
     ]
     tries.append(("turn pooling off", {"pool": "none"}))
     for what, change in tries:
@@ -249,9 +254,9 @@ def init_from_url(default_preset: str = "fast") -> list[str]:
     if st.session_state.get("train_init"):
         # Streamlit forgets the state of widgets that were not drawn in a run (the CNN sliders
         # while "MLP" is chosen); re-assigning it makes it plain session state that persists.
-        for k in FIELDS:
-            if f"tr_{k}" in st.session_state:
-                st.session_state[f"tr_{k}"] = st.session_state[f"tr_{k}"]
+        for k in [k for k in st.session_state if str(k).startswith("tr_")]:
+            if k != "tr_preset_view":  # drawn on every run; it is set before it is drawn
+                st.session_state[k] = st.session_state[k]
         return []
     values, bad = values_from_query(st.query_params.to_dict(), default_preset)
     _load(values)
@@ -280,7 +285,10 @@ def values_from_query(
 
 
 def current() -> dict[str, Any]:
-    return {k: st.session_state[f"tr_{k}"] for k in FIELDS}
+    """The form's values: the widgets', and the per-layer editor's text (OFF when it is off)."""
+    ss = st.session_state
+    values = {k: ss[f"tr_{k}"] for k in FIELDS if k != "layers"}
+    return {**values, "layers": layer_editor.text(values["conv_layers"])}
 
 
 def query_of(values: dict[str, Any]) -> dict[str, str]:
@@ -335,19 +343,23 @@ def controls() -> None:
         st.markdown("**:material/filter: Convolutions**")
         if st.session_state["tr_family"] == "cnn":
             st.slider("Conv layers", 1, 3, key="tr_conv_layers")
+            per_layer = bool(ss.get("tr_per_layer"))
             st.select_slider(
-                "Filters", FILTERS, key="tr_filters", help="In conv layer 1; doubles per layer."
-            )
+                "Filters", FILTERS, key="tr_filters", disabled=per_layer,
+                help="In conv layer 1; doubles per layer (or set each layer below).",
+            )  # fmt: skip
             odd = ss["tr_padding"] == "same"
             st.slider(
-                "Kernel size", 1, 9, step=2 if odd else 1, key="tr_kernel",
+                "Kernel size", 1, 9, step=2 if odd else 1, key="tr_kernel", disabled=per_layer,
                 help="px, square; odd sizes only with 'same' padding (it pads k // 2 each side)",
             )  # fmt: skip
             c1, c2 = st.columns(2)
             c1.selectbox("Padding", PADDINGS, key="tr_padding")
             c2.selectbox("Pooling 2×2", POOLS, key="tr_pool")
             st.checkbox("BatchNorm", key="tr_batchnorm")
-            st.caption(layer_text(config_of(current())))
+            with st.expander("Advanced: each layer", expanded=per_layer):
+                layer_editor.editor(ss["tr_conv_layers"], odd)
+            st.caption(layer_editor.describe(config_of(current()).model))
         else:
             st.caption("An MLP has no convolutions: it sees all 784 pixels at once.")
     with dense.container(border=True, height="stretch"):

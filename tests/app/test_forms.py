@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import PRESETS, preset
-from ui import forms
+from ui import forms, layer_editor
 
 
 def round_trip(values: dict) -> tuple[dict, list[str]]:
@@ -27,7 +27,19 @@ def test_every_preset_survives_its_link(name):
     assert forms.config_of(values).model == PRESETS[name].model
 
 
-VALUES = st.fixed_dictionaries(
+@st.composite
+def layer_texts(draw, n: int) -> str:
+    """OFF (the simple sliders) or the per-layer editor's text for ``n`` conv layers."""
+    if draw(st.booleans()):
+        return layer_editor.OFF
+    rows = [
+        f"{draw(st.integers(1, 4096))}x{draw(st.integers(1, 9))}{draw(st.sampled_from(['', 'p']))}"
+        for _ in range(n)
+    ]
+    return ",".join(rows)
+
+
+FIELDS = st.fixed_dictionaries(
     {
         "preset": st.sampled_from(list(PRESETS)),
         "dataset": st.sampled_from(["mnist", "fashion-mnist"]),
@@ -52,6 +64,9 @@ VALUES = st.fixed_dictionaries(
         "seed": st.integers(0, 2**31 - 1),
         "limit_train": st.sampled_from(forms.LIMITS),
     }
+)
+VALUES = FIELDS.flatmap(
+    lambda v: layer_texts(v["conv_layers"]).map(lambda text: {**v, "layers": text})
 )
 
 
@@ -86,15 +101,17 @@ def test_edited_says_when_a_setting_left_its_preset():
     assert forms.edited({**values, "epochs": values["epochs"] + 1})
 
 
-def test_the_doubling_rule_applies_once_a_preset_shape_is_changed():
+def test_each_layer_or_the_doubling_rule():
     values = forms.values_of(PRESETS["seed-greek-cnn"], "seed-greek-cnn")
-    deeper = forms.config_of({**values, "conv_layers": 3}).model
-    assert deeper.channels == (32, 64, 128) and deeper.pool_after == ()
-    wider = forms.config_of({**values, "filters": 16}).model
-    assert wider.channels == (16, 32) and wider.pool_after == (2,)
-    assert "32 → 32 filters · 3×3 · pooling after conv 2" == forms.layer_text(
-        PRESETS["seed-greek-cnn"]
-    )
+    assert values["layers"] == "32x3,32x3p"  # a shape the simple sliders cannot say
+    keras = forms.config_of(values).model
+    assert (keras.channels, keras.kernel_sizes, keras.pool_after) == ((32, 32), (3, 3), (2,))
+    assert layer_editor.describe(keras) == "32 → 32 filters · 3×3 · pooling after conv 2"
+    simple = forms.config_of({**values, "layers": "off", "conv_layers": 3}).model
+    assert simple.channels == (32, 64, 128) and simple.pool_after == ()  # filters double
+    assert forms.values_of(PRESETS["fast"], "fast")["layers"] == "off"
+    unpooled = forms.config_of({**values, "layers": "8x5,16x5"}).model
+    assert unpooled.pool == "none"  # no "p" anywhere: no pooling, not "after each"
 
 
 @pytest.mark.parametrize(
@@ -112,6 +129,14 @@ def test_untrainable_settings_get_a_one_click_fix(change, fix):
     assert what == fix
     forms.config_of(new).validate()  # the fix trains
     assert new["kernel"] % 2 == 1 or new["padding"] == "valid"
+
+
+def test_a_fix_in_the_per_layer_editor_drops_layers():
+    values = {**forms.values_of(PRESETS["fast"], "fast"), "padding": "valid"}
+    values |= {"layers": "8x8p,8x8p,8x8p", "conv_layers": 3}  # even kernels: no 'same' padding
+    what, new = forms.suggest_fix(values)
+    assert what == "use 2 conv layers" and new["layers"] == "8x8p,8x8p"
+    forms.config_of(new).validate()
 
 
 def test_trainable_settings_need_no_fix_to_be_found():

@@ -61,6 +61,18 @@ def test_train_page_controls_estimate_and_url(open_page):
     assert lo != hi
 
 
+def test_train_page_sets_each_layer_for_the_seed_keras_network(open_page):
+    at = open_page("app_pages/train.py", query={"preset": "seed-greek-cnn"})
+    assert at.toggle(key="tr_per_layer").value  # its 32 → 32 filters need the per-layer editor
+    assert at.metric[0].value == "600,810"  # 599,520 up to dense-128, then the 10-way layer
+    at.number_input(key="tr_l1_filters").set_value(64).run()
+    assert at.query_params["layers"] == "32x3,64x3p"
+    assert at.selectbox(key="tr_preset_view").value == "custom"
+    at.toggle(key="tr_per_layer").set_value(False).run()  # back to the simple sliders
+    assert at.query_params["layers"] == "off"  # unlike the preset: the link says so
+    assert any(c.value.startswith("32 → 64 filters · 3×3 · pooling after each") for c in at.caption)
+
+
 def test_train_page_offers_odd_kernels_only_with_same_padding(open_page):
     at = open_page("app_pages/train.py", query={"kernel": "4", "padding": "valid"})
     at.selectbox(key="tr_padding").set_value("same").run()
