@@ -9,7 +9,7 @@ DEV_PACKAGES := chromium  # Debian packages only the tests need (the browser tes
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test setup system system-dev data lint pytest bench stress
+.PHONY: run test setup system system-dev data lint pytest bench bench-quick stress
 
 # A host runs `streamlit run app.py` itself; locally we listen on loopback only.
 run: $(APP_STAMP) system data
@@ -62,9 +62,22 @@ pytest: $(DEV_STAMP)
 	ENGINE_FULL_SUITE=1 $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# The README's benchmark table, each alternating its contenders 3 times; `make bench-quick`
+# is a smaller version of each (minutes, not tens of minutes) for a first look.
 bench: setup
-	$(PY) bench/train_speed.py
+	$(PY) bench/train_speed.py --threads 1
+	$(PY) bench/train_speed.py --threads 1 --preset seed-mnist-cnn --dataset fashion-mnist
+	$(PY) bench/time_to_accuracy.py
 	$(PY) bench/contention.py
+	$(PY) bench/predict_latency.py
+	$(PY) bench/live_speed.py
+
+bench-quick: setup
+	$(PY) bench/train_speed.py --threads 1 --quick
+	$(PY) bench/time_to_accuracy.py --quick
+	$(PY) bench/contention.py --quick
+	$(PY) bench/predict_latency.py --quick
+	$(PY) bench/live_speed.py --quick
 
 # The fault and load suites, longer: 25 random kills instead of 4, several seeds.
 stress: setup

@@ -1,51 +1,65 @@
 """Engine vs textbook training loop, one epoch each, same network, data and hyperparameters.
 
 Reference: torchvision dataset + ToTensor() + Normalize + DataLoader, as in the PyTorch tutorials.
-Engine: engine.train.train (whole dataset as one normalised tensor, index batches).
-Prints seconds per epoch and test accuracy of both and the speed ratio; last line is JSON.
+Engine: engine.train.train (whole dataset as one normalised tensor, index batches), timed from
+the uint8 tensors in memory to a trained and evaluated model: its normalisation is included.
+Both sides run in turn 3 times (bench/common.py); medians, their ratio, both test accuracies
+and the load average before and after are printed; the last line is JSON.
 
-    python bench/train_speed.py [--preset seed-fashion-mlp] [--threads 0]
+    python bench/train_speed.py [--preset seed-fashion-mlp] [--threads 1] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torchvision import datasets, transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import alternate, last_line  # noqa: E402
 from engine import config, data, models, train  # noqa: E402
 
 
-def reference_epoch(cfg: config.TrainConfig, root: Path) -> tuple[float, float]:
-    """One epoch the textbook way; returns (seconds, test accuracy)."""
+def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> dict:
+    """One epoch the textbook way; returns seconds (loop and evaluation) and test accuracy."""
+    device = train.resolve_device(cfg.device)
     mean, std = data.STATS[cfg.dataset]
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
     cls = datasets.MNIST if cfg.dataset == "mnist" else datasets.FashionMNIST
     train_set = cls(str(root), train=True, download=False, transform=tf)
     test_set = cls(str(root), train=False, download=False, transform=tf)
+    subset = train.training_subset(cfg, len(train_set))
+    if subset is not None:
+        train_set = torch.utils.data.Subset(train_set, subset.tolist())
     # The engine shuffles epoch e with randperm(seed * 1000 + e); give the DataLoader the same
     # order so that the accuracies differ only by arithmetic, not by luck.
     g = torch.Generator().manual_seed(cfg.seed * 1000 + 1)
+    pin = device.type == "cuda"
     train_loader = torch.utils.data.DataLoader(
-        train_set, batch_size=cfg.batch_size, shuffle=True, generator=g
+        train_set,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=g,
+        num_workers=workers,
+        pin_memory=pin,
     )
-    test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
+    test_loader = torch.utils.data.DataLoader(
+        test_set, batch_size=1000, num_workers=workers, pin_memory=pin
+    )
     torch.manual_seed(cfg.seed)
-    model = models.build_model(cfg.model)
+    model = models.build_model(cfg.model).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    loss_fn = F.nll_loss if cfg.model.log_softmax else F.cross_entropy
-    t0 = time.perf_counter()
+    loss_fn = models.loss_function(cfg.model)
+    t0, c0 = time.perf_counter(), time.process_time()
     model.train()
     for xb, yb in train_loader:
+        xb, yb = xb.to(device, non_blocking=pin), yb.to(device, non_blocking=pin)
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
         loss.backward()
@@ -54,52 +68,95 @@ def reference_epoch(cfg: config.TrainConfig, root: Path) -> tuple[float, float]:
     correct = 0
     with torch.no_grad():
         for xb, yb in test_loader:
+            xb, yb = xb.to(device), yb.to(device)
             correct += (model(xb).argmax(1) == yb).sum().item()
-    seconds = time.perf_counter() - t0
-    return seconds, correct / len(test_set)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": seconds, "cpu_seconds": cpu, "accuracy": correct / len(test_set)}
 
 
-def engine_epoch(cfg: config.TrainConfig, ds: data.Dataset) -> tuple[float, float]:
-    t0 = time.perf_counter()
+def engine_epoch(cfg: config.TrainConfig, ds: data.Dataset) -> dict:
+    t0, c0 = time.perf_counter(), time.process_time()
     state = train.train(cfg, ds)
-    seconds = time.perf_counter() - t0
-    return seconds, state.history[-1]["test_accuracy"]
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": seconds, "cpu_seconds": cpu, "accuracy": state.history[-1]["test_accuracy"]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="seed-fashion-mlp", choices=tuple(config.PRESETS))
     p.add_argument("--dataset", choices=config.DATASETS, help="default: the preset's")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = auto)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (0 = auto)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the reference")
+    p.add_argument("--repeats", type=int, default=3, help="rounds of reference then engine")
+    p.add_argument("--quick", action="store_true", help="a quarter epoch (15,000 examples)")
     a = p.parse_args()
     # Standardised inputs on both sides: the textbook pipeline is ToTensor() + Normalize.
-    cfg = config.preset(a.preset, epochs=1, threads=a.threads, device="cpu", standardize=True)
+    cfg = config.preset(
+        a.preset,
+        epochs=1,
+        threads=a.threads,
+        device=a.device,
+        standardize=True,
+        schedule="constant",
+    )
+    if a.quick:
+        cfg = replace(cfg, limit_train=15_000)
     if a.dataset:
         cfg = replace(cfg, dataset=a.dataset)
-    if cfg.optimizer != "sgd" or cfg.schedule != "constant" or cfg.epochs != 1:
+    if cfg.optimizer != "sgd" or cfg.schedule != "constant":
         sys.exit("the reference loop implements one epoch of plain SGD: pick an SGD preset")
     threads = train.set_threads(a.threads)
     ds = data.load(cfg.dataset)
-    print(f"{ds.info.describe()}; {threads} thread(s); preset {a.preset}; batch {cfg.batch_size}")
-    ref_s, ref_acc = reference_epoch(cfg, data.data_dir())
-    print(f"reference (DataLoader): {ref_s:.2f} s/epoch, test accuracy {100 * ref_acc:.1f}%")
-    eng_s, eng_acc = engine_epoch(cfg, ds)
-    print(f"engine:                 {eng_s:.2f} s/epoch, test accuracy {100 * eng_acc:.1f}%")
-    ratio = ref_s / eng_s
-    print(f"engine is {ratio:.2f}x faster per epoch")
+    n = cfg.limit_train or ds.info.n_train
     print(
-        json.dumps(
-            {
-                "ratio": round(ratio, 3),
-                "reference_s": round(ref_s, 3),
-                "engine_s": round(eng_s, 3),
-                "reference_accuracy": ref_acc,
-                "engine_accuracy": eng_acc,
-                "threads": threads,
-                "preset": a.preset,
-                "dataset": cfg.dataset,
-            }
-        )
+        f"{ds.info.describe()}; {n:,} examples per epoch; {threads} thread(s); "
+        f"device {a.device}; preset {a.preset}; batch {cfg.batch_size}; seed {cfg.seed}; "
+        f"reference DataLoader with {a.workers} worker(s)"
+    )
+    cmp = alternate(
+        {
+            "reference": lambda: reference_epoch(cfg, data.data_dir(), a.workers),
+            "engine": lambda: engine_epoch(cfg, ds),
+        },
+        repeats=a.repeats,
+        show=lambda r: (
+            f"{r['seconds']:.2f} s/epoch ({r['cpu_seconds']:.2f} s of CPU), "
+            f"test accuracy {100 * r['accuracy']:.1f}%"
+        ),
+    )
+    ratio = cmp.ratio("reference", "engine")
+    ref, eng = cmp.median("reference"), cmp.median("engine")
+    acc_ref, acc_eng = cmp.median("reference", "accuracy"), cmp.median("engine", "accuracy")
+    print(
+        f"median of {a.repeats}: reference {ref:.2f} s, engine {eng:.2f} s per epoch: "
+        f"the engine is {ratio:.2f}x faster; test accuracy {100 * acc_ref:.1f}% "
+        f"vs {100 * acc_eng:.1f}%"
+    )
+    cpu_ratio = cmp.ratio("reference", "engine", "cpu_seconds")
+    print(
+        f"CPU time (less sensitive to other work; with DataLoader workers it leaves theirs out): "
+        f"reference {cmp.median('reference', 'cpu_seconds'):.2f} s, "
+        f"engine {cmp.median('engine', 'cpu_seconds'):.2f} s: {cpu_ratio:.2f}x"
+    )
+    last_line(
+        {
+            "ratio": round(ratio, 3),
+            "reference_s": round(ref, 3),
+            "engine_s": round(eng, 3),
+            "cpu_ratio": round(cpu_ratio, 3),
+            "reference_accuracy": acc_ref,
+            "engine_accuracy": acc_eng,
+            "threads": threads,
+            "device": a.device,
+            "preset": a.preset,
+            "dataset": cfg.dataset,
+            "examples": n,
+            "seed": cfg.seed,
+            **cmp.summary(),
+        }
     )
 
 

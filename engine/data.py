@@ -111,11 +111,14 @@ def normalize(x: torch.Tensor | np.ndarray, how) -> torch.Tensor:
     if x.dim() == 2:
         x = x[None]
     dataset, standardize = (how, True) if isinstance(how, str) else (how.dataset, how.standardize)
-    unit = x.float() / 255.0  # (N, 28, 28) in [0, 1], what torchvision's ToTensor() gives
-    if not standardize:
-        return unit.unsqueeze(1)
-    mean, std = STATS[dataset]
-    return ((unit - mean) / std).unsqueeze(1)
+    # One new float tensor, then in-place steps: the whole training set is 188 MB of float32,
+    # and a fresh 188 MB buffer per step cost more than the arithmetic (page faults). Same
+    # operations in the same order as (x / 255 - mean) / std, so the values are bit-identical.
+    out = x.to(torch.float32, copy=True).div_(255.0)  # [0, 1], what ToTensor() gives
+    if standardize:
+        mean, std = STATS[dataset]
+        out.sub_(mean).div_(std)
+    return out.unsqueeze(1)
 
 
 def _raw_dir(name: str, root: Path) -> Path:

@@ -109,7 +109,11 @@ def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     # Paper level per pixel: a wide minimum filter erases strokes narrower than the kernel,
     # leaving the (unevenly lit) paper; subtracting it removes shadows and gradients.
     k = max(3, (min(h, w) // 6) | 1)
-    paper = cv2.erode(g, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    # (In 16-bit integers: 3x faster than in float32, and exact for 8- and 16-bit images; this
+    # erosion was most of the time of a prediction from a photo.)
+    g16 = np.rint(g * 65535.0).astype(np.uint16)
+    paper = cv2.erode(g16, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    paper = paper.astype(np.float32) / 65535.0
     paper = cv2.blur(paper, (k, k))
     ink = np.clip(g - paper, 0, None)
     top = float(np.percentile(ink, 99.5))

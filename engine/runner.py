@@ -13,12 +13,16 @@ import threading
 import time
 from collections.abc import Callable
 
+import torch
+
 from engine import EngineError
+from engine.config import TrainConfig
 from engine.data import load
 from engine.runs import Run, RunState, model_from_checkpoint, read_checkpoint
 from engine.train import (
     EpochResult,
     Progress,
+    StopPoller,
     TrainingCancelled,
     TrainingDiverged,
     TrainState,
@@ -28,14 +32,24 @@ from engine.train import (
 )
 
 
-def restore_state(run: Run, steps_per_epoch: int) -> TrainState | None:
-    """The TrainState of the run's last checkpoint, or None when it has none."""
+def restore_state(
+    run: Run,
+    steps_per_epoch: int,
+    cfg: TrainConfig | None = None,
+    device: torch.device | None = None,
+) -> TrainState | None:
+    """The TrainState of the run's last checkpoint, or None when it has none.
+
+    ``cfg`` and ``device``: the run's config, already validated, and its resolved device (what
+    ``execute`` has); without them they are read, validated and resolved here.
+    """
     if not run.has_checkpoint():
         return None
     ckpt = read_checkpoint(run.checkpoint_path)
-    cfg = run.config()
-    device = resolve_device(cfg.device)
-    state = init_state(cfg, device, steps_per_epoch)
+    checked = cfg is not None and device is not None
+    cfg = cfg or run.config()
+    device = device or resolve_device(cfg.device)
+    state = init_state(cfg, device, steps_per_epoch, validate=not checked)
     state.model.load_state_dict(model_from_checkpoint(ckpt).state_dict())
     state.model.to(device)
     state.optimizer.load_state_dict(ckpt["optimizer"])
@@ -65,13 +79,16 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
     stop = {"flag": False}
     in_main = threading.current_thread() is threading.main_thread()
     prev = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True)) if in_main else None
+    # The batch loop asks a flag; a thread looks at the signal and the cancel file 5 times a second.
+    poller = StopPoller(lambda: stop["flag"] or run.cancel_requested())
     try:
-        state = restore_state(run, steps)
+        cfg.validate()  # once per run: restore_state and train are told it was done
+        device = resolve_device(cfg.device)  # once per run, likewise
+        state = restore_state(run, steps, cfg, device)
         done = state.epoch if state else 0
         run.truncate_metrics(done)
         if done:
             echo(f"Resuming from the checkpoint of epoch {done}")
-        device = resolve_device(cfg.device)
         echo(f"Using {device} device")
         echo(data.info.describe())
         current = {"epoch": 0}
@@ -90,14 +107,16 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
             run.append_metric({"kind": "epoch", **r.__dict__, "t": time.time()})
             run.set_status(RunState.RUNNING, epoch=r.epoch, test_accuracy=r.test_accuracy)
 
-        state = train(
-            cfg,
-            data,
-            state=state,
-            on_progress=on_progress,
-            on_epoch=on_epoch,
-            should_stop=lambda: stop["flag"] or run.cancel_requested(),
-        )
+        with poller:
+            state = train(
+                cfg,
+                data,
+                state=state,
+                device=device,
+                on_progress=on_progress,
+                on_epoch=on_epoch,
+                should_stop=poller,
+            )
     except TrainingCancelled as e:
         run.set_status(RunState.CANCELLED, message=str(e), finished=time.time())
         echo(f"Cancelled: {e}")

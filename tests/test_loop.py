@@ -1,0 +1,127 @@
+"""The training loop's plumbing: one validation and device per run, the cancel flag's thread,
+the thread policy, evaluation in big batches, normalisation in place."""
+
+import json
+import threading
+import time
+
+import pytest
+import torch
+
+from engine import config, data, runner, train
+from engine.config import preset
+from engine.runs import create_run
+
+TINY = dict(limit_train=256, limit_test=100, log_every=2, batch_size=64, threads=1)
+
+
+def test_a_run_validates_its_config_and_resolves_its_device_once(monkeypatch):
+    run = create_run(preset("fast", epochs=2, schedule="constant", **TINY))
+    validations, resolutions = [], []
+    real_validate, real_resolve = config.TrainConfig.validate, train.resolve_device
+
+    def validate(self):
+        validations.append(1)
+        return real_validate(self)
+
+    def resolve(name="auto"):
+        resolutions.append(name)
+        return real_resolve(name)
+
+    monkeypatch.setattr(config.TrainConfig, "validate", validate)
+    monkeypatch.setattr(train, "resolve_device", resolve)
+    monkeypatch.setattr(runner, "resolve_device", resolve)
+    assert runner.execute(run, echo=lambda s: None).value == "complete"
+    assert (len(validations), len(resolutions)) == (1, 1)
+
+    # A resume (from the checkpoint of epoch 2, to 3 epochs) likewise.
+    cfg = preset("fast", epochs=3, schedule="constant", **TINY)
+    run.config_path.write_text(json.dumps(cfg.to_dict()))
+    validations.clear(), resolutions.clear()
+    assert runner.execute(run, echo=lambda s: None).value == "complete"
+    assert (len(validations), len(resolutions)) == (1, 1)
+
+
+def test_stop_poller_raises_its_flag_from_its_thread_and_stops_with_the_block():
+    answers = iter([False, False, True])
+    with train.StopPoller(lambda: next(answers), every=0.01) as stop:
+        assert not stop()
+        deadline = time.monotonic() + 5
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stop()
+    assert not any(t.name == "stop-poller" for t in threading.enumerate())
+
+
+def test_a_cancel_file_stops_training_through_the_poller(mnist, tmp_path):
+    flag = tmp_path / "cancel"
+    seen = []
+
+    def on_progress(p):
+        seen.append(p.batch)
+        if len(seen) == 2:
+            flag.touch()
+
+    cfg = preset("fast", epochs=50, **TINY)
+    with (
+        train.StopPoller(flag.exists, every=0.01) as stop,
+        pytest.raises(train.TrainingCancelled),
+    ):
+        train.train(cfg, mnist, on_progress=on_progress, should_stop=stop)
+
+
+def test_auto_threads_takes_every_core_when_quiet_and_half_beside_other_work(monkeypatch):
+    def samples():  # (machine busy, this process) jiffies: a quiet spell, then a busy neighbour
+        yield from [(0, 0), (100, 100)]
+        busy, own = 100, 100
+        while True:
+            busy, own = busy + 200, own + 50
+            yield busy, own
+
+    it = samples()
+    monkeypatch.setattr(train.AutoThreads, "_sample", staticmethod(lambda: next(it)))
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    auto = train.AutoThreads(every=0.02)
+    assert auto.threads == config.auto_threads() == 2  # before the first measurement
+    chosen = []
+    with auto:
+        deadline = time.monotonic() + 5
+        while not (4 in chosen and chosen[-1] == 2) and time.monotonic() < deadline:
+            chosen.append(auto.threads)
+            time.sleep(0.002)
+    assert 4 in chosen and chosen[-1] == 2, chosen
+    before = torch.get_num_threads()
+    try:
+        assert auto.apply() == torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_auto_threads_reads_this_machine():
+    sample = train.AutoThreads._sample()
+    assert sample is None or (sample[0] >= 0 and sample[1] >= 0)
+
+
+def test_evaluate_in_one_big_batch_counts_as_in_small_ones(mnist):
+    state = train.train(preset("fast", epochs=1, **TINY), mnist)
+    x, y = data.normalize(mnist.x_test[:500], "mnist"), mnist.y_test[:500]
+    big = train.evaluate(state.model, x, y, batch_size=500)
+    small = train.evaluate(state.model, x, y, batch_size=64)
+    assert big[1] == small[1] and big[0] == pytest.approx(small[0], rel=1e-5)
+    assert train.evaluate(state.model, x, y) == pytest.approx(big, rel=1e-5)
+
+
+def test_normalize_is_bit_identical_to_the_formula_and_leaves_its_input_alone():
+    x = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    mean, std = data.STATS["mnist"]
+    assert torch.equal(data.normalize(x, "mnist"), ((x.float() / 255.0 - mean) / std)[:, None])
+    f = torch.rand(3, 28, 28)
+    kept = f.clone()
+    data.normalize(f, "mnist")
+    assert torch.equal(f, kept)
+
+
+def test_cuda_graphs_are_only_for_cuda(mnist):
+    state = train.train(preset("fast", epochs=1, **TINY), mnist)
+    assert state.cuda_graphs is False
+    assert train._graph_forward(state.model, 64, torch.device("cpu")) is None
