@@ -117,9 +117,10 @@ def test_device_selection_falls_back_and_refuses_missing_devices():
 
 
 @pytest.mark.slow
-def test_fast_preset_reaches_90_percent_on_fashion_mnist_in_3_epochs(fashion):
+def test_fast_preset_reaches_90_percent_on_fashion_mnist_in_2_epochs(fashion):
+    # 91.1% measured with 1 thread; 2 threads round differently, so the bar keeps a margin.
     state = train(preset("fast", threads=2), fashion)  # tests run one at a time: both cores
-    assert state.epoch == 3
+    assert state.epoch == 2
     assert state.history[-1]["test_accuracy"] >= 0.90, state.history
 
 
