@@ -124,4 +124,4 @@ def test_normalize_is_bit_identical_to_the_formula_and_leaves_its_input_alone():
 def test_cuda_graphs_are_only_for_cuda(mnist):
     state = train.train(preset("fast", epochs=1, **TINY), mnist)
     assert state.cuda_graphs is False
-    assert train._graph_forward(state.model, 64, torch.device("cpu")) is None
+    assert train.graph_forward(state.model, 64, torch.device("cpu")) is None
