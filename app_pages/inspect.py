@@ -5,8 +5,8 @@ import streamlit as st
 from engine import inspect as ins
 from engine.data import CLASSES, ImageError, normalize
 from engine.preprocess import preprocess
+from ui import draw, epoch_views, resources, state
 from ui import inspect_views as views
-from ui import resources, state
 
 st.title("Inspect a network")
 run_id, model, cfg = state.selected_model()
@@ -40,6 +40,8 @@ st.write(
 with st.expander("As text (`python -m engine summary`)"):
     st.code(table.text(), language=None)
 
+model = epoch_views.pick(run_id, model, cfg)  # the network after the epoch chosen there
+
 st.header("Filters")
 try:
     filters = ins.first_layer_filters(model)
@@ -69,7 +71,7 @@ if filters is not None:
             st.plotly_chart(views.second_filters_figure(second), width="stretch")
 
 st.header("Input")
-source = st.radio("Image", ["Test image", "Upload", "Camera"], horizontal=True)
+source = st.radio("Image", ["Test image", "Upload", "Camera", "Draw"], horizontal=True)
 image, label = None, None
 if source == "Test image":
     test = resources.dataset(cfg.dataset)
@@ -78,8 +80,10 @@ if source == "Test image":
 else:
     if source == "Upload":
         file = st.file_uploader("A photo or scan of one character", type=views.IMAGE_TYPES)
-    else:
+    elif source == "Camera":
         file = st.camera_input("Hold one handwritten character up to the camera")
+    else:  # prepared like a photo
+        file = draw.pad_file("inspect_draw", hint="Draw one character with the mouse or a pen.")
     if file is None:
         st.info("Choose an image to see what the network does with it.")
         st.stop()

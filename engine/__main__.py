@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, help="CPU threads (0 = auto)")
     t.add_argument("--device", help="auto, cpu, cuda or mps (default auto)")
     t.add_argument(
+        "--snapshots",
+        action=argparse.BooleanOptionalAction,
+        help="keep the weights after each epoch in RUN/snapshots/ (default on; always off for "
+        "nets over 1 MB of weights)",
+    )
+    t.add_argument(
         "--runs-dir", type=Path, help="runs directory (default $ENGINE_RUNS_DIR or ./runs)"
     )
     t.add_argument("--run-id", help="name of the run directory (default: time-dataset-model-xxxx)")
@@ -161,7 +167,7 @@ def config_from_args(a: argparse.Namespace):
         for k in (
             "dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
             "schedule", "seed", "limit_train", "limit_test", "log_every", "threads", "device",
-            "augment",
+            "augment", "snapshots",
         )
         if getattr(a, k) is not None
     }  # fmt: skip

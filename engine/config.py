@@ -239,6 +239,7 @@ class TrainConfig:
     log_every: int = 100  # batches between "loss: ..." lines
     threads: int = 0  # torch intra-op threads on CPU (0 = auto: half the cores, at least 1)
     device: str = "auto"  # "auto", "cpu", "cuda", "mps"
+    snapshots: bool = True  # keep the weights after each epoch (engine.snapshots; not for big nets)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field that makes no sense."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from engine import EngineError
+from engine import EngineError, snapshots
 from engine.config import TrainConfig
 from engine.data import load
 from engine.runs import Run, RunState, model_from_checkpoint, read_checkpoint
@@ -91,6 +91,7 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
             echo(f"Resuming from the checkpoint of epoch {done}")
         echo(f"Using {device} device")
         echo(data.info.describe())
+        keep_snapshots = snapshots.start(run.path, cfg, state, steps, echo)
         current = {"epoch": 0}
 
         def on_progress(p: Progress) -> None:
@@ -103,6 +104,8 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
 
         def on_epoch(r: EpochResult, st: TrainState) -> None:
             echo(r.line())
+            if keep_snapshots:  # before the checkpoint: a resume redoes (and rewrites) it
+                snapshots.save(run.path, r.epoch, st.model)
             run.save_checkpoint(st)  # before the metric: a listed epoch always has its checkpoint
             run.append_metric({"kind": "epoch", **r.__dict__, "t": time.time()})
             run.set_status(RunState.RUNNING, epoch=r.epoch, test_accuracy=r.test_accuracy)

@@ -20,6 +20,7 @@ from engine.samples import (
     synthetic_greek,
     to_csv_pair,
 )
+from ui import draw
 
 SAMPLES = "greek_samples"  # this browser session's SampleSet (never shared between visitors)
 DEFAULT_LETTERS = ["alpha", "beta", "gamma"]
@@ -168,7 +169,11 @@ def sample_inputs(current: SampleSet) -> tuple[SampleSet | None, list[str]]:
         except SampleError as e:
             out["problems"].append(str(e))
 
-    tabs = st.tabs(["Upload images", "ZIP of folders", "CSV pair", "Camera", "Built-in letters"])
+    # A key keeps the chosen tab when a message above it comes or goes (a drawn stroke reruns).
+    tabs = st.tabs(
+        ["Upload images", "ZIP of folders", "CSV pair", "Camera", "Built-in letters", "Draw"],
+        key="sample_tabs",
+    )
     with tabs[0], st.form("add_images", clear_on_submit=True):
         label = st.text_input("Class name", placeholder="e.g. alpha")
         files = st.file_uploader(
@@ -205,4 +210,7 @@ def sample_inputs(current: SampleSet) -> tuple[SampleSet | None, list[str]]:
         if st.form_submit_button("Replace the set with these") and letters:
             replace_samples(synthetic_greek(letters, per))
             st.rerun()
+    with tabs[5]:  # drawn samples are prepared like photos
+        if drawn := draw.labelled_drawing("greek_draw", (current.classes or ["alpha"])[0]):
+            take(lambda: from_images([("drawing", drawn[1])], drawn[0]))
     return out["added"], out["problems"]

@@ -13,7 +13,7 @@ from engine.data import CLASSES
 from engine.models import count_params
 from engine.preprocess import preprocess
 from engine.runs import Run, RunError, RunState, open_run
-from ui import charts, resources
+from ui import charts, draw, resources
 
 ICONS = {
     "queued": ":material/hourglass_top:",
@@ -137,7 +137,8 @@ def result(run: Run, key: str = "res") -> None:
     c1.plotly_chart(charts.loss_curve(metrics), key=f"{key}_loss")
     c2.plotly_chart(charts.accuracy_curve(metrics, cfg.epochs), key=f"{key}_acc")
 
-    tabs = st.tabs(["Confusion matrix", "Test images", "Worst mistakes", "Try it", "Download"])
+    names = ["Confusion matrix", "Test images", "Worst mistakes", "Try it", "Download"]
+    tabs = st.tabs(names, key=f"{key}_tabs")  # keeps the chosen tab over reruns (pad strokes)
     cm = pred.confusion()
     with tabs[0]:
         c1, c2 = st.columns([3, 2])
@@ -183,7 +184,7 @@ def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
     left, right = st.columns([2, 3])
     with left:
         source = st.radio(
-            "Image", ("A test image", "Upload a photo"), key=f"{key}_src", horizontal=True
+            "Image", ("A test image", "Upload a photo", "Draw"), key=f"{key}_src", horizontal=True
         )
         img, actual = None, None
         if source == "A test image":
@@ -192,10 +193,13 @@ def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
             st.image(_big(img, 6), caption=f"Actual: {actual}")
         else:
             what = "handwritten digit" if cfg.dataset == "mnist" else "piece of clothing"
-            up = st.file_uploader(
-                f"Photo of one {what} (dark on a plain light background works best)",
-                type=UPLOAD_TYPES, key=f"{key}_up",
-            )  # fmt: skip
+            if source == "Draw":  # a drawing is prepared like a photo
+                up = draw.pad_file(f"{key}_draw", hint=f"Draw one {what} with the mouse or a pen.")
+            else:
+                up = st.file_uploader(
+                    f"Photo of one {what} (dark on a plain light background works best)",
+                    type=UPLOAD_TYPES, key=f"{key}_up",
+                )  # fmt: skip
             if up is not None:
                 try:
                     pre = preprocess(up.getvalue(), name=up.name, keep_steps=True)

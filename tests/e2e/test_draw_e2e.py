@@ -1,0 +1,77 @@
+"""Browser test of the drawing pad: strokes drawn with the mouse in Chromium come back as a
+prediction, on the Train page's "try it" and as Inspect's input image."""
+
+from __future__ import annotations
+
+import re
+
+import harness
+import pytest
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = harness.ARTIFACTS / "draw"
+
+# Strokes on the 280 px pad, as (x, y) points in pad pixels; the mouse goes through each.
+SEVEN = [[(70, 60), (210, 60), (120, 240)]]
+ONE = [[(150, 40), (150, 240)]]
+
+
+@pytest.fixture(scope="module")
+def app_url(digit_runs_factory, tmp_path_factory):
+    harness.require_browser()
+    runs = digit_runs_factory()
+    with harness.serve(runs, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+        yield url
+
+
+def draw(page, strokes, steps: int = 12) -> None:
+    """Draw ``strokes`` on the visible pad with the mouse, point to point in small moves."""
+    canvas = page.locator("canvas[aria-label='drawing pad']").first
+    canvas.wait_for(state="visible")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    scale = box["width"] / 280
+
+    def at(p):
+        return box["x"] + p[0] * scale, box["y"] + p[1] * scale
+
+    for stroke in strokes:
+        page.mouse.move(*at(stroke[0]))
+        page.mouse.down()
+        for a, b in zip(stroke, stroke[1:]):
+            for i in range(1, steps + 1):
+                t = i / steps
+                page.mouse.move(*at((a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))))
+        page.mouse.up()
+
+
+def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(app_url):
+    from playwright.sync_api import expect
+
+    with harness.browser_page() as page:
+        page.goto(f"{app_url}/train?run=default-mnist-cnn")
+        page.get_by_role("tab", name="Try it").click()
+        page.get_by_text("Draw", exact=True).click()
+        # The "try it" tab (the galleries' tabs say "Predicted: …" too).
+        panel = page.get_by_role("tabpanel").filter(has=page.locator("canvas"))
+        draw(page, SEVEN)
+        expect(panel.get_by_text(re.compile(r"^Predicted: 7"))).to_be_visible(timeout=30_000)
+        expect(panel.get_by_text("drawing (28×28 input)")).to_be_visible()
+        harness.shot(page, "draw/01-try-it-seven", max_height=5000)
+
+        panel.get_by_role("button", name="Clear").click()
+        expect(panel.get_by_text(re.compile(r"^Predicted: "))).to_have_count(0, timeout=30_000)
+        draw(page, ONE)
+        expect(panel.get_by_text(re.compile(r"^Predicted: 1"))).to_be_visible(timeout=30_000)
+        harness.shot(page, "draw/02-try-it-one", max_height=5000)
+
+        page.goto(f"{app_url}/inspect")
+        expect(page.get_by_role("heading", name="Inspect a network")).to_be_visible()
+        page.get_by_text("Draw", exact=True).click()
+        expect(page.get_by_text("Choose an image")).to_be_visible(timeout=30_000)
+        draw(page, SEVEN)
+        expect(page.get_by_role("heading", name=re.compile(r"^Predicted: 7"))).to_be_visible(
+            timeout=30_000
+        )
+        assert page.locator('[data-testid="stException"]').count() == 0
+        harness.shot(page, "draw/03-inspect-seven", max_height=8000)
