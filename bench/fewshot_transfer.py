@@ -16,8 +16,10 @@ Support and queries never share a writer (or, for rendered letters, a font famil
 Every candidate sees the same episodes; differences are paired (mean ± 95% CI over episodes,
 pooled over the splits). Trained networks are cached in bench/.cache/fewshot.
 
-    python bench/fewshot_transfer.py            # the full table (a few minutes on 1 thread)
-    python bench/fewshot_transfer.py --quick    # fewer episodes and one split
+    python bench/fewshot_transfer.py --quick --nets classic --augment affine+elastic
+        # one split, 40 episodes: 72 s on one core with the networks cached (load 8-9)
+    python bench/fewshot_transfer.py --splits 5 --nets classic --augment affine+elastic \
+        --sections digits   # one part of the README's table; run parts as parallel processes
 """
 
 from __future__ import annotations
