@@ -86,10 +86,14 @@ class AutoThreads:
             now, t_now = self._sample(), time.monotonic()
             if now is None:
                 return
-            hz = os.sysconf("SC_CLK_TCK")
-            others = ((now[0] - prev[0]) - (now[1] - prev[1])) / hz / max(1e-3, t_now - t_prev)
-            self.threads = self._cores if others < self.BUSY else auto_threads()
+            self.threads = self.choose(prev, now, t_now - t_prev)
             prev, t_prev, wait = now, t_now, self._every
+
+    def choose(self, prev: tuple[int, int], now: tuple[int, int], seconds: float) -> int:
+        """The thread count for two ``_sample`` readings ``seconds`` apart."""
+        hz = os.sysconf("SC_CLK_TCK")
+        others = ((now[0] - prev[0]) - (now[1] - prev[1])) / hz / max(1e-3, seconds)
+        return self._cores if others < self.BUSY else auto_threads()
 
     def __enter__(self) -> AutoThreads:
         self._thread.start()

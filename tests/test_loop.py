@@ -2,6 +2,7 @@
 the thread policy, evaluation in big batches, normalisation in place."""
 
 import json
+import os
 import threading
 import time
 
@@ -71,25 +72,34 @@ def test_a_cancel_file_stops_training_through_the_poller(mnist, tmp_path):
 
 
 def test_auto_threads_takes_every_core_when_quiet_and_half_beside_other_work(monkeypatch):
-    def samples():  # (machine busy, this process) jiffies: a quiet spell, then a busy neighbour
-        yield from [(0, 0), (100, 100)]
-        busy, own = 100, 100
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    auto = train.AutoThreads()
+    assert auto.threads == config.auto_threads() == 2  # before the first measurement
+    hz = os.sysconf("SC_CLK_TCK")
+    # (machine busy, this process) jiffies one second apart: all of it ours → every core ...
+    assert auto.choose((0, 0), (2 * hz, 2 * hz), 1.0) == 4
+    # ... 0.4 of a core used by others → still every core; 1 core → half of them.
+    assert auto.choose((0, 0), (int(1.4 * hz), hz), 1.0) == 4
+    assert auto.choose((0, 0), (2 * hz, hz), 1.0) == 2
+
+
+def test_auto_threads_applies_its_choice_from_its_thread(monkeypatch):
+    def samples():  # a busy neighbour: the machine does 2 cores' work, this process 0.5
+        busy, own = 0, 0
         while True:
-            busy, own = busy + 200, own + 50
             yield busy, own
+            busy, own = busy + 200, own + 50
 
     it = samples()
     monkeypatch.setattr(train.AutoThreads, "_sample", staticmethod(lambda: next(it)))
     monkeypatch.setattr("os.cpu_count", lambda: 4)
-    auto = train.AutoThreads(every=0.02)
-    assert auto.threads == config.auto_threads() == 2  # before the first measurement
-    chosen = []
+    auto = train.AutoThreads(every=0.01)
+    auto.threads = 4  # as if the machine had been quiet
     with auto:
-        deadline = time.monotonic() + 5
-        while not (4 in chosen and chosen[-1] == 2) and time.monotonic() < deadline:
-            chosen.append(auto.threads)
-            time.sleep(0.002)
-    assert 4 in chosen and chosen[-1] == 2, chosen
+        deadline = time.monotonic() + 10
+        while auto.threads != 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    assert auto.threads == 2
     before = torch.get_num_threads()
     try:
         assert auto.apply() == torch.get_num_threads() == 2
