@@ -63,7 +63,7 @@ def test_a_cancel_file_stops_training_through_the_poller(mnist, tmp_path):
         if len(seen) == 2:
             flag.touch()
 
-    cfg = preset("fast", epochs=50, **TINY)
+    cfg = preset("fast", epochs=200, **TINY)  # far more than it takes the poller to see the file
     with (
         train.StopPoller(flag.exists, every=0.01) as stop,
         pytest.raises(train.TrainingCancelled),
