@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -193,8 +192,9 @@ def _run_and_report(run, out) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if niceness := os.environ.get("ENGINE_NICE"):  # set for background workers by engine.jobs
-        os.nice(max(0, int(niceness) - os.nice(0)))  # to that level, not 10 more each generation
+    from engine.procs import apply_nice
+
+    apply_nice()  # background jobs and sweep workers run niced (engine.procs.worker_env)
     args = build_parser().parse_args(argv)
     out: dict = {"command": args.command}
     code = 0

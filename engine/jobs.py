@@ -14,27 +14,20 @@ with stdout/stderr appended to ``RUN_DIR/log.txt`` and its thread count fixed by
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
 import os
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
+from engine import procs
 from engine.config import TrainConfig, auto_threads
-from engine.data import data_dir
 from engine.runs import Run, RunError, RunState, create_run, list_runs, runs_dir
 
 MAX_JOBS_ENV = "ENGINE_MAX_JOBS"
 LOCK_NAME = ".jobs.lock"
-ROOT = Path(__file__).resolve().parent.parent  # the repository: jobs import `engine` from here
-_children: list[subprocess.Popen] = []  # processes this process started; polled to reap them
-_children_lock = threading.Lock()  # the Streamlit server pumps from several session threads
 
 
 def max_jobs() -> int:
@@ -45,15 +38,9 @@ def max_jobs() -> int:
         return 1
 
 
-@contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_NAME, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def _locked(root: Path) -> contextlib.AbstractContextManager[None]:
+    """The queue's lock: one pump, submit, resume or cancel at a time on this runs directory."""
+    return procs.file_lock(Path(root) / LOCK_NAME)
 
 
 def _raw_state(run: Run) -> str | None:
@@ -100,43 +87,16 @@ def running(root: Path | None = None) -> list[Run]:
     return [r for r in list_runs(root) if r.state() == RunState.RUNNING]
 
 
-NICENESS = 10  # background work yields the CPU to the dashboard's server: pages stay responsive
-
-
-def worker_env(threads: int, runs_root: Path) -> dict[str, str]:
-    """The environment of a background worker process (training job or sweep worker)."""
-    return {
-        **os.environ,
-        # One pool of `threads` threads in every library torch may use.
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "ENGINE_RUNS_DIR": str(Path(runs_root).resolve()),
-        "ENGINE_DATA_DIR": str(data_dir().resolve()),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",  # logs show lines as they are printed
-        "ENGINE_NICE": str(NICENESS),  # applied by `python -m engine` at start
-    }
-
-
 def _launch(run: Run) -> subprocess.Popen:
-    env = worker_env(run.config().threads or auto_threads(), run.path.parent)
-    with open(run.log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "engine", "resume", str(run.path.resolve())],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=os.getcwd(),
-            start_new_session=True,  # not killed with the server or by Ctrl-C in its terminal
-        )
+    """``python -m engine resume RUN_DIR``, detached, niced, its output appended to log.txt."""
+    env = procs.worker_env(run.config().threads or auto_threads(), run.path.parent)
+    return procs.spawn(["resume", str(run.path.resolve())], env, log=run.log_path)
 
 
 def pump(root: Path | None = None) -> list[Run]:
     """Start queued runs while slots are free; returns the runs started. Safe to call anytime."""
     root = Path(root or runs_dir())
-    with _children_lock:  # reap finished children so they do not linger as zombies
-        _children[:] = [p for p in _children if p.poll() is None]
+    procs.reap()  # finished children must not linger as zombies
     started = []
     with _locked(root):
         active = 0
@@ -145,8 +105,6 @@ def pump(root: Path | None = None) -> list[Run]:
                 active += 1
         for run in queue(root)[: max(0, max_jobs() - active)]:
             proc = _launch(run)
-            with _children_lock:
-                _children.append(proc)
             # Marked running with the child's pid while we hold the lock: another pump sees it.
             run.set_status(
                 RunState.RUNNING,

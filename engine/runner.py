@@ -5,11 +5,10 @@ Used by ``python -m engine train|resume`` and therefore by every background job.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -18,7 +17,14 @@ import torch
 from engine import EngineError, snapshots
 from engine.config import TrainConfig
 from engine.data import load
-from engine.runs import Run, RunState, model_from_checkpoint, read_checkpoint
+from engine.procs import sigterm_flag
+from engine.runs import (
+    Run,
+    RunState,
+    model_from_checkpoint,
+    read_checkpoint,
+    remove_stale_temp_files,
+)
 from engine.train import (
     EpochResult,
     Progress,
@@ -69,6 +75,7 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
     cfg = run.config()
     data = load(cfg.dataset)
     run.cancel_path.unlink(missing_ok=True)
+    remove_stale_temp_files(run.path)  # a resume after a kill: the dead writer's half saves
     n = min(cfg.limit_train or len(data.x_train), len(data.x_train))
     steps = -(-n // cfg.batch_size)
     t_start = time.time()
@@ -76,11 +83,10 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
         RunState.RUNNING, pid=os.getpid(), host=socket.gethostname(), started=t_start, message=""
     )
     # SIGTERM (Cancel button, `kill`) stops at the next batch like the cancel file does.
-    stop = {"flag": False}
-    in_main = threading.current_thread() is threading.main_thread()
-    prev = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True)) if in_main else None
+    sigterm = contextlib.ExitStack()
+    stop = sigterm.enter_context(sigterm_flag())
     # The batch loop asks a flag; a thread looks at the signal and the cancel file 5 times a second.
-    poller = StopPoller(lambda: stop["flag"] or run.cancel_requested())
+    should_stop = sigterm.enter_context(StopPoller(lambda: stop.is_set() or run.cancel_requested()))
     try:
         cfg.validate()  # once per run: restore_state and train are told it was done
         device = resolve_device(cfg.device)  # once per run, likewise
@@ -106,20 +112,22 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
             echo(r.line())
             if keep_snapshots:  # before the checkpoint: a resume redoes (and rewrites) it
                 snapshots.save(run.path, r.epoch, st.model)
-            run.save_checkpoint(st)  # before the metric: a listed epoch always has its checkpoint
+            # The metric before the checkpoint: a process killed between the two leaves an epoch
+            # listed without its checkpoint (resume drops it and trains it again), never a
+            # checkpointed epoch missing from the metrics (resume could not restore its line).
             run.append_metric({"kind": "epoch", **r.__dict__, "t": time.time()})
+            run.save_checkpoint(st)
             run.set_status(RunState.RUNNING, epoch=r.epoch, test_accuracy=r.test_accuracy)
 
-        with poller:
-            state = train(
-                cfg,
-                data,
-                state=state,
-                device=device,
-                on_progress=on_progress,
-                on_epoch=on_epoch,
-                should_stop=poller,
-            )
+        state = train(
+            cfg,
+            data,
+            state=state,
+            device=device,
+            on_progress=on_progress,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+        )
     except TrainingCancelled as e:
         run.set_status(RunState.CANCELLED, message=str(e), finished=time.time())
         echo(f"Cancelled: {e}")
@@ -146,8 +154,7 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
         run.set_status(RunState.FAILED, message=f"{type(e).__name__}: {e}", finished=time.time())
         raise
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, prev)
+        sigterm.close()
         sys.stdout.flush()
     last = state.history[-1] if state.history else {}
     run.set_status(

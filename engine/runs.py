@@ -6,6 +6,7 @@ leaves a half-written checkpoint or status; metrics are appended and a torn last
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io
 import json
@@ -25,6 +26,7 @@ import torch
 from engine import EngineError
 from engine.config import ConfigError, TrainConfig
 from engine.models import Model, build_model
+from engine.procs import pid_alive
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 CHECKPOINT_FORMAT = 1
@@ -58,9 +60,14 @@ def validate_run_id(run_id: str) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix.
+
+    The temp file, ``.<name>.<pid>-<random>.tmp``, names its writer: a writer killed mid-save
+    leaves it behind, and ``remove_stale_temp_files`` removes it once that process is gone.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix = f".{path.name}.{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -76,18 +83,28 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
 
 
-def _pid_alive(pid: int) -> bool:
+_TEMP = re.compile(r"^\..+\.(\d+)-[^.]*\.tmp$")  # what atomic_write_bytes names its temp files
+
+
+def remove_stale_temp_files(folder: Path) -> list[str]:
+    """Delete the temp files of atomic writes whose writer process is gone; returns their names.
+
+    A temp file names its writer's pid, so a live writer's file is never touched. Called where a
+    dead writer is detected: a run's status finds its process gone, and a resume starts.
+    """
+    removed = []
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is dead for our purposes
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        candidates = list(Path(folder).glob(".*.tmp"))
     except OSError:
-        return True
+        return removed
+    for p in candidates:
+        m = _TEMP.match(p.name)
+        if m is None or pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p.name)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -133,8 +150,9 @@ class Run:
             st.get("state") == RunState.RUNNING.value
             and st.get("host") == socket.gethostname()
             and isinstance(st.get("pid"), int)
-            and not _pid_alive(st["pid"])
+            and not pid_alive(st["pid"])
         ):
+            remove_stale_temp_files(self.path)  # a save it was in the middle of
             st = {
                 **st,
                 "state": RunState.FAILED.value,

@@ -6,9 +6,7 @@ Kept apart from engine.sweep so that building the CLI parser does not import Opt
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -43,11 +41,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=V1,V2",
         help="a setting and its values, repeatable; settings: batch_size, conv_layers, "
         "kernel_size, activation, filters, hidden, dropout, batchnorm, optimizer, lr, "
-        "weight_decay, epochs (default: the seed's four: batch_size=64,256 conv_layers=1,2 "
-        "kernel_size=3,5 activation=relu,tanh)",
+        "weight_decay, epochs, seed (default: the seed's four: batch_size=64,256 "
+        "conv_layers=1,2 kernel_size=3,5 activation=relu,tanh; for an MLP preset: "
+        "batch_size=64,256 hidden=64,128 activation=relu,tanh lr=0.001,0.01)",
     )
-    r.add_argument("--preset", choices=tuple(PRESETS), default="fast", help="base settings")
-    r.add_argument("--dataset", choices=DATASETS, default="fashion-mnist", help="dataset")
+    r.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="train every combination with this many seeds (1, 2, ...): the conclusions then "
+        "show the spread between repeats (default 1)",
+    )
+    r.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default="fast",
+        help="the base settings every trial starts from (default fast); the sweep varies them",
+    )
+    r.add_argument(
+        "--dataset", choices=DATASETS, help="dataset (default: fashion-mnist for fast, else the "
+        "preset's)",
+    )  # fmt: skip
     r.add_argument("--epochs", type=int, default=1, help="epochs per trial (default 1)")
     r.add_argument(
         "--limit-train", type=int, default=2000, help="training subset size (0 = all; 2000)"
@@ -86,23 +100,29 @@ def run_cli(args: argparse.Namespace, out: dict[str, Any]) -> int:
     cmd = args.sweep_command
     out["sweep_command"] = cmd
     if cmd == "run":
-        from engine.config import preset
+        from engine.config import PRESETS
 
         space = {n: sweep.parse_values(n, v) for n, v in (args.dim or [])}
-        base = preset(
+        dataset = args.dataset or (
+            "fashion-mnist" if args.preset == "fast" else PRESETS[args.preset].dataset
+        )
+        base = sweep.default_base(
             args.preset,
-            dataset=args.dataset,
+            dataset=dataset,
             epochs=args.epochs,
             limit_train=args.limit_train,
             limit_test=args.limit_test,
             seed=args.seed,
-            threads=1,
-            log_every=10**6,
         )
-        kw = {"space": space} if space else {}
+        if not space:
+            dims = sweep.default_dimensions(base.model.family)
+            space = {d: sweep.DIMENSIONS[d].seed for d in dims}
+        if args.repeats > 1:
+            space[sweep.REPEAT] = tuple(range(args.seed, args.seed + args.repeats))
         spec = sweep.SweepSpec(
-            base=base, sampler=args.sampler, n_trials=args.trials, pruning=args.pruning, **kw
-        )
+            base=base, space=space, sampler=args.sampler, n_trials=args.trials,
+            pruning=args.pruning, preset=args.preset,
+        )  # fmt: skip
         name = sweep.create(spec, args.name, args.storage)
         print(f"sweep {name}: {spec.size()} trials, {len(spec.grid()[1])} combinations skipped")
         helpers = [_helper(name, args.storage) for _ in range(max(0, args.workers - 1))]
@@ -126,13 +146,13 @@ def run_cli(args: argparse.Namespace, out: dict[str, Any]) -> int:
 
 
 def _helper(name: str, storage: str | None) -> subprocess.Popen:
-    """Another worker process of this sweep, sharing this terminal's output."""
-    from engine import sweep
+    """Another worker process of this sweep, sharing this terminal's output (not detached:
+    Ctrl-C stops it with this one; at this process's priority, one thread)."""
+    from engine import procs, sweep
+    from engine.runs import runs_dir
 
-    cmd = [sys.executable, "-m", "engine", "sweep", "work", "--name", name]
-    cmd += ["--storage", storage or sweep.default_storage()]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+    args = ["sweep", "work", "--name", name, "--storage", storage or sweep.default_storage()]
+    return procs.spawn(args, procs.worker_env(1, runs_dir(), nice=False), detached=False)
 
 
 def _report(name: str, storage: str | None, out: dict[str, Any]) -> int:
@@ -143,7 +163,7 @@ def _report(name: str, storage: str | None, out: dict[str, Any]) -> int:
     head = f"{'trial':>5}  {'state':<9}" + "".join(f"{d:>14}" for d in dims)
     print(head + f"{'accuracy':>10}{'seconds':>9}{'params':>9}")
     for r in sorted(rep.rows, key=lambda r: r.number):
-        cells = "".join(f"{sweep._fmt(r.params.get(d, '')):>14}" for d in dims)
+        cells = "".join(f"{sweep.fmt(r.params.get(d, '')):>14}" for d in dims)
         acc = f"{100 * r.accuracy:9.1f}%" if r.accuracy is not None else f"{'':>10}"
         secs = f"{r.seconds:9.2f}" if r.seconds is not None else f"{'':>9}"
         count = f"{r.params_count:9,d}" if r.params_count else f"{'':>9}"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine import sweep
+from engine.config import PRESETS
 from engine.runs import load_model, runs_dir
 from engine.sweep import SweepSpec, TrialRow
 
@@ -68,8 +69,8 @@ def test_conclusions_are_drawn_from_the_data():
     assert text[1].startswith("Activation relu beat tanh by 2.1 points")
     assert "about as fast" in text[1]
     assert text[2] == (
-        "Batch size 64 beat 256 by 1.8 points on average (87.5% vs 85.7%, 2 vs 2 trials), "
-        "3.0× slower."
+        "Batch size 64 beat 256 by 1.8 points on average (87.5% ± 0.7 vs 85.7% ± 2.3, "
+        "2 vs 2 trials), 3.0× slower."
     )
     assert "3.0× faster: batch size 256, activation relu" in text[3]
     eff = {e.value: e for e in sweep.effects(rows, "batch_size")}
@@ -78,6 +79,80 @@ def test_conclusions_are_drawn_from_the_data():
     same = [row(0, 0.8, 1.0, dropout=0.0), row(1, 0.801, 1.0, dropout=0.5)]
     assert "made little difference" in sweep.conclusions(same, ["dropout"])[1]
     assert "Not enough" in sweep.conclusions(rows[:1], ["batch_size"])[0]
+
+
+def test_each_claim_says_how_many_trials_stand_behind_it():
+    single = [row(0, 0.90, 1.0, activation="relu"), row(1, 0.85, 1.0, activation="tanh")]
+    text = sweep.conclusions(single, ["activation"])
+    assert "1 trial each" in text[1] and "chance" in text[1]
+    assert "±" not in text[1]  # no spread from one trial
+
+
+def test_repeats_show_the_seed_spread_and_temper_small_differences():
+    rows = [  # two settings × three seeds; relu is 0.4 points better, seeds differ by ~1
+        row(0, 0.880, 1.0, activation="relu", seed=1),
+        row(1, 0.890, 1.0, activation="relu", seed=2),
+        row(2, 0.870, 1.0, activation="relu", seed=3),
+        row(3, 0.876, 1.0, activation="tanh", seed=1),
+        row(4, 0.886, 1.0, activation="tanh", seed=2),
+        row(5, 0.866, 1.0, activation="tanh", seed=3),
+    ]
+    text = sweep.conclusions(rows, ["activation", "seed"])
+    assert text[1].startswith("Repeats: the same settings trained with 3 seeds differ by 1.0")
+    [claim] = [t for t in text if t.startswith("Activation")]
+    assert "88.0% ± 1.0 vs 87.6% ± 1.0, 3 vs 3 trials" in claim
+    assert "within the spread between seeds" in claim
+    assert not any(t.startswith("Seed") for t in text)  # the seed is the noise, not a finding
+
+
+def test_a_sweep_compares_at_least_two_trials():
+    with pytest.raises(sweep.SweepError, match="at least 2"):
+        SweepSpec(space={"activation": ("relu",)}).validate()
+    with pytest.raises(sweep.SweepError, match="at least 2"):
+        SweepSpec(space={"activation": ("relu", "tanh")}, sampler="tpe", n_trials=1).validate()
+    SweepSpec(space={"activation": ("relu", "tanh")}).validate()
+
+
+def test_names_of_a_new_sweep_and_of_its_best_run():
+    assert sweep.best_run_id("sweep-20261127-101500") == "sweep-20261127-101500-best"
+    assert sweep.best_run_id("lr-study") == "sweep-lr-study-best"
+    first = sweep.new_name()
+    assert first.startswith("sweep-") and sweep.new_name([first]) == first + "-2"
+    assert sweep.new_name([first, first + "-2"]) == first + "-3"
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_a_sweep_can_be_built_around_any_preset(name):
+    base = sweep.default_base(name, limit_train=256, limit_test=100)
+    family = base.model.family
+    dims = sweep.default_dimensions(family)
+    spec = SweepSpec(base=base, space={d: sweep.DIMENSIONS[d].seed for d in dims}, preset=name)
+    spec.validate()
+    assert spec.size() == 16
+    for params in spec.grid()[0]:  # every trial is the preset with only the swept settings changed
+        cfg = sweep.apply(base, params)
+        assert cfg.model.family == family and cfg.model.log_softmax == base.model.log_softmax
+        assert cfg.standardize == base.standardize and cfg.dataset == base.dataset
+    if family == "mlp":
+        with pytest.raises(sweep.SweepError, match="does not apply to an MLP"):
+            SweepSpec(base=base, space={"kernel_size": (3, 5)}).validate()
+
+
+def test_a_sweep_of_the_seed_networks_trains_and_reports():
+    """The seed's CNN (log-softmax, SGD) and MLP (no standardisation) as sweep bases."""
+    for preset_name, space in (
+        ("seed-mnist-cnn", {"conv_layers": (1, 2)}),
+        ("seed-fashion-mlp", {"hidden": (32, 64)}),
+    ):
+        base = sweep.default_base(preset_name, limit_train=256, limit_test=100, dataset="mnist")
+        spec = SweepSpec(base=base, space=space, preset=preset_name)
+        name = sweep.create(spec, f"pytest-{preset_name}")
+        assert sweep.work(name, echo=lambda s: None) == 2
+        rep = sweep.report(name)
+        assert rep.count("complete") == 2 and rep.best.run_id == f"sweep-pytest-{preset_name}-best"
+        _, cfg = load_model(runs_dir() / rep.best.run_id)
+        assert cfg.model.family == PRESETS[preset_name].model.family
+        assert cfg.standardize == PRESETS[preset_name].standardize
 
 
 def test_pareto_front_keeps_trials_nothing_beats_on_both_accuracy_and_time():
@@ -199,11 +274,33 @@ def test_killed_worker_trial_is_failed_and_retried_on_resume():
         assert rows[n].state == "complete" and rows[n].accuracy == acc
 
 
-def test_every_sweep_flag_has_help():
-    from engine.__main__ import build_parser
+def test_the_report_and_the_space_are_pure():
+    """report.py (rows, effects, conclusions) and space.py import no Optuna: their functions
+    work on plain data; the objective is a module-level function of the worker."""
+    import ast
 
-    parser = build_parser()
-    sweep_parser = parser._subparsers._group_actions[0].choices["sweep"]
-    for name, sub in sweep_parser._subparsers._group_actions[0].choices.items():
-        for action in sub._actions:
-            assert action.help, f"sweep {name} {action.option_strings} has no help"
+    folder = Path(sweep.__file__).parent
+    for name in ("report.py", "space.py"):
+        tree = ast.parse((folder / name).read_text())
+        imported = {
+            (n.module or "") if isinstance(n, ast.ImportFrom) else a.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+            for a in n.names
+        }
+        assert not [m for m in imported if m.split(".")[0] == "optuna"], name
+    from engine.sweep import worker
+
+    assert worker.objective.__qualname__ == "objective"  # not nested in work()
+
+
+def test_the_grid_is_built_once_per_spec(monkeypatch):
+    from engine.sweep import space
+
+    calls = []
+    real = space.apply
+    monkeypatch.setattr(space, "apply", lambda *a: calls.append(1) or real(*a))
+    spec = SweepSpec(space={"batch_size": (32, 64), "activation": ("relu", "tanh", "gelu")})
+    spec.validate()
+    assert spec.size() == 6 and len(spec.grid()[0]) == 6
+    assert len(calls) == 6  # one config per combination, whatever is asked afterwards

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from engine import EngineError, estimate, sweep
 from engine.config import DATASETS, PRESETS, TrainConfig
-from ui import forms, results
+from ui import forms, results, visitor
 from ui.charts import BLUE, GREEN, RED
 
 SWEEP_PARAM = "sweep"  # query parameter: ?sweep=<name>
@@ -27,35 +27,70 @@ def _count(n: int) -> str:
     return "all" if n == 0 else f"{n:,}"
 
 
+def _preset_dataset(name: str) -> str:
+    """The dataset a sweep around preset ``name`` starts on (FashionMNIST for "fast")."""
+    return "fashion-mnist" if name == "fast" else PRESETS[name].dataset
+
+
+def _on_preset() -> None:
+    """on_change of the base preset: its dataset, and the settings that apply to its family."""
+    name = st.session_state["sw_preset"]
+    family = PRESETS[name].model.family
+    st.session_state["sw_dataset"] = _preset_dataset(name)
+    st.session_state["sw_dims"] = list(sweep.default_dimensions(family))
+    for d in sweep.default_dimensions(family):  # and their usual values: a fresh start
+        st.session_state[f"sw_v_{d}"] = list(sweep.DIMENSIONS[d].seed)
+
+
+def _fresh_name() -> None:
+    """Suggest a new name when the one in the box is taken (e.g. by the sweep just started)."""
+    try:
+        taken = sweep.list_sweeps()
+    except EngineError:
+        taken = []
+    if st.session_state.get("sw_name", "") in taken or "sw_name" not in st.session_state:
+        st.session_state["sw_name"] = sweep.new_name(taken)
+
+
 def setup() -> tuple[sweep.SweepSpec | None, str, int, bool]:
     """The settings cards; returns (spec or None when invalid, name, workers, start clicked)."""
     dims_card, data_card, search_card = st.columns([2, 1, 1])
     space = {}
+    st.session_state.setdefault("sw_preset", "fast")
+    family = PRESETS[st.session_state["sw_preset"]].model.family
+    offered = tuple(d for d in sweep.applicable(family) if d != sweep.REPEAT)
+    # Widget values live in session state (set here or by _on_preset), never also as defaults.
+    st.session_state.setdefault("sw_dims", list(sweep.default_dimensions(family)))
+    if any(d not in offered for d in st.session_state["sw_dims"]):
+        st.session_state["sw_dims"] = [d for d in st.session_state["sw_dims"] if d in offered]
     with dims_card.container(border=True, height="stretch"):
         st.markdown("**:material/tune: What to vary**")
         dims = st.multiselect(
-            "Settings", tuple(sweep.DIMENSIONS), default=sweep.SEED_DIMENSIONS, key="sw_dims",
+            "Settings", offered, key="sw_dims",
             format_func=lambda d: sweep.DIMENSIONS[d].label.capitalize(),
             help="The seed's experiment varied batch size, conv layers, kernel size, activation.",
         )  # fmt: skip
         cols = st.columns(2)
         for i, d in enumerate(dims):
             dim = sweep.DIMENSIONS[d]
+            st.session_state.setdefault(f"sw_v_{d}", list(dim.seed))
             space[d] = tuple(
                 cols[i % 2].multiselect(
-                    dim.label.capitalize(),
-                    dim.choices,
-                    default=dim.seed,
-                    key=f"sw_v_{d}",
-                    format_func=sweep._fmt,
-                )  # fmt: skip
+                    dim.label.capitalize(), dim.choices, key=f"sw_v_{d}", format_func=sweep.fmt
+                )
             )
     with data_card.container(border=True, height="stretch"):
-        st.markdown("**:material/dataset: Data per trial**")
-        dataset = st.selectbox(
-            "Dataset", DATASETS, index=DATASETS.index("fashion-mnist"), key="sw_dataset",
-            format_func=forms.DATASET_LABELS.get,
+        st.markdown("**:material/dataset: Base and data per trial**")
+        preset = st.selectbox(
+            "Base preset", tuple(PRESETS), key="sw_preset", on_change=_on_preset,
+            format_func=lambda p: f"{p} ({forms.PRESET_HELP[p]})" if p in forms.PRESET_HELP else p,
+            help="Every trial starts from this network and optimizer; the sweep changes only "
+            "the settings chosen on the left.",
         )  # fmt: skip
+        st.session_state.setdefault("sw_dataset", _preset_dataset(preset))
+        dataset = st.selectbox(
+            "Dataset", DATASETS, key="sw_dataset", format_func=forms.DATASET_LABELS.get
+        )
         limit = st.select_slider(
             "Training examples", SUBSETS, value=2000, key="sw_limit", format_func=_count,
             help="A fixed subset keeps each trial short; the same subset for every trial.",
@@ -64,6 +99,11 @@ def setup() -> tuple[sweep.SweepSpec | None, str, int, bool]:
             "Test examples", TESTS, value=2000, key="sw_limit_test", format_func=_count
         )
         epochs = st.slider("Epochs per trial", 1, 10, 1, key="sw_epochs")
+        repeats = st.number_input(
+            "Repeats (seeds)", 1, 5, 1, key="sw_repeats",
+            help="Train every combination with this many seeds: the conclusions then show the "
+            "spread between repeats, so a difference can be told from chance.",
+        )  # fmt: skip
     with search_card.container(border=True, height="stretch"):
         st.markdown("**:material/travel_explore: Search**")
         sampler = st.radio(
@@ -83,13 +123,17 @@ def setup() -> tuple[sweep.SweepSpec | None, str, int, bool]:
             help="Worker processes with one thread each. This machine has 2 cores: 1 is fastest "
             "unless other work is idle.",
         )  # fmt: skip
-        name = st.text_input("Name", value=sweep.new_name(), key="sw_name")
+        _fresh_name()
+        name = st.text_input("Name", key="sw_name")  # a fresh one after every start
 
-    base = sweep.default_base(dataset=dataset, epochs=epochs, limit_train=limit)
-    base = TrainConfig.from_dict({**base.to_dict(), "limit_test": limit_test})
+    base = sweep.default_base(
+        preset, dataset=dataset, epochs=epochs, limit_train=limit, limit_test=limit_test
+    )
+    if repeats > 1:
+        space[sweep.REPEAT] = tuple(range(base.seed, base.seed + int(repeats)))
     spec = sweep.SweepSpec(
         base=base, space=space, sampler=sampler, n_trials=int(budget),
-        pruning=bool(pruning and epochs > 1),
+        pruning=bool(pruning and epochs > 1), preset=preset,
     )  # fmt: skip
     with st.container(border=True):
         c = st.columns([1, 1, 1, 2], vertical_alignment="center")
@@ -120,14 +164,15 @@ def _estimate(spec: sweep.SweepSpec, points: list[dict], workers: int) -> float:
 
 def start(spec: sweep.SweepSpec, name: str, workers: int) -> None:
     try:
-        sweep.create(spec, name)
-        sweep.start_workers(name, workers)
+        sweep.create(spec, name, by=visitor.current())
+        sweep.start_workers(name, workers, by=visitor.current())
     except EngineError as e:
         st.error(f"Could not start the sweep: {e}")
         return
     st.session_state[CURRENT] = name
     st.query_params[SWEEP_PARAM] = name
     st.toast(f"Started {name}")
+    st.rerun()  # the Name box suggests a fresh name at once; the results show the new sweep
 
 
 def picker() -> str | None:
@@ -213,7 +258,7 @@ def _status(rep: sweep.SweepReport, alive: list[int]) -> None:
         if alive:
             if c[4].button("Stop", icon=":material/stop:", width="stretch", key="sw_stop"):
                 try:
-                    sweep.stop(rep.name)
+                    sweep.stop(rep.name, by=visitor.current())
                     st.toast("Stopping: running trials are queued again for a resume.")
                 except EngineError as e:
                     st.error(str(e))
@@ -223,7 +268,11 @@ def _status(rep: sweep.SweepReport, alive: list[int]) -> None:
                 type="primary",
             ):  # fmt: skip
                 try:
-                    sweep.resume(rep.name, int(st.session_state.get("sw_workers", 1)))
+                    sweep.resume(
+                        rep.name,
+                        int(st.session_state.get("sw_workers", 1)),
+                        by=visitor.current(),
+                    )
                     st.rerun()
                 except EngineError as e:
                     st.error(str(e))
@@ -231,8 +280,9 @@ def _status(rep: sweep.SweepReport, alive: list[int]) -> None:
             c[4].success("Sweep complete", icon=":material/check_circle:")
         st.progress(min(1.0, done / max(1, planned)))
         st.caption(
-            f"{rep.spec.sampler.upper()} over {', '.join(sweep._label(d) for d in rep.spec.space)} "
-            f"on {rep.spec.base.dataset}, {_count(rep.spec.base.limit_train)} training examples × "
+            f"{rep.spec.sampler.upper()} over {', '.join(sweep.label(d) for d in rep.spec.space)} "
+            f"around {rep.spec.preset} on {rep.spec.base.dataset}, "
+            f"{_count(rep.spec.base.limit_train)} training examples × "
             f"{rep.spec.base.epochs} epoch(s). Join from another machine: `python -m engine sweep "
             f"work --storage URL --name {rep.name}` (PostgreSQL storage for several machines)."
         )
@@ -246,7 +296,7 @@ def _table(rep: sweep.SweepReport) -> pd.DataFrame:
             {
                 "trial": r.number,
                 "state": r.state,
-                **{sweep._label(d): sweep._fmt(r.params.get(d, "")) for d in dims},
+                **{sweep.label(d): sweep.fmt(r.params.get(d, "")) for d in dims},
                 "accuracy %": None if r.accuracy is None else round(100 * r.accuracy, 1),
                 "seconds": None if r.seconds is None else round(r.seconds, 2),
                 "parameters": r.params_count,
@@ -262,21 +312,14 @@ def _conclusions(rep: sweep.SweepReport) -> None:
         st.markdown("\n".join(f"- {line}" for line in rep.conclusions()))
 
 
-def train_link(cfg: TrainConfig) -> str:
-    """A Train-page link with this configuration's architecture and hyperparameters (all data)."""
-    name = "fast"
-    values = {**forms.values_of(cfg, name), "limit_train": 0, "epochs": PRESETS[name].epochs}
-    base = forms.values_of(PRESETS[name], name)
-    query = {}
-    for k, v in values.items():
-        text = "1" if v is True else "0" if v is False else str(v)
-        try:
-            forms.FIELDS[k](text)
-        except (ValueError, KeyError):
-            continue  # a value the Train page does not offer: it keeps its own
-        if k == "preset" or v != base[k]:
-            query[k] = text
-    return "train?" + urlencode(query)
+def train_link(cfg: TrainConfig, preset: str = "fast", keep_epochs: bool = False) -> str:
+    """A Train-page link with this configuration's architecture and hyperparameters, on all
+    the training data, for the preset's number of epochs unless ``keep_epochs`` (a sweep that
+    varied them). Encoded as the Train page encodes its own URL (``forms.query_of``)."""
+    values = {**forms.values_of(cfg, preset), "limit_train": 0}
+    if not keep_epochs:
+        values["epochs"] = PRESETS[preset].epochs
+    return "train?" + urlencode(forms.query_of(values))
 
 
 def _best(rep: sweep.SweepReport) -> None:
@@ -290,7 +333,9 @@ def _best(rep: sweep.SweepReport) -> None:
         st.write(sweep.describe(best.params))
         cfg = sweep.apply(rep.spec.base, best.params)
         st.link_button(
-            "Train it on all the data", train_link(cfg), icon=":material/model_training:",
+            "Train it on all the data",
+            train_link(cfg, rep.spec.preset, keep_epochs="epochs" in rep.spec.space),
+            icon=":material/model_training:",
             type="primary", width="stretch",
         )  # fmt: skip
         if best.run_id:
@@ -325,11 +370,11 @@ def effect_plot(rep: sweep.SweepReport) -> go.Figure:
     """Mean ± std test accuracy per value, one panel per setting."""
     dims = [d for d in rep.spec.space if len(sweep.effects(rep.rows, d)) > 0]
     fig = make_subplots(rows=1, cols=max(1, len(dims)), shared_yaxes=True,
-                        subplot_titles=[sweep._label(d) for d in dims])  # fmt: skip
+                        subplot_titles=[sweep.label(d) for d in dims])  # fmt: skip
     for i, d in enumerate(dims, start=1):
         eff = sweep.effects(rep.rows, d)
         fig.add_scatter(
-            x=[sweep._fmt(e.value) for e in eff], y=[100 * e.mean for e in eff],
+            x=[sweep.fmt(e.value) for e in eff], y=[100 * e.mean for e in eff],
             error_y=dict(type="data", array=[100 * e.std for e in eff], visible=True),
             mode="markers+lines", marker=dict(size=10, color=BLUE), line=dict(color=BLUE),
             hovertemplate="%{x}: %{y:.1f}% ± %{error_y.array:.1f}<extra></extra>",

@@ -1,0 +1,120 @@
+"""Sweeps: experiments over training settings, on Optuna, with background worker processes.
+
+A sweep is a base TrainConfig (any preset) + a search space (a list of values per setting,
+optionally several seeds as repeats) + a sampler (grid or TPE) + a trial budget + optional
+median pruning. It lives in an Optuna study whose storage is a URL: a journal file under
+``runs/sweeps/`` by default (safe for several worker processes on one machine), or PostgreSQL
+for workers on several machines. Every trial trains through ``engine.train.train`` and records
+accuracy, loss, wall time and parameter count as user attributes; the best trial so far is kept
+as a normal run directory (``best_run_id``).
+
+Grid points are enqueued once when the sweep is created and workers only pop queued trials, so
+no grid point is trained twice. A trial whose worker died (SIGKILL, power off) is failed and
+queued again: at once when the worker's process is gone from this machine, and through
+Optuna's heartbeats on RDB storage for workers elsewhere.
+
+Modules: ``space`` (dimensions, grid, validation), ``study`` (storage, the Optuna study, trial
+states, reaping), ``worker`` (objective, worker loop, worker processes), ``report`` (rows,
+effects, Pareto front, conclusions; no Optuna). The names callers use are re-exported here.
+"""
+
+from engine.sweep.report import (
+    Effect,
+    SweepReport,
+    TrialRow,
+    conclusions,
+    describe,
+    effects,
+    fmt,
+    label,
+    pareto_front,
+)
+from engine.sweep.space import (
+    DIMENSIONS,
+    MIN_TRIALS,
+    REPEAT,
+    SEED_DIMENSIONS,
+    Dimension,
+    SweepError,
+    SweepSpec,
+    applicable,
+    apply,
+    default_base,
+    default_dimensions,
+    parse_values,
+)
+from engine.sweep.study import (
+    STATE_NAMES,
+    create,
+    default_storage,
+    list_sweeps,
+    load,
+    new_name,
+    open_storage,
+    reap,
+    row_of,
+)
+from engine.sweep.worker import (
+    NothingLeft,
+    SweepStopped,
+    active_sweeps,
+    best_run_id,
+    check_owner,
+    local_workers,
+    objective,
+    owner,
+    resume,
+    start_workers,
+    stop,
+    work,
+)
+
+# Last: the function ``report(name, storage)`` takes this name over from the submodule
+# ``engine.sweep.report`` (import that module's names with ``from engine.sweep.report import``).
+from engine.sweep.study import report  # noqa: E402  isort: skip
+
+__all__ = [
+    "DIMENSIONS",
+    "active_sweeps",
+    "check_owner",
+    "MIN_TRIALS",
+    "REPEAT",
+    "SEED_DIMENSIONS",
+    "STATE_NAMES",
+    "Dimension",
+    "Effect",
+    "NothingLeft",
+    "SweepError",
+    "SweepReport",
+    "SweepSpec",
+    "SweepStopped",
+    "TrialRow",
+    "applicable",
+    "apply",
+    "best_run_id",
+    "conclusions",
+    "create",
+    "default_base",
+    "default_dimensions",
+    "default_storage",
+    "describe",
+    "effects",
+    "fmt",
+    "label",
+    "list_sweeps",
+    "load",
+    "local_workers",
+    "new_name",
+    "objective",
+    "open_storage",
+    "owner",
+    "pareto_front",
+    "parse_values",
+    "reap",
+    "report",
+    "resume",
+    "row_of",
+    "start_workers",
+    "stop",
+    "work",
+]
