@@ -355,6 +355,7 @@ def _predict(args: argparse.Namespace, out: dict) -> int:
     import torch
 
     from engine.data import CLASSES, ImageError, normalize
+    from engine.models import probabilities
     from engine.preprocess import preprocess
     from engine.runs import load_model
 
@@ -371,7 +372,7 @@ def _predict(args: argparse.Namespace, out: dict) -> int:
             continue
         with torch.inference_mode():
             probs = model(normalize(img, cfg)).float()
-            probs = probs.exp() if cfg.model.log_softmax else probs.softmax(1)
+            probs = probabilities(cfg.model, probs)
         p, k = probs[0].max(0)
         print(f"{path}\t{classes[k]}\t{p.item():.3f}")
         results.append({"path": str(path), "label": classes[k], "probability": p.item()})

@@ -22,7 +22,7 @@ import torch
 from engine import EngineError
 from engine.config import TrainConfig
 from engine.data import CLASSES, ImageError, normalize
-from engine.models import Model
+from engine.models import Model, probabilities
 from engine.preprocess import crop_to_ink, fit_and_centre, ink_map, thicken
 
 MODES = ("auto", "guide")
@@ -77,7 +77,7 @@ def net_classifier(model: Model, cfg: TrainConfig) -> Classifier:
     def classify(images: np.ndarray) -> list[tuple[str, float, str]]:
         with torch.inference_mode():
             out = model(normalize(images, cfg)).float()  # (N, K), normalised as the run was
-            probs = out.exp() if cfg.model.log_softmax else out.softmax(1)
+            probs = probabilities(cfg.model, out)
         conf, k = probs.max(1)
         return [
             (classes[j], float(c), f"{classes[j]} {float(c):.0%}")

@@ -2,13 +2,17 @@
 
 Every layer has a name (conv1, pool1, act1, ..., fc1, fc1_act, out), so a "sub-model" that
 stops at any layer is a prefix of the stack: ``truncate(model, "fc1")`` yields embeddings.
+What the outputs mean (log-probabilities or logits), their loss and their probabilities are
+decided here once: ``output_kind``, ``loss_function``, ``probabilities``, ``score_model``.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from engine.config import ModelConfig, conv_geometry, flat_features
@@ -93,10 +97,38 @@ def build_model(cfg: ModelConfig) -> Model:
         if cfg.dropout > 0:
             layers[f"fc{j}_drop"] = nn.Dropout(cfg.dropout)
         width = h
-    layers["out"] = nn.Linear(width, cfg.num_classes)
+    layers[SCORES] = nn.Linear(width, cfg.num_classes)
     if cfg.log_softmax:
         layers["log_softmax"] = nn.LogSoftmax(dim=1)
     return Model(layers, cfg)
+
+
+# --- what the outputs mean: the one place that decides ---------------------------------------
+SCORES = "out"  # the layer whose output is the class scores (logits), before any log-softmax
+
+
+def output_kind(cfg: ModelConfig) -> str:
+    """ "log_probabilities" (the classic net ends in log-softmax) or "logits" (the others)."""
+    return "log_probabilities" if cfg.log_softmax else "logits"
+
+
+def loss_function(cfg: ModelConfig) -> Callable[..., torch.Tensor]:
+    """The training loss for the model's outputs, called as ``loss(out, y, **kw)``: NLL on
+    log-probabilities, cross-entropy on logits (the same cross-entropy either way)."""
+    return F.nll_loss if cfg.log_softmax else F.cross_entropy
+
+
+def probabilities(cfg: ModelConfig, out: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (…, K) from the model's outputs: exp of log-probabilities, softmax
+    of logits."""
+    return out.exp() if cfg.log_softmax else out.softmax(dim=-1)
+
+
+def score_model(model: nn.Sequential) -> nn.Sequential:
+    """The stack up to the class scores (logits): gradients of a score do not saturate the way
+    those of a probability (or log-softmax, which mixes every class) do. Shares the weights."""
+    names = [name for name, _ in model.named_children()]
+    return truncate(model, SCORES) if SCORES in names else model
 
 
 def truncate(model: nn.Sequential, layer: str) -> nn.Sequential:

@@ -23,7 +23,7 @@ from engine.hardware import (  # noqa: F401 - re-exported: callers import them f
     resolve_device,
     set_threads,
 )
-from engine.models import Model, build_model
+from engine.models import Model, build_model, loss_function
 
 
 class TrainingCancelled(EngineError):
@@ -78,8 +78,7 @@ class TrainState:
 
 
 def _loss(cfg: TrainConfig, out: torch.Tensor, y: torch.Tensor, **kw) -> torch.Tensor:
-    # The classic net outputs log-probabilities (NLL loss); the others output logits.
-    return (F.nll_loss if cfg.model.log_softmax else F.cross_entropy)(out, y, **kw)
+    return loss_function(cfg.model)(out, y, **kw)
 
 
 def eval_batch_size(cfg: ModelConfig, device: torch.device) -> int:
@@ -106,7 +105,7 @@ def evaluate(
         batch_size = eval_batch_size(cfg, x.device) if cfg is not None else 1000
     was_training = model.training
     model.eval()
-    loss_fn = F.nll_loss if cfg is not None and cfg.log_softmax else F.cross_entropy
+    loss_fn = loss_function(cfg) if cfg is not None else F.cross_entropy  # a bare stack: logits
     with torch.inference_mode():
         total_loss = torch.zeros((), device=x.device)
         correct = torch.zeros((), dtype=torch.long, device=x.device)

@@ -12,6 +12,7 @@ from engine import data, estimate, jobs, runs
 from engine.config import TrainConfig, auto_threads
 from engine.export import onnx_bytes
 from engine.models import Model
+from engine.models import probabilities as probabilities_of
 from engine.train import resolve_device
 
 # The server only runs small inferences; leave the other core to the training job.
@@ -88,7 +89,7 @@ def probabilities(m: Model, cfg: TrainConfig, images: np.ndarray | torch.Tensor)
     with torch.inference_mode():
         for i in range(0, len(x), 1000):
             out = m(data.normalize(x[i : i + 1000], cfg)).float()  # (B, K)
-            parts.append(out.exp() if cfg.model.log_softmax else out.softmax(1))
+            parts.append(probabilities_of(cfg.model, out))
     return torch.cat(parts).numpy()
 
 

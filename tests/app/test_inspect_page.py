@@ -1,5 +1,6 @@
 """AppTest of the Inspect page on tiny trained runs (a seed CNN and an MLP)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from engine.models import build_model
 from ui.state import SELECTED_RUN
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "inspect.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "inspect.py")
 
 
 @pytest.fixture(scope="session")
@@ -39,9 +40,34 @@ def test_renders_the_default_cnn_with_every_view(page):
     assert "Total params: 21,840" in texts(page)
     assert page.subheader[0].value.startswith("Predicted: ")
     assert "true label" in page.subheader[0].value
-    # first filters, second filters, input, responses, 13 layers, probabilities, saliency
-    assert len(page.get("plotly_chart")) == 2 + 2 + 13 + 2
+    # the filters' animation over the epochs, first filters, second filters, input, responses,
+    # 13 layers, probabilities, saliency
+    assert len(page.get("plotly_chart")) == 1 + 2 + 2 + 13 + 2
     assert len(page.tabs) == 13
+
+
+def test_a_rerun_that_changes_nothing_recomputes_nothing(page, monkeypatch):
+    from engine import inspect as ins
+
+    calls = []
+    real = ins.analyse
+    monkeypatch.setattr(ins, "analyse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    page.number_input[0].set_value(3).run()  # a new image: analysed once
+    assert len(calls) == 1 and not page.exception
+    page.run()  # nothing changed
+    page.number_input[0].set_value(3).run()
+    assert len(calls) == 1
+    page.number_input[0].set_value(4).run()
+    assert len(calls) == 2
+
+
+def test_saliency_shows_both_maps_with_their_scales(page):
+    [fig] = [c for c in page.get("plotly_chart") if "Grad-CAM" in c.proto.spec]
+    spec = json.loads(fig.proto.spec)
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert titles[0].startswith("input gradient") and titles[1].startswith("Grad-CAM (act1, 12")
+    scales = [t for t in spec["data"] if t.get("showscale", True) and "colorbar" in t]
+    assert len(scales) == 2  # a colour scale beside each map
 
 
 def test_choosing_another_test_image_and_the_upload_source(page):
@@ -77,4 +103,4 @@ def test_without_runs_it_says_how_to_create_one(tmp_path, monkeypatch):
     monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path / "none"))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
-    assert "python -m engine default-model" in at.info[0].value
+    assert "No trained model yet: train one on the Train page" in at.info[0].value
