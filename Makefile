@@ -81,7 +81,7 @@ bench-quick: setup
 
 # The fault and load suites, longer: 25 random kills instead of 4, several seeds.
 stress: setup
-	for seed in 1 2 3; do \
+	for seed in 1 2 3 4; do \
 		STRESS_KILLS=25 STRESS_SEED=$$seed $(PY) -m pytest -q tests/reliability/test_faults.py || exit 1; \
 	done
 	STRESS_EXAMPLES=2000 $(PY) -m pytest -q tests/reliability/test_load.py \

@@ -7,8 +7,7 @@ from engine.config import DEFAULT_RUN_ID
 from engine.runs import RunState, delete_run, list_runs, open_run
 from ui import charts, resources, results, state
 
-jobs.pump()
-st.title("Runs")
+st.title("Runs")  # the sidebar (app.py) has pumped the job queue just before this page
 all_runs = list_runs()
 if not all_runs:
     st.info("No runs yet: start one on the Train page.")

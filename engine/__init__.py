@@ -1,8 +1,34 @@
 """Recognition using Deep Networks: the engine (pure PyTorch, no Streamlit).
 
-Modules: config (dataclasses and presets), data (datasets and image preprocessing),
-models (CNN/MLP and truncation), train (the one training loop), runs (run directories),
-and the CLI in ``__main__``.
+Modules:
+
+- ``config``: configs as frozen dataclasses, validation, conv geometry, presets.
+- ``data``: the datasets in memory, their offline sources, input normalisation.
+- ``preprocess``: a photo of ink on paper → an MNIST-like 28×28 image.
+- ``augment``: random distortions of training batches (affine, elastic, stroke width).
+- ``models``: CNN/MLP as named ``nn.Sequential`` stacks, truncation, and what the outputs mean
+  (log-probabilities or logits: loss and probabilities).
+- ``train``: the one training loop.
+- ``hardware``: devices, the thread policy, the cancel poller and the GPU helpers of training.
+- ``hardware``: how the loop uses the machine: device, CPU thread policy, the cancel flag's
+  thread, GPU loss read-back, CUDA graphs.
+- ``runs``: run directories, atomic writes, checkpoints.
+- ``snapshots``: the weights after every epoch.
+- ``runner``: executes a run directory (``train``/``resume``, hence every background job).
+- ``procs``: process handling: file locks, detached children, SIGTERM as a flag, ``pid_alive``,
+  the environment of background workers.
+- ``jobs``: the job queue on disk with its concurrency limit.
+- ``estimate``: how long a job will take, from a cost model calibrated by the finished runs.
+- ``hosting``: hosted mode: visitors, ownership and quotas.
+- ``inspect``: what a network learned: layer table, filters, activations, saliency.
+- ``embed``: embeddings of a truncated network and few-shot classifiers (Greek letters).
+- ``samples``, ``sample_files``, ``sample_store``: few-shot sample sets, their files (ZIP, the
+  seed's CSV pair), and a visitor's stored set.
+- ``live``: live recognition on video frames.
+- ``export``: ONNX export and the model card.
+- ``sweep``: experiments over training settings on Optuna (a package: ``space``, ``study``,
+  ``worker``, ``report``), with its CLI in ``sweep_cli``.
+- ``__main__``: the command line, ``python -m engine``.
 """
 
 __all__ = ["EngineError"]

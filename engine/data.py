@@ -1,4 +1,8 @@
-"""Datasets in memory as uint8 tensors, their offline sources, and image preprocessing.
+"""Datasets in memory as uint8 tensors, their offline sources, and input normalisation.
+
+``normalize`` turns uint8 images into what the networks see, the same way for training and for
+every image from outside (``engine.preprocess`` makes a photo MNIST-like first; this module
+keeps the image limits and ``ImageError`` that it and ``engine.samples`` share).
 
 Sources, in order: the data directory (torchvision's layout, decompressed IDX files) →
 torchvision's download (when online) → offline copies from the package registries:

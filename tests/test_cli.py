@@ -1,5 +1,6 @@
 """The CLI end to end, as a subprocess: seed-style lines, last line JSON, clean errors."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.__main__ import build_parser
 from engine.runs import RunState, open_run
 
 
@@ -86,8 +88,39 @@ def test_data_status_reports_sources():
     assert all(d["source"] for d in datasets.values())
 
 
-@pytest.mark.parametrize("flag", ["--help"])
-def test_every_command_has_help(flag):
-    for cmd in ("train", "resume", "eval", "predict", "data", "default-model"):
-        code, lines, _ = cli(cmd, flag)
-        assert code == 0 and "usage:" in "\n".join(lines)
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """(path, parser) of every command and subcommand, e.g. (("sweep", "run"), <parser>)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from _commands(sub, (*path, name))
+
+
+COMMANDS = dict(_commands(build_parser()))
+
+
+def test_every_command_and_flag_has_help():
+    top = {p[0] for p in COMMANDS}
+    assert {"data", "train", "resume", "eval", "predict", "summary", "sweep", "greek"} <= top
+    assert {("sweep", s) for s in ("run", "work", "report", "stop")} <= set(COMMANDS)
+    for path, parser in {(): build_parser(), **COMMANDS}.items():
+        for action in parser._actions:
+            where = f"python -m engine {' '.join(path)}"
+            if isinstance(action, argparse._SubParsersAction):  # each subcommand says what it does
+                for choice in action._choices_actions:
+                    assert choice.help, f"{where} {choice.dest}: no help"
+                continue
+            what = "/".join(action.option_strings) or action.dest
+            assert action.help, f"{where}: {what} has no help"
+
+
+@pytest.mark.parametrize("path", [" ".join(p) for p in COMMANDS])
+def test_help_of_every_command_lists_every_flag(path):
+    code, lines, err = cli(*path.split(), "--help")
+    text = "\n".join(lines)
+    assert code == 0 and "Traceback" not in err, err
+    assert text.startswith(f"usage: python -m engine {path}"), text[:200]
+    for action in COMMANDS[tuple(path.split())]._actions:
+        for flag in action.option_strings:
+            assert flag in text, f"{path}: {flag} is missing from --help"

