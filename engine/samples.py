@@ -1,16 +1,14 @@
-"""Few-shot sample sets: labelled 28×28 images from folders, ZIPs, the seed's CSV pair,
-single uploads, or rendered synthetic Greek letters. Every image goes through
-``engine.preprocess.preprocess`` so samples and training data meet in the same space.
+"""Few-shot sample sets: labelled 28×28 images from folders, single uploads, or rendered
+synthetic Greek letters (ZIPs and the seed's CSV pair: ``engine.sample_files``). Every image goes
+through ``engine.preprocess.preprocess`` so samples and training data meet in the same space.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import hashlib
 import re
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,10 +25,8 @@ GREEK = {
     "tau": "τ", "upsilon": "υ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
 }  # fmt: skip
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-MAX_ZIP_BYTES = 200 * 2**20  # total uncompressed size of a ZIP's images
-MAX_ZIP_ENTRIES = 2000
-MAX_ENTRY_BYTES = 40 * 2**20
 CLASS_NAME = re.compile(r"^[\w][\w .+-]{0,39}$")
+UNLABELLED = ""  # the label of a query whose class is not known
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts"))
 
 
@@ -77,6 +73,26 @@ class SampleSet:
         """A new set with ``other``'s samples appended (the originals are not changed)."""
         return SampleSet(self.samples + other.samples, self.skipped + other.skipped)
 
+    @property
+    def labelled(self) -> bool:
+        """Whether every sample has a class (queries may have none)."""
+        return bool(self.samples) and UNLABELLED not in self.labels
+
+    def digest(self) -> str:
+        """A fingerprint of the images, labels and names: equal sets give equal digests (for
+        cache keys)."""
+        h = hashlib.sha1(self.images.tobytes())
+        h.update("\0".join(self.labels + [s.name for s in self.samples]).encode())
+        return h.hexdigest()
+
+
+def stored_usage(visitor_id: str, root: Path | None = None):
+    """What a visitor keeps on the server: ``Usage(count, bytes)`` of their stored samples and
+    queries (``engine.sample_store``, where they are saved, loaded and expired)."""
+    from engine.sample_store import usage
+
+    return usage(visitor_id, root)
+
 
 def check_class_name(name: str) -> str:
     name = name.strip()
@@ -101,13 +117,15 @@ def _preview(src) -> np.ndarray | None:
 
 
 def sample_from_image(data: bytes, label: str, name: str) -> Sample:
-    """One uploaded image → a Sample (raises ImageError naming the file)."""
-    label = check_class_name(label)
+    """One uploaded image → a Sample (raises ImageError naming the file). ``label`` may be
+    UNLABELLED for a query whose class is not known."""
+    label = check_class_name(label) if label != UNLABELLED else label
     return Sample(preprocess(data, name=name).image, label, name, _preview(data))
 
 
 def from_images(files: list[tuple[str, bytes]], label: str) -> SampleSet:
-    """Several uploads of one class; bad files are listed in ``skipped``, not fatal."""
+    """Several uploads of one class (or UNLABELLED queries); bad files are listed in
+    ``skipped``, not fatal."""
     out = SampleSet()
     for name, data in files:
         try:
@@ -130,110 +148,6 @@ def from_folder(root: Path | str) -> SampleSet:
     if not out.samples:
         raise SampleError(f"{root} has no images in class subfolders (e.g. {root}/alpha/1.png)")
     return out
-
-
-def from_zip(data: bytes, name: str = "upload.zip") -> SampleSet:
-    """A ZIP whose folders are the classes. Path tricks and oversize archives are refused."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError):
-        raise SampleError(f"{name}: not a ZIP archive") from None
-    infos = [i for i in zf.infolist() if not i.is_dir()]
-    if len(infos) > MAX_ZIP_ENTRIES:
-        raise SampleError(f"{name}: {len(infos)} files; the limit is {MAX_ZIP_ENTRIES}")
-    for i in infos:
-        p = PurePosixPath(i.filename.replace("\\", "/"))
-        if p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", i.filename):
-            raise SampleError(f"{name}: unsafe path {i.filename!r} in the archive; nothing added")
-    if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-        raise SampleError(f"{name}: more than {MAX_ZIP_BYTES // 2**20} MB uncompressed")
-    out = SampleSet()
-    for i in sorted(infos, key=lambda i: i.filename):
-        p = PurePosixPath(i.filename)
-        if p.name.startswith(".") or "__MACOSX" in p.parts:
-            continue
-        if len(p.parts) < 2:
-            out.skipped.append(f"{i.filename}: not in a class folder")
-            continue
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
-            out.skipped.append(f"{i.filename}: not an image file")
-            continue
-        if i.file_size > MAX_ENTRY_BYTES:
-            out.skipped.append(f"{i.filename}: larger than {MAX_ENTRY_BYTES // 2**20} MB")
-            continue
-        try:
-            label = check_class_name(p.parts[-2])
-            out.samples.append(sample_from_image(zf.read(i), label, i.filename))
-        except (ImageError, SampleError) as e:
-            out.skipped.append(str(e))
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            out.skipped.append(f"{i.filename}: unreadable in the archive ({e})")
-    if not out.samples:
-        raise SampleError(
-            f"{name}: no usable images in class folders; " + "; ".join(out.skipped[:3])
-        )
-    return out
-
-
-def _csv_rows(data: bytes, name: str) -> list[list[str]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SampleError(f"{name}: not a text (UTF-8) CSV file") from None
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as e:
-        raise SampleError(f"{name}: not a valid CSV file ({e})") from None
-    return [row for row in rows if any(c.strip() for c in row)]
-
-
-def from_csv_pair(data_csv: bytes, cat_csv: bytes) -> SampleSet:
-    """The seed's pair: data.csv (784 pixel values 0-255 per row, white on black, an optional
-    header) and letter_cat.csv (the class of each row)."""
-    rows = _csv_rows(data_csv, "data.csv")
-    cats = _csv_rows(cat_csv, "letter_cat.csv")
-    if rows and not _is_number(rows[0][0]):
-        rows = rows[1:]  # header
-    if cats and len(cats) == len(rows) + 1:
-        cats = cats[1:]
-    if not rows:
-        raise SampleError("data.csv has no rows")
-    if len(cats) != len(rows):
-        raise SampleError(f"data.csv has {len(rows)} rows but letter_cat.csv has {len(cats)}")
-    out = SampleSet()
-    for n, (row, cat) in enumerate(zip(rows, cats), start=1):
-        if len(row) != 784:
-            raise SampleError(f"data.csv line {n}: {len(row)} values; expected 784 (28×28)")
-        try:
-            px = np.array([float(v) for v in row])
-        except ValueError:
-            raise SampleError(f"data.csv line {n}: a value is not a number") from None
-        if px.min() < 0 or px.max() > 255:
-            raise SampleError(f"data.csv line {n}: values must be between 0 and 255")
-        label = check_class_name(cat[-1] if cat else "")
-        img = np.rint(px).astype(np.uint8).reshape(28, 28)
-        out.samples.append(Sample(img, label, f"data.csv line {n}", img))
-    return out
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-def to_csv_pair(samples: SampleSet) -> tuple[bytes, bytes]:
-    """Export as the seed's data.csv / letter_cat.csv (with headers)."""
-    d, c = io.StringIO(), io.StringIO()
-    dw, cw = csv.writer(d), csv.writer(c)
-    dw.writerow([f"pixel{i}" for i in range(784)])
-    cw.writerow(["letter"])
-    for s in samples.samples:
-        dw.writerow(s.image.ravel().tolist())
-        cw.writerow([s.label])
-    return d.getvalue().encode(), c.getvalue().encode()
 
 
 def font_files() -> list[Path]:

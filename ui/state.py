@@ -12,6 +12,7 @@ TRAIN_RUN = "train_run"  # the run the Train page is attached to (live view or r
 TRAIN_INIT = "train_init"  # the Train page's widgets were filled from the URL or a preset
 RUN_PARAM = "run"  # query parameter: ?run=<run id> on the Train and Runs pages
 CONFIRM_DELETE = "confirm_delete"  # run id waiting for "yes, delete"
+GREEK_LAYER = "greek_layer"  # the cut layer chosen on the Greek page; the Webcam's Greek mode too
 
 
 def complete_runs() -> list[str]:

@@ -19,7 +19,8 @@ from engine.config import ConfigError, TrainConfig
 from engine.data import ImageError
 from engine.preprocess import preprocess
 from engine.runs import RunError, validate_run_id
-from engine.samples import SampleError, from_csv_pair, from_zip
+from engine.sample_files import from_csv_pair, from_zip
+from engine.samples import SampleError
 
 EXAMPLES = int(os.environ.get("STRESS_EXAMPLES", "120"))  # `make stress` asks for more
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
