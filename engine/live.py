@@ -18,14 +18,23 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 import torch
+from PIL import Image, ImageOps
 
 from engine import EngineError
 from engine.config import TrainConfig
 from engine.data import CLASSES, ImageError, normalize
 from engine.models import Model, probabilities
-from engine.preprocess import crop_to_ink, fit_and_centre, ink_map, thicken
+from engine.preprocess import (
+    ImageSource,
+    crop_to_ink,
+    fit_and_centre,
+    ink_map,
+    open_image,
+    thicken,
+)
 
 MODES = ("auto", "guide")
+MAX_PHOTO_SIDE = 1600  # px, photos are shrunk to this before recognition (a frame is 640)
 CROP_SIDE = 48  # px, crops are shrunk to this before preprocessing (2.4x the 20 px digit box)
 GREEN, YELLOW, RED = (60, 200, 60), (0, 215, 255), (40, 40, 230)  # BGR
 
@@ -92,13 +101,14 @@ def fewshot_classifier(
     cfg: TrainConfig,
     support_images: np.ndarray,
     support_labels: Sequence[str],
-    method: str = "centroid",
+    method: str | None = None,
     layer: str | None = None,
 ) -> Classifier:
     """Greek letters (or any few-shot classes): embed the support set once, then classify each
     batch of crops by nearest neighbour, nearest centroid or a fine-tuned head."""
     from engine import embed
 
+    method = method or embed.DEFAULT_METHOD
     labels = list(support_labels)
     if len(set(labels)) < 2:
         raise LiveError("the few-shot classifier needs samples of at least two classes")
@@ -124,6 +134,27 @@ def fewshot_classifier(
         ]
 
     return classify
+
+
+def frame_from_photo(
+    src: ImageSource, name: str = "photo", max_side: int = MAX_PHOTO_SIDE
+) -> np.ndarray:
+    """A photo → a BGR frame like one from the camera: decoded safely (size limits), turned
+    upright (EXIF), transparency on white paper, and shrunk so its longest side is at most
+    ``max_side`` px (a phone photo would only cost time: symbols are found at 320 px and
+    classified at 28). Raises ImageError for anything that is not a readable image."""
+    im = open_image(src, name)
+    im = ImageOps.exif_transpose(im) or im
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    rgb = np.asarray(im.convert("RGB"))
+    h, w = rgb.shape[:2]
+    if max(h, w) > max_side:
+        f = max_side / max(h, w)
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb[..., ::-1])  # RGB → BGR, as video frames are
 
 
 def crop_to_mnist(gray: np.ndarray) -> np.ndarray:
@@ -155,9 +186,12 @@ class LiveRecognizer:
     def __post_init__(self) -> None:
         self.settings.validate()
 
-    def process(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, list[Detection]]:
+    def process(
+        self, frame_bgr: np.ndarray, stats: bool = True
+    ) -> tuple[np.ndarray, list[Detection]]:
         """Find, classify and draw the symbols of one BGR frame → (annotated copy, detections
-        in reading order)."""
+        in reading order). ``stats=False`` (a photo, not a video frame) leaves the frame-rate
+        figures alone and draws none."""
         t0 = time.perf_counter()
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.size == 0:
             raise LiveError(f"expected an (H, W, 3) BGR frame, got shape {frame_bgr.shape}")
@@ -179,6 +213,8 @@ class LiveRecognizer:
                     dets.append(Detection(box, label, conf, text, img))
         out = frame_bgr.copy()
         self._draw(out, dets)
+        if not stats:
+            return out, dets
         now = time.perf_counter()
         self._times.append(1000 * (now - t0))
         self.ms = float(np.median(self._times))
@@ -191,6 +227,13 @@ class LiveRecognizer:
             cv2.FONT_HERSHEY_SIMPLEX, 0.6, RED, 2, cv2.LINE_AA,
         )  # fmt: skip
         return out, dets
+
+    def process_photo(
+        self, src: ImageSource, name: str = "photo"
+    ) -> tuple[np.ndarray, list[Detection]]:
+        """A photo of a sheet (file bytes, path, PIL image or RGB array) through the same steps
+        as a video frame: the same boxes, labels and confidences (see ``frame_from_photo``)."""
+        return self.process(frame_from_photo(src, name), stats=False)
 
     def _guide_box(self, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
         h, w = shape

@@ -137,7 +137,8 @@ class Run:
         try:
             return TrainConfig.from_dict(json.loads(self.config_path.read_text()))
         except (OSError, json.JSONDecodeError, ConfigError) as e:
-            raise RunError(f"run {self.id}: unreadable config.json ({e})") from None
+            why = e.strerror if isinstance(e, OSError) else e  # an OSError's text has the path
+            raise RunError(f"run {self.id}: unreadable config.json ({why})") from None
 
     # --- status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -245,8 +246,11 @@ def read_checkpoint(path: Path | str | bytes) -> dict[str, Any]:
     src = io.BytesIO(path) if isinstance(path, bytes) else Path(path)
     try:
         ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise RunError(f"no checkpoint at {path}") from None
+    except FileNotFoundError:  # messages name the run, never a server path
+        raise RunError(f"run {Path(path).parent.name}: no checkpoint") from None
+    except OSError as e:
+        why = e.strerror
+        raise RunError(f"run {Path(path).parent.name}: unreadable checkpoint ({why})") from None
     except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
         raise RunError(f"not a usable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(ckpt, dict) or not {"config", "model", "epoch"} <= set(ckpt):
@@ -302,8 +306,8 @@ def open_run(run_id_or_dir: str | Path, root: Path | None = None) -> Run:
         path = p
     else:
         path = Path(root or runs_dir()) / validate_run_id(str(run_id_or_dir))
-    if not (path / "config.json").is_file():
-        raise RunError(f"no run at {path}")
+    if not (path / "config.json").is_file():  # the id only: pages must not show server paths
+        raise RunError(f"no run named {path.name!r} (deleted, or never created here)")
     return Run(path)
 
 
@@ -316,7 +320,12 @@ def list_runs(root: Path | None = None) -> list[Run]:
     return sorted(runs, key=lambda r: r.id, reverse=True)
 
 
-def delete_run(run: Run) -> None:
+def delete_run(run: Run, by=None) -> None:
+    """Remove a finished run's directory. ``by`` (an ``engine.hosting.Visitor``) must own it
+    in hosted mode; None is the operator."""
+    from engine import hosting
+
+    hosting.check_owner(run.status(), f"run {run.id}", by)
     if run.state() == RunState.RUNNING:
         raise RunError(f"run {run.id} is running; cancel it first")
     shutil.rmtree(run.path)

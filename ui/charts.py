@@ -115,19 +115,41 @@ def probability_bars(probs: np.ndarray, classes: tuple[str, ...]) -> go.Figure:
     return fig
 
 
+# A qualitative palette (Okabe-Ito, readable with colour blindness): runs are categories, not a
+# scale. Past its 8 colours the dash pattern changes, so no two runs look alike.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def run_style(i: int) -> dict:
+    """The line style of the i-th run: the same in every comparison chart."""
+    return dict(color=PALETTE[i % len(PALETTE)], dash=DASHES[(i // len(PALETTE)) % len(DASHES)])
+
+
 def overlay(series: dict[str, list[dict]]) -> tuple[go.Figure, go.Figure]:
-    """Several runs on one plot: train loss vs examples, and test accuracy per epoch."""
+    """Several runs on one plot: train loss vs examples, and test accuracy per epoch. One colour
+    per run in both; the legend sits below the plot area, one full run id per line."""
     loss = _fig("Train loss", "training examples seen", "loss")
     acc = _fig("Test accuracy", "epoch", "accuracy (%)")
-    for name, metrics in series.items():
+    for i, (name, metrics) in enumerate(series.items()):
         prog = [m for m in metrics if m.get("kind") == "progress"]
         ep = [m for m in metrics if m.get("kind") == "epoch"]
-        loss.add_scatter(x=[m["examples"] for m in prog], y=[m["loss"] for m in prog], name=name)
+        style = run_style(i)
+        loss.add_scatter(
+            x=[m["examples"] for m in prog], y=[m["loss"] for m in prog], name=name,
+            mode="lines", line=style, legendgroup=name,
+        )  # fmt: skip
         acc.add_scatter(
             x=[m["epoch"] for m in ep], y=[100 * m["test_accuracy"] for m in ep], name=name,
-            mode="lines+markers",
+            mode="lines+markers", line=style, marker=dict(color=style["color"]), legendgroup=name,
         )  # fmt: skip
     for f in (loss, acc):
-        f.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.3), height=400)
+        f.update_layout(
+            showlegend=True,
+            # outside the plot area, under the x-axis title; plotly grows the bottom margin
+            legend=dict(orientation="v", x=0, xanchor="left", y=-0.22, yanchor="top"),
+            height=360 + 22 * len(series),
+            hovermode="closest",
+        )
     acc.update_xaxes(dtick=1)
     return loss, acc

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -10,7 +12,7 @@ import torch
 
 from engine import data, estimate, jobs, runs
 from engine.config import TrainConfig, auto_threads
-from engine.export import onnx_bytes
+from engine.export import bundle, onnx_bytes, readme
 from engine.models import Model
 from engine.models import probabilities as probabilities_of
 from engine.train import resolve_device
@@ -43,9 +45,10 @@ def device_summary() -> str:
     dev = resolve_device("auto")
     if dev.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    threads, limit = auto_threads(), jobs.max_jobs()
+    cores, half, limit = os.cpu_count() or 1, auto_threads(), jobs.max_jobs()
+    threads = f"{cores}" if cores == half else f"{cores} (or {half} beside other work)"
     return (
-        f"{dev.type.upper()}: {threads} torch thread{'s' if threads > 1 else ''} per training "
+        f"{dev.type.upper()}: {threads} torch thread{'s' if cores > 1 else ''} per training "
         f"job, {limit} job{'s' if limit > 1 else ''} at a time (setting: ENGINE_MAX_JOBS)"
     )
 
@@ -108,11 +111,26 @@ def predictions(run: runs.Run) -> Predictions:
 
 @st.cache_data(max_entries=4, show_spinner="Exporting to ONNX…")
 def _onnx(path: str, mtime: float) -> bytes:
-    return onnx_bytes(_model(path, mtime)[0])
+    m, cfg = _model(path, mtime)
+    return onnx_bytes(m, cfg, Path(path).name)  # with its model card in the metadata
 
 
 def onnx(run: runs.Run) -> bytes:
     return _onnx(str(run.path.resolve()), _mtime(run))
+
+
+def onnx_zip(run: runs.Run) -> bytes:
+    """The ONNX file and its model card (README.md), as one ZIP."""
+    cfg = run.config()
+    name = f"{run.id}.onnx"
+    return bundle({name: onnx(run), "README.md": readme(cfg, run.id, name).encode()})
+
+
+def checkpoint_zip(run: runs.Run) -> bytes:
+    """The checkpoint and its model card (README.md), as one ZIP."""
+    name = f"{run.id}.pt"
+    data = run.checkpoint_path.read_bytes()
+    return bundle({name: data, "README.md": readme(run.config(), run.id, name).encode()})
 
 
 def recent_runs(limit: int = 10) -> list[dict]:

@@ -5,17 +5,19 @@ Shared by the Train and Runs pages. Everything here reads the run directory; not
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from engine import EngineError, jobs
-from engine.data import CLASSES
+from engine import EngineError, hosting, jobs
+from engine.export import readme
 from engine.models import count_params
-from engine.preprocess import preprocess
+from engine.preprocess import ImageSource, preprocess
 from engine.runs import Run, RunError, RunState, open_run
-from ui import charts, draw, resources
+from ui import charts, draw, resources, visitor
 
 ICONS = {
     "queued": ":material/hourglass_top:",
@@ -48,9 +50,16 @@ def log_tail(run: Run, lines: int = 14) -> str:
 
 
 def cancel_button(run: Run, key: str) -> None:
+    me = visitor.current()
+    if not hosting.may_change(run.status(), me):
+        st.caption("Started by another visitor: only they or the admin can cancel it.")
+        return
     if st.button("Cancel", key=f"{key}_cancel", icon=":material/stop:"):
-        jobs.cancel(run)
-        st.toast(f"Cancelling {run.id}…")
+        try:
+            jobs.cancel(run, by=me)
+            st.toast(f"Cancelling {run.id}…")
+        except EngineError as e:
+            st.error(str(e))
 
 
 _PUMPED = "live_pumped"  # session state: when the live view last asked for a full rerun
@@ -102,7 +111,21 @@ def live(run_id: str, key: str = "live") -> None:
     st.code(log_tail(run), language=None)
 
 
-def header(run: Run) -> None:
+_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s/'\"(),;:]+/)+([^\s/'\"(),;:]*)")
+
+
+def no_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last part: a run's status message (written
+    by a job, perhaps from an exception) must not show the server's folders on a page."""
+    return _PATH.sub(lambda m: f"…/{m.group(1)}" if m.group(1) else "…/", text)
+
+
+RESUME_ON_RUNS_PAGE = "Resume it on the Runs page to continue from its last finished epoch."
+
+
+def header(run: Run, resume_hint: str = RESUME_ON_RUNS_PAGE) -> None:
+    """The run's one-line summary; a failed or cancelled run says what happened and, with
+    ``resume_hint`` (the page's own words: where its Resume button is), what to do."""
     status = run.status()
     state = status.get("state", "failed")
     cfg = run.config()
@@ -110,14 +133,13 @@ def header(run: Run) -> None:
         f"{ICONS.get(state, '')} **{run.id}** · {state} · {cfg.dataset} · "
         f"{resources.describe_model(cfg)} · {cfg.optimizer} lr {cfg.lr:g} · batch {cfg.batch_size}"
     )
+    hint = f" {resume_hint}" if resume_hint else ""
     if state == "failed":
-        st.error(f"This run failed: {status.get('message') or 'no message'}")
+        st.error(f"This run failed: {no_paths(status.get('message') or 'no message')}.{hint}")
     elif state == "cancelled":
-        msg = status.get("message") or "cancelled"
+        msg = no_paths(status.get("message") or "cancelled")
         msg = msg if msg.startswith("cancelled") else f"cancelled: {msg}"
-        st.warning(
-            f"This run was {msg}. Resume (on the Runs page) continues from its last finished epoch."
-        )
+        st.warning(f"This run was {msg}.{hint}")
 
 
 def result(run: Run, key: str = "res") -> None:
@@ -173,91 +195,206 @@ def result(run: Run, key: str = "res") -> None:
         downloads(run, key)
 
 
+MISTAKE_RGB = (224, 49, 49)  # the red frame of a misclassified image
+
+
+def framed(img: np.ndarray, wrong: bool, scale: int = 3) -> np.ndarray:
+    """The upscaled image, as RGB with a red frame when the network got it wrong."""
+    big = _big(img, scale)
+    if not wrong:
+        return big
+    rgb = np.repeat(big[..., None], 3, axis=2)
+    w = max(2, big.shape[0] // 20)
+    for sl in (np.s_[:w], np.s_[-w:], np.s_[:, :w], np.s_[:, -w:]):
+        rgb[sl] = MISTAKE_RGB
+    return rgb
+
+
+def gallery_caption(predicted: str, actual: str, conf: str = "") -> str:
+    """Markdown: a mistake in red with a cross (the colour is not the only mark)."""
+    if predicted == actual:
+        return f"Predicted: {predicted}{conf}, Actual: {actual}"
+    return f":red[**✗ Predicted: {predicted}**{conf}, Actual: {actual}]"
+
+
 def gallery(pred: resources.Predictions, idx: np.ndarray, with_confidence: bool = False) -> None:
+    """Test images with the network's answers; mistakes get a red frame and a red caption."""
     if len(idx) == 0:
         st.success("Nothing to show: no mistakes.")
         return
-    captions = []
-    for i in idx:
-        p, a = pred.classes[pred.predicted[i]], pred.classes[pred.labels[i]]
-        conf = f" ({100 * pred.probs[i].max():.0f}%)" if with_confidence else ""
-        captions.append(f"Predicted: {p}{conf}, Actual: {a}")
     for row in range(0, len(idx), 8):  # one st.columns per row keeps the rows aligned
         cols = st.columns(8)
-        for col, i, cap in zip(cols, idx[row : row + 8], captions[row : row + 8], strict=False):
-            col.image(_big(pred.images[i]), caption=cap, width="stretch")
+        for col, i in zip(cols, idx[row : row + 8], strict=False):
+            p, a = pred.classes[pred.predicted[i]], pred.classes[pred.labels[i]]
+            conf = f" ({100 * pred.probs[i].max():.0f}%)" if with_confidence else ""
+            col.image(framed(pred.images[i], p != a), width="stretch")
+            col.caption(gallery_caption(p, a, conf))
+
+
+UNSURE_BELOW = 0.6  # a top probability under this is answered "unsure"
+MAX_TRY = 16  # images per "try it" grid
+TRY_COLUMNS = 4
+
+
+@dataclass(frozen=True)
+class TryInput:
+    """One image for "try it": a photo or drawing (anything ``engine.preprocess`` reads: file
+    bytes, a PIL image, an RGB/gray array), prepared like an upload; or, with ``ready=True``, a
+    (28, 28) uint8 network input such as a test image."""
+
+    name: str
+    source: ImageSource
+    actual: str | None = None  # the true class when known (test images)
+    ready: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    image: np.ndarray  # (28, 28) uint8, what the network saw
+    probs: np.ndarray  # (K,) class probabilities
+    actual: str | None = None
+    steps: tuple = ()  # the preprocessing previews of a photo or drawing
+
+    def top(self, k: int = 3) -> list[int]:
+        return [int(j) for j in np.argsort(-self.probs, kind="stable")[:k]]
+
+    @property
+    def unsure(self) -> bool:
+        return float(self.probs.max()) < UNSURE_BELOW
+
+
+def answers(model, cfg, inputs: list[TryInput]) -> tuple[list[Answer], list[str]]:
+    """Prepare every input like an upload (test images as they are) and classify them in one
+    batch → (answers in input order, one message per image that could not be read)."""
+    prepared, errors = [], []
+    for item in inputs[:MAX_TRY]:
+        if item.ready:
+            prepared.append((item, np.asarray(item.source, np.uint8), ()))
+            continue
+        try:
+            pre = preprocess(item.source, name=item.name, keep_steps=True)
+        except EngineError as e:
+            errors.append(str(e))
+            continue
+        prepared.append((item, pre.image, tuple(pre.steps)))
+    if len(inputs) > MAX_TRY:
+        errors.append(f"Only the first {MAX_TRY} of {len(inputs)} images are shown.")
+    if not prepared:
+        return [], errors
+    probs = resources.probabilities(model, cfg, np.stack([img for _, img, _ in prepared]))
+    out = [
+        Answer(item.name, img, p, item.actual, steps)
+        for (item, img, steps), p in zip(prepared, probs, strict=True)
+    ]
+    return out, errors
+
+
+def answer_card(a: Answer, classes: tuple[str, ...]) -> None:
+    """The 28×28 input, the verdict ("unsure" when the top probability is low) and the top 3
+    classes with bars."""
+    top = a.top(3)
+    best, p = classes[top[0]], float(a.probs[top[0]])
+    wrong = a.actual is not None and a.actual != best and not a.unsure
+    st.image(framed(a.image, wrong, 4), caption=f"{a.name} (28×28 input)", width="stretch")
+    if a.unsure:
+        st.markdown(f"**unsure** · best guess {best} ({100 * p:.0f}%)")
+    else:
+        st.markdown(f"**Predicted: {best}** ({100 * p:.1f}%)")
+    if a.actual is not None:
+        mark = "✓" if a.actual == best else "✗"
+        text = f"{mark} Actual: {a.actual}"
+        st.caption(f":red[{text}]" if a.actual != best else text)
+    for j in top:
+        st.progress(float(a.probs[j]), text=f"{classes[j]} · {100 * float(a.probs[j]):.1f}%")
+    if a.unsure and a.steps:
+        st.caption("How the photo was prepared:")
+        st.image([step for _, step in a.steps], width=48, caption=[n for n, _ in a.steps])
+
+
+def answer_grid(model, cfg, classes, inputs: list[TryInput], key: str) -> list[Answer]:
+    """The "try it" answers for a list of images, a card each in a grid. The one entry point for
+    every input (test images, uploads, and later the drawing pad)."""
+    if not inputs:
+        st.info("Pick test images or upload photos to see what the network thinks.")
+        return []
+    out, errors = answers(model, cfg, inputs)
+    for e in errors:
+        st.warning(e)
+    for row in range(0, len(out), TRY_COLUMNS):
+        cols = st.columns(TRY_COLUMNS)
+        for col, a in zip(cols, out[row : row + TRY_COLUMNS], strict=False):
+            with col.container(border=True):
+                answer_card(a, classes)
+    if any(a.unsure for a in out):
+        st.caption(
+            f'"unsure": the network gives no class {100 * UNSURE_BELOW:.0f}% or more. Look at its '
+            "28×28 input: a photo may need a plainer background or a tighter crop."
+        )
+    return out
 
 
 def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
-    """Upload a photo (or pick a test image) → the 28×28 input → class probabilities."""
+    """Test images, uploaded photos or a drawing → a grid of answers (top 3 with bars)."""
     model, cfg = resources.model(run)
-    left, right = st.columns([2, 3])
-    with left:
-        source = st.radio(
-            "Image", ("A test image", "Upload a photo", "Draw"), key=f"{key}_src", horizontal=True
+    source = st.radio(
+        "Images", ("Test images", "Upload photos", "Draw"), key=f"{key}_src", horizontal=True
+    )
+    inputs: list[TryInput] = []
+    if source == "Test images":
+        c1, c2 = st.columns(2)
+        first = c1.number_input(
+            "From test image number", 0, len(pred.labels) - 1, 0, key=f"{key}_idx"
         )
-        img, actual = None, None
-        if source == "A test image":
-            i = st.number_input("Test image number", 0, len(pred.labels) - 1, 0, key=f"{key}_idx")
-            img, actual = pred.images[int(i)], pred.classes[pred.labels[int(i)]]
-            st.image(_big(img, 6), caption=f"Actual: {actual}")
-        else:
-            what = "handwritten digit" if cfg.dataset == "mnist" else "piece of clothing"
-            if source == "Draw":  # a drawing is prepared like a photo
-                up = draw.pad_file(f"{key}_draw", hint=f"Draw one {what} with the mouse or a pen.")
-            else:
-                up = st.file_uploader(
-                    f"Photo of one {what} (dark on a plain light background works best)",
-                    type=UPLOAD_TYPES, key=f"{key}_up",
-                )  # fmt: skip
-            if up is not None:
-                try:
-                    pre = preprocess(up.getvalue(), name=up.name, keep_steps=True)
-                except EngineError as e:
-                    st.error(str(e))
-                else:
-                    img = pre.image
-                    cols = st.columns(len(pre.steps))
-                    for col, (name, step) in zip(cols, pre.steps, strict=True):
-                        col.image(step, caption=name, width="stretch")
-                    st.image(_big(img, 6), caption="what the network sees (28×28)")
-    with right:
-        if img is None:
-            st.info("Pick a test image or upload a photo to see what the network thinks.")
-            return
-        probs = resources.probabilities(model, cfg, img)[0]
-        top = CLASSES[cfg.dataset][int(probs.argmax())]
-        verdict = f"**Predicted: {top}** ({100 * probs.max():.1f}%)"
-        if actual is not None:
-            verdict += f", Actual: {actual}"
-        st.markdown(verdict)
-        st.plotly_chart(charts.probability_bars(probs, pred.classes), key=f"{key}_probs")
+        count = c2.slider("How many", 1, MAX_TRY, 8, key=f"{key}_n")
+        for i in range(int(first), min(int(first) + count, len(pred.labels))):
+            inputs.append(
+                TryInput(f"test image {i}", pred.images[i], pred.classes[pred.labels[i]], True)
+            )
+    elif source == "Upload photos":
+        what = "handwritten digits" if cfg.dataset == "mnist" else "pieces of clothing"
+        ups = st.file_uploader(
+            f"Photos of {what}, one per photo (dark on a plain light background works best; "
+            f"up to {MAX_TRY} at once)",
+            type=UPLOAD_TYPES, key=f"{key}_up", accept_multiple_files=True,
+        )  # fmt: skip
+        inputs = [TryInput(u.name, u.getvalue()) for u in ups or []]
+    else:  # a drawing goes through the same preprocessing as a photo
+        what = "digit" if cfg.dataset == "mnist" else "piece of clothing"
+        png = draw.pad(f"{key}_draw", hint=f"Draw one {what} with the mouse, a finger or a pen.")
+        inputs = [TryInput("drawing", png)] if png else []
+    answer_grid(model, cfg, pred.classes, inputs, key)
 
 
 def downloads(run: Run, key: str) -> None:
+    """The checkpoint and the ONNX file, each in a ZIP with its model card (README.md)."""
     st.write(
-        "The checkpoint holds the model, the optimizer state and the full config: "
-        "`python -m engine resume` continues it, `engine.runs.load_model` rebuilds the model. "
-        "The ONNX file runs without PyTorch (input `image`: normalised 1×28×28 images)."
+        "Each download is a ZIP: the model file and its model card (README.md) saying what the "
+        "input must look like (shape, normalisation, ink polarity), what the outputs mean and "
+        "the class names. The checkpoint holds the model, the optimizer state and the full "
+        "config (`python -m engine resume` continues it); the ONNX file runs without PyTorch "
+        "and carries the same card in its metadata."
     )
     c1, c2 = st.columns(2)
     c1.download_button(
-        "Checkpoint (.pt)", run.checkpoint_path.read_bytes(), file_name=f"{run.id}.pt",
-        mime="application/octet-stream", key=f"{key}_dl_pt", icon=":material/download:",
-        on_click="ignore",
+        "Checkpoint + model card (.zip)", lambda: resources.checkpoint_zip(run),
+        file_name=f"{run.id}-checkpoint.zip", mime="application/zip", key=f"{key}_dl_pt",
+        icon=":material/download:", on_click="ignore",
     )  # fmt: skip
     c2.download_button(
-        "ONNX model (.onnx)", lambda: resources.onnx(run), file_name=f"{run.id}.onnx",
-        mime="application/octet-stream", key=f"{key}_dl_onnx", icon=":material/download:",
-        on_click="ignore",
+        "ONNX + model card (.zip)", lambda: resources.onnx_zip(run),
+        file_name=f"{run.id}-onnx.zip", mime="application/zip", key=f"{key}_dl_onnx",
+        icon=":material/download:", on_click="ignore",
     )  # fmt: skip
+    with st.expander("The model card"):
+        st.markdown(readme(run.config(), run.id, f"{run.id}.onnx"))
 
 
-def show(run_id: str, key: str) -> Run | None:
+def show(run_id: str, key: str, resume_hint: str = RESUME_ON_RUNS_PAGE) -> Run | None:
     """The live view while a run is queued or running, else its result view."""
     try:
         run = open_run(run_id)
-        header(run)
+        header(run, resume_hint)
         if run.state().is_finished():
             result(run, key)
         else:

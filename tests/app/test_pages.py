@@ -129,9 +129,10 @@ def test_train_page_runs_a_job_and_shows_results(open_page):
     acc = at.metric[labels.index("Test accuracy")].value
     assert float(acc.rstrip("%")) > 25  # 8 steps of training: far above chance (10%)
     assert [t.label for t in at.tabs][:3] == ["Confusion matrix", "Test images", "Worst mistakes"]
-    assert any("Predicted:" in m.value for m in at.markdown)  # "try it" on a test image
+    answers = ("**Predicted:", "**unsure**")  # "try it" on test images
+    assert any(m.value.startswith(answers) for m in at.markdown)
     downloads = [b.proto.label for b in at.get("download_button")]
-    assert downloads == ["Checkpoint (.pt)", "ONNX model (.onnx)"]
+    assert downloads == ["Checkpoint + model card (.zip)", "ONNX + model card (.zip)"]
     # The result below the form is labelled as that run's, also once the form moves on.
     assert any(h.value == f"Run {run.id}" for h in at.subheader)
     at.slider(key="tr_epochs").set_value(4).run()

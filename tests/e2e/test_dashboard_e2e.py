@@ -99,7 +99,7 @@ def test_train_from_the_page_until_results(page, app_url):
     page.get_by_text("are misclassified").wait_for()  # the tab's caption, then its images
     _shot(page, "06-worst-mistakes")
     page.get_by_role("tab", name="Try it").click()
-    page.get_by_text("Upload a photo").click()
+    page.get_by_text("Upload photos").click()
     bad = ARTIFACTS / "not-an-image.png"
     bad.write_bytes(b"this is text, not a PNG")
     page.locator('input[type="file"]').set_input_files(str(bad))
@@ -107,8 +107,9 @@ def test_train_from_the_page_until_results(page, app_url):
     _no_exception(page)
     _shot(page, "07-try-it-bad-upload")
     page.locator('input[type="file"]').set_input_files(str(_photo()))
-    page.get_by_text("what the network sees (28×28)").wait_for()
-    page.get_by_text("Class probabilities").wait_for()
+    page.get_by_text("trousers.png (28×28 input)").wait_for()  # its answer card
+    panel = page.get_by_role("tabpanel").filter(has_text="trousers.png (28×28 input)")
+    panel.get_by_text(re.compile("^(Predicted: |unsure)")).first.wait_for()
     _no_exception(page)
     _shot(page, "07b-try-it-photo")
     page.reload()  # reattaches to the finished run through ?run=

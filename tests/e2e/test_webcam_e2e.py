@@ -1,5 +1,6 @@
-"""Browser test of the Webcam page through the real WebRTC path: Chromium's fake camera plays a
-y4m of known MNIST test digits on paper; the page must show their labels and ≥ 10 fps."""
+"""Browser tests of the Webcam page: through the real WebRTC path (Chromium's fake camera plays a
+y4m of known MNIST test digits on paper; the page must show their labels and ≥ 10 fps), and in a
+browser without a camera (plain words, and a photo upload that recognises the same digits)."""
 
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def test_live_video_shows_the_digits_and_frame_rate(digit_run, mnist, tmp_path):
             page.goto(f"{url}/webcam")
             page.get_by_text("Find symbols").wait_for()
             harness.wait_idle(page)
-            assert page.get_by_text("No STUN/TURN servers are configured").is_visible()
+            assert page.get_by_text("direct connections only").is_visible()
+            assert not page.get_by_text("No camera found").count()  # the fake camera is found
             player = page.frame_locator('iframe[title*="streamlit_webrtc"]')
             player.get_by_role("button", name="START").click()
             player.get_by_role("button", name="STOP").wait_for(timeout=60_000)
@@ -114,5 +116,40 @@ def test_live_video_shows_the_digits_and_frame_rate(digit_run, mnist, tmp_path):
             assert fps >= 10, (fps, log.read_text()[-2000:])
             assert not page.locator('[data-testid="stException"]').count()
             player.get_by_role("button", name="STOP").click()
+        finally:
+            browser.close()
+
+
+def test_without_a_camera_the_page_says_so_and_a_photo_works(digit_run, mnist, tmp_path):
+    """Headless Chromium with no (fake) camera: the browser's answer becomes plain words, and an
+    uploaded photo of the sheet gets the digits' labels."""
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    frame, expected = known_digits_frame(digit_run, mnist)
+    photo = tmp_path / "sheet.png"
+    Image.fromarray(np.ascontiguousarray(frame[..., ::-1])).save(photo)
+    log = tmp_path / "server.log"
+    with harness.serve(digit_run.path.parent, log) as url, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=harness.CHROMIUM, args=harness.FLAGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/webcam")
+            page.get_by_text("No camera found: use a photo instead.").wait_for(timeout=60_000)
+            harness.wait_idle(page)
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+                str(photo)
+            )
+            text = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Seen:")
+            text.first.wait_for(timeout=60_000)
+            harness.wait_idle(page)
+            seen = set(re.findall(r"\b(\d)\b", text.first.inner_text().split("Seen:")[1]))
+            harness.shot(page, "webcam/02-no-camera-photo")
+            assert seen == expected, (seen, expected, log.read_text()[-2000:])
+            assert not page.locator('[data-testid="stException"]').count()
         finally:
             browser.close()
