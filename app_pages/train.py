@@ -4,7 +4,7 @@ import streamlit as st
 
 from engine import EngineError, estimate, jobs
 from engine.models import param_count
-from ui import forms, resources, results, state
+from ui import forms, resources, results, state, visitor
 
 bad = forms.init_from_url()
 st.title("Train a network")
@@ -54,10 +54,14 @@ with st.container(border=True):
                 args=(fix[1],),
             )  # fmt: skip
     if start:
-        run = jobs.submit(cfg)
-        st.session_state[state.TRAIN_RUN] = run.id
-        st.query_params[state.RUN_PARAM] = run.id
-        st.toast(f"Started {run.id}")
+        try:
+            run = jobs.submit(cfg, by=visitor.current())
+        except EngineError as e:  # a quota of the shared server, or a full disk
+            st.error(str(e))
+        else:
+            st.session_state[state.TRAIN_RUN] = run.id
+            st.query_params[state.RUN_PARAM] = run.id
+            st.toast(f"Started {run.id}")
 
 run_id, error = state.run_from_query()
 if error:

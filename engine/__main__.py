@@ -286,7 +286,7 @@ def _default_model(args: argparse.Namespace, out: dict) -> int:
         return 0
     if not (run.path / "config.json").is_file():
         run = create_run(DEFAULT_MODEL, args.runs_dir, DEFAULT_RUN_ID)
-    print(f"training the default digit model into {run.path} (first setup, about 20 s)")
+    print(f"training the default digit model into {run.path} (first setup, about 30 s)")
     code = _run_and_report(run, out)
     out["trained"] = True
     return code

@@ -22,7 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from engine import procs
+from engine import hosting, procs
 from engine.config import TrainConfig, auto_threads
 from engine.runs import Run, RunError, RunState, create_run, list_runs, runs_dir
 
@@ -117,17 +117,116 @@ def pump(root: Path | None = None) -> list[Run]:
     return started
 
 
-def submit(cfg: TrainConfig, root: Path | None = None, run_id: str | None = None) -> Run:
-    """Create a run for ``cfg``, queue it and start it if a slot is free."""
-    run = create_run(cfg, root, run_id)
-    run.set_status(RunState.QUEUED, submitted=time.time())
-    pump(run.path.parent)
+def submit(
+    cfg: TrainConfig,
+    root: Path | None = None,
+    run_id: str | None = None,
+    by: hosting.Visitor | None = None,
+) -> Run:
+    """Create a run for ``cfg``, queue it and start it if a slot is free.
+
+    ``by`` is the visitor asking (None: the operator, from the CLI or the server itself); in
+    hosted mode their quotas are checked here, under the queue's lock, so parallel sessions
+    cannot overshoot them. The run records its owner.
+    """
+    root = Path(root or runs_dir())
+    owner = by.id if by is not None else hosting.OPERATOR
+    with _locked(root):
+        if hosting.bound(by):
+            active: dict[str, int] = {}
+            stored: dict[str, int] = {}
+            for r in list_runs(root):
+                st = r.status()
+                o = hosting.owner_of(st)
+                stored[o] = stored.get(o, 0) + 1
+                if st.get("state") == RunState.RUNNING.value or (
+                    st.get("state") == RunState.QUEUED.value and "submitted" in st
+                ):
+                    active[o] = active.get(o, 0) + 1
+            n = min(cfg.limit_train or 10**9, _train_size(cfg))
+            hosting.check_training(by, cfg.epochs, n, active, stored)
+            try:
+                hosting.check_storage(root)
+            except hosting.HostingError:  # full: idle visitors' files go first, then look again
+                _remove_expired(root)
+                hosting.check_storage(root)
+        try:
+            run = create_run(cfg, root, run_id)
+            run.set_status(RunState.QUEUED, submitted=time.time(), owner=owner)
+        except OSError as e:
+            why = f"cannot queue: {e.strerror or type(e).__name__}"  # str(e) names a server path
+            raise hosting.HostingError(hosting.disk_full_message(e) or why) from e
+    pump(root)
     return run
 
 
-def resume(run: Run) -> Run:
+def clean_expired(root: Path | None = None) -> list[str]:
+    """Hosted mode: remove the files of visitors idle too long (``hosting.Limits.idle_hours``):
+    their sample folders, then their finished runs. Returns the ids of the runs removed."""
+    if not hosting.public():
+        return []  # locally nobody's visits are recorded: nothing is ever "idle"
+    root = Path(root or runs_dir())
+    with _locked(root):
+        return _remove_expired(root)
+
+
+def _remove_expired(root: Path) -> list[str]:
+    import shutil
+
+    hosting.expire(root)
+    base = root / hosting.VISITORS_DIR
+    alive = {d.name for d in base.iterdir()} if base.is_dir() else set()
+    removed = []
+    for run in list_runs(root):
+        st = run.status()
+        owner = hosting.owner_of(st)
+        finished = RunState(st.get("state", "failed")).is_finished()
+        if owner != hosting.OPERATOR and owner not in alive and finished:
+            shutil.rmtree(run.path, ignore_errors=True)
+            removed.append(run.id)
+    return removed
+
+
+def _train_size(cfg: TrainConfig) -> int:
+    """Training examples of the dataset as prepared here (60,000 when not prepared yet)."""
+    from engine.data import status
+
+    info = status().get(cfg.dataset, {})
+    return int(info.get("n_train") or 60_000)
+
+
+def ensure_default_model(root: Path | None = None) -> Run | None:
+    """Queue the default digit model when a fresh server has none (its first start).
+
+    Returns the run when it is queued, running or was just queued; None when it is complete
+    or failed (a failed one is not retried on every page view: Resume it on the Runs page).
+    """
+    from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
+
+    root = Path(root or runs_dir())
+    with _locked(root):
+        path = root / DEFAULT_RUN_ID
+        if not (path / "config.json").is_file():
+            if path.exists():  # a half-created directory from a killed start
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            run = create_run(DEFAULT_MODEL, root, DEFAULT_RUN_ID)
+            run.set_status(
+                RunState.QUEUED,
+                submitted=time.time(),
+                owner=hosting.OPERATOR,
+                message="first start",
+            )
+        run = Run(path)
+    pump(root)
+    return run if run.state() in (RunState.QUEUED, RunState.RUNNING) else None
+
+
+def resume(run: Run, by: hosting.Visitor | None = None) -> Run:
     """Queue a cancelled or failed run again; it continues from its last checkpoint."""
     with _locked(run.path.parent):
+        hosting.check_owner(run.status(), f"run {run.id}", by)
         state = _settle(run)
         if not state.is_finished() or state == RunState.COMPLETE:
             raise RunError(f"run {run.id} is {state.value}; only cancelled or failed runs resume")
@@ -137,10 +236,11 @@ def resume(run: Run) -> Run:
     return run
 
 
-def cancel(run: Run) -> RunState:
+def cancel(run: Run, by: hosting.Visitor | None = None) -> RunState:
     """Stop a run: a queued one is cancelled at once, a running one stops at its next batch."""
     with _locked(run.path.parent):
         st = run.status()
+        hosting.check_owner(st, f"run {run.id}", by)
         state = RunState(st.get("state", "failed"))
         if state == RunState.QUEUED:
             run.set_status(RunState.CANCELLED, message="cancelled while queued")

@@ -121,3 +121,38 @@ def test_first_start_queues_the_default_model_once(tmp_path, monkeypatch):
     assert [r.id for r in jobs.queue(tmp_path)] == [first.id]
     for run in (*jobs.running(tmp_path), first):
         jobs.cancel(run)
+
+
+def test_sweeps_have_owners_and_a_trial_cap(tmp_path, monkeypatch):
+    from engine import sweep
+    from engine.sweep import SweepSpec
+
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv(hosting.PUBLIC_ENV, "1")
+    monkeypatch.setenv("ENGINE_MAX_SWEEP_TRIALS", "3")
+    storage = f"sqlite:///{tmp_path / 'sweeps.db'}"
+    big = SweepSpec(space={"activation": ("relu", "tanh"), "batch_size": (32, 64)})
+    with pytest.raises(HostingError, match="4 trials"):
+        sweep.create(big, "too-big", storage, by=ALICE)
+    small = SweepSpec(space={"activation": ("relu", "tanh")})
+    name = sweep.create(small, "alices-sweep", storage, by=ALICE)
+    assert sweep.owner(name, storage) == ALICE.id
+    with pytest.raises(HostingError, match="another visitor"):
+        sweep.stop(name, storage, tmp_path, by=BOB)
+    with pytest.raises(HostingError, match="another visitor"):
+        sweep.resume(name, 1, storage, tmp_path, by=BOB)
+    with pytest.raises(HostingError, match="worker"):
+        sweep.start_workers(name, 2, storage, tmp_path, by=ALICE)  # at most 1 worker each
+    sweep.stop(name, storage, tmp_path, by=ALICE)  # the owner may
+    sweep.stop(name, storage, tmp_path, by=ADMIN)  # and the admin
+
+
+def test_idle_visitors_runs_are_removed_and_make_room(root, monkeypatch):
+    run = jobs.submit(preset("fast", **TINY), run_id="old", by=ALICE)
+    jobs.cancel(run, by=ALICE)
+    hosting.touch(root, ALICE.id)
+    hosting.touch(root, BOB.id)
+    (hosting.visitor_dir(root, ALICE.id) / "last_seen").write_text(str(time.time() - 90_000))
+    assert jobs.clean_expired(root) == ["old"]  # Alice was idle 25 h: her finished run goes
+    assert (root / "operator-job").is_dir()  # the operator's runs never expire
+    assert hosting.visitor_dir(root, BOB.id).is_dir()

@@ -29,6 +29,11 @@ def _prepare_datasets(runs_root: str) -> None:
 AUTO_ENV = "ENGINE_FIRST_START"  # 0: a server with no default model does not train one
 
 
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _clean_expired(hour: int) -> None:
+    jobs.clean_expired()
+
+
 def first_start() -> None:
     """Queue the default model when it is missing (cheap when it exists: one file check)."""
     if os.environ.get(AUTO_ENV, "1").strip() == "0":
@@ -37,6 +42,7 @@ def first_start() -> None:
     if not (root / DEFAULT_RUN_ID / "config.json").is_file():
         jobs.ensure_default_model(root)
     _prepare_datasets(str(root.resolve()))
+    _clean_expired(int(time.time() // 3600))  # hosted mode: idle visitors' files, hourly
 
 
 def default_progress() -> dict | None:
