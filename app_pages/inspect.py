@@ -1,13 +1,14 @@
 """Inspect: what a trained network learned — layers, filters, responses, activations, saliency.
 
-Layout only: one cached analysis call (``ui.inspect_views.analysis``) and a renderer per section.
+Layout only: one cached analysis call (``ui.inspect_sections.analysis``) and a renderer per
+section.
 """
 
 import streamlit as st
 
 from engine.data import CLASSES
 from ui import draw, epoch_views, resources, state
-from ui import inspect_views as views
+from ui import inspect_sections as views
 
 st.title("Inspect a network")
 run_id, model, cfg = state.selected_model()

@@ -20,7 +20,8 @@ Modules:
 - ``jobs``: the job queue on disk with its concurrency limit.
 - ``estimate``: how long a job will take, from a cost model calibrated by the finished runs.
 - ``hosting``: hosted mode: visitors, ownership and quotas.
-- ``inspect``: what a network learned: layer table, filters, activations, saliency.
+- ``inspect``: what a network learned: layer table, filters, activations, all in one call.
+- ``saliency``: input gradient and Grad-CAM, without hooks or writes to a shared model.
 - ``embed``: embeddings of a truncated network and few-shot classifiers (Greek letters).
 - ``samples``, ``sample_files``, ``sample_store``: few-shot sample sets, their files (ZIP, the
   seed's CSV pair), and a visitor's stored set.

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from inspect_runs import CNN_RUN, MLP_RUN, trained_runs
 
 from engine import inspect as ins
+from engine import saliency as sal
 from engine.__main__ import main
 from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP, ModelConfig
 from engine.data import normalize
@@ -147,8 +148,8 @@ def test_probabilities_of_a_logit_model_use_softmax(mlp, digit):
 
 def test_saliency_maps(cnn, digit):
     x = normalize(digit, "mnist")
-    grad = ins.gradient_saliency(cnn, x)
-    cam = ins.grad_cam(cnn, x)
+    grad = sal.gradient_saliency(cnn, x)
+    cam = sal.grad_cam(cnn, x)
     for m in (grad, cam):
         assert m.shape == (28, 28) and (m >= 0).all() and m.max() > 0
     assert cam.max() == pytest.approx(1.0)
@@ -161,8 +162,8 @@ def test_saliency_maps(cnn, digit):
 def test_saliency_inside_inference_mode(cnn, digit):
     with torch.inference_mode():
         x = normalize(digit, "mnist")
-        assert ins.gradient_saliency(cnn, x).shape == (28, 28)
-        assert ins.grad_cam(cnn, x).shape == (28, 28)
+        assert sal.gradient_saliency(cnn, x).shape == (28, 28)
+        assert sal.grad_cam(cnn, x).shape == (28, 28)
 
 
 def test_mlp_views_say_not_applicable(mlp, digit):
@@ -172,8 +173,8 @@ def test_mlp_views_say_not_applicable(mlp, digit):
     with pytest.raises(ins.NotApplicable, match="no conv layers"):
         ins.filter_responses(mlp, digit, "mnist")
     with pytest.raises(ins.NotApplicable, match="no conv layers"):
-        ins.grad_cam(mlp, normalize(digit, "mnist"))
-    assert ins.gradient_saliency(mlp, normalize(digit, "mnist")).shape == (28, 28)
+        sal.grad_cam(mlp, normalize(digit, "mnist"))
+    assert sal.gradient_saliency(mlp, normalize(digit, "mnist")).shape == (28, 28)
     one_conv = build_model(ModelConfig(channels=(4,), kernel_sizes=(5,)))
     with pytest.raises(ins.NotApplicable, match="only 1 conv layer"):
         ins.second_layer_filters(one_conv)

@@ -18,6 +18,7 @@ from inspect_runs import CNN_RUN, trained_runs
 from torch import nn
 
 from engine import inspect as ins
+from engine import saliency as sal
 from engine.config import CLASSIC_CNN, FAST_CNN, ModelConfig
 from engine.data import normalize
 from engine.models import Model, build_model
@@ -70,7 +71,7 @@ def signs_image() -> np.ndarray:
 @pytest.mark.parametrize(("target", "where"), [(0, "top-left"), (1, "bottom-right")])
 def test_grad_cam_finds_the_quadrant_that_holds_the_evidence(target, where):
     model, x = signs_net(), signs_image()
-    s = ins.saliency(model, x, target)
+    s = sal.saliency(model, x, target)
     assert s.cam_layer == "act1" and s.cam_shape == (14, 14)  # after activation, before flatten
     assert s.cam.shape == (28, 28) and s.cam.max() == pytest.approx(1.0) and s.cam.min() >= 0
     share = quadrants(s.cam)
@@ -78,7 +79,7 @@ def test_grad_cam_finds_the_quadrant_that_holds_the_evidence(target, where):
     grad = quadrants(s.gradient)
     assert grad[where] == pytest.approx(1.0), grad  # the input gradient agrees
     # A head that pools each map evenly: the original Grad-CAM gives the same map.
-    channel = ins.grad_cam(model, x, target, weighting="channel")
+    channel = sal.grad_cam(model, x, target, weighting="channel")
     np.testing.assert_allclose(channel, s.cam, atol=1e-5)
     # Interpolated, not blocky: the 0/1 map of strokes gets in-between values at its edges.
     assert ((s.cam > 0.01) & (s.cam < 0.99)).any()
@@ -88,7 +89,7 @@ def test_grad_cam_of_a_class_with_no_evidence_is_empty_not_noise():
     model = signs_net()
     only_bright = signs_image()
     only_bright[14:] = 0
-    cam = ins.grad_cam(model, only_bright, target=1)
+    cam = sal.grad_cam(model, only_bright, target=1)
     assert cam.shape == (28, 28) and cam.max() == 0  # nothing dark: nothing shown, no NaN
 
 
@@ -104,7 +105,7 @@ def test_saliency_explains_the_logit_not_a_saturated_probability():
     x = signs_image()
     x[14:] = 0
     assert ins.probabilities(confident, x)[0] > 0.999999
-    s = ins.saliency(confident, x)
+    s = sal.saliency(confident, x)
     assert s.target == 0 and s.cam.max() == pytest.approx(1.0)
     assert quadrants(s.cam)["top-left"] > 0.9 and s.gradient.max() > 1.0
 
@@ -115,9 +116,9 @@ def shared(tmp_path_factory):
 
 
 def test_the_layer_is_the_deepest_block_output_that_can_still_localise():
-    assert ins.grad_cam_layer(build_model(CLASSIC_CNN)) == "act1"  # 12×12; act2 is 4×4
-    assert ins.grad_cam_layer(build_model(FAST_CNN)) == "act2"  # 7×7
-    assert ins.block_outputs(build_model(CLASSIC_CNN)) == [("act1", 12), ("act2", 4)]
+    assert sal.grad_cam_layer(build_model(CLASSIC_CNN)) == "act1"  # 12×12; act2 is 4×4
+    assert sal.grad_cam_layer(build_model(FAST_CNN)) == "act2"  # 7×7
+    assert sal.block_outputs(build_model(CLASSIC_CNN)) == [("act1", 12), ("act2", 4)]
 
 
 def test_grad_cam_of_a_trained_digit_network_lies_on_the_digit(shared, mnist):
@@ -126,7 +127,7 @@ def test_grad_cam_of_a_trained_digit_network_lies_on_the_digit(shared, mnist):
     on_ink, in_box = 0, []
     for i in range(20):
         img = mnist.x_test[i].numpy()
-        s = ins.saliency(shared, normalize(img, "mnist"))
+        s = sal.saliency(shared, normalize(img, "mnist"))
         assert s.cam.max() == pytest.approx(1.0), i  # never all black
         ink = img > 0
         on_ink += s.cam[ink].mean() > s.cam[~ink].mean()
@@ -140,8 +141,8 @@ def test_saliency_in_one_thread_while_others_run_inference_on_the_same_model(sha
     images = [normalize(mnist.x_test[i].numpy(), "mnist") for i in range(8)]
     with torch.inference_mode():
         expected_out = [shared(x) for x in images]
-    expected_cam = [ins.grad_cam(shared, x) for x in images]
-    expected_grad = [ins.gradient_saliency(shared, x) for x in images]
+    expected_cam = [sal.grad_cam(shared, x) for x in images]
+    expected_grad = [sal.gradient_saliency(shared, x) for x in images]
     errors: list[str] = []
     stop = threading.Event()
 
@@ -159,8 +160,8 @@ def test_saliency_in_one_thread_while_others_run_inference_on_the_same_model(sha
         try:
             for _ in range(5):
                 for i, x in enumerate(images):
-                    cam = ins.grad_cam(shared, x)
-                    grad = ins.gradient_saliency(shared, x)
+                    cam = sal.grad_cam(shared, x)
+                    grad = sal.gradient_saliency(shared, x)
                     if not np.allclose(cam, expected_cam[i], atol=1e-5):
                         errors.append(f"Grad-CAM of image {i} changed")
                     if not np.allclose(grad, expected_grad[i], atol=1e-5):

@@ -1,26 +1,13 @@
-"""The Inspect page's pieces: its one cached analysis call, the input picker, one renderer per
-section, and the plotly figures they draw (filters, maps, vectors, probabilities, saliency).
-
-The page lays these out; the work is ``engine.inspect.analyse``, cached here by the model's
-weights and the image, so a rerun that changes nothing recomputes nothing.
-"""
+"""The Inspect page's plotly figures: filters, feature maps, vectors, probabilities, saliency
+(``ui.inspect_sections`` draws the page's sections with them)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 import plotly.graph_objects as go
-import streamlit as st
-import torch
 from plotly.subplots import make_subplots
 
-from engine import inspect as ins
-from engine.config import TrainConfig
-from engine.data import ImageError
-from engine.models import SCORES
-from engine.preprocess import preprocess
+from engine.saliency import Saliency
 
 DIVERGING = "RdBu_r"  # blue < 0 < red, white at 0: the sign of a weight or response is visible
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
@@ -200,7 +187,7 @@ GRADIENT_SCALE = "Blues"  # magnitudes from 0: one hue
 CAM_SCALE = "Inferno"  # Grad-CAM in [0, 1]: dark = no support, bright = strongest support
 
 
-def saliency_figure(image: np.ndarray, s: ins.Saliency, class_name: str) -> go.Figure:
+def saliency_figure(image: np.ndarray, s: Saliency, class_name: str) -> go.Figure:
     """The input gradient and Grad-CAM side by side, each with its colour scale; Grad-CAM is laid
     over the input (the ink shows through), the gradient drawn in its raw units."""
     titles = ["input gradient |∂ score / ∂ pixel|"]
@@ -240,183 +227,3 @@ def saliency_figure(image: np.ndarray, s: ins.Saliency, class_name: str) -> go.F
         )  # fmt: skip
     fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
-
-
-# --- the analysis, cached -----------------------------------------------------------------------
-
-
-def fingerprint(model: torch.nn.Module) -> str:
-    """A hash of the model's weights and buffers: the cache key of everything computed from it
-    (another run, another epoch's snapshot or a retrained checkpoint all change it)."""
-    h = hashlib.blake2b(digest_size=16)
-    for name, t in model.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-@st.cache_data(max_entries=32, show_spinner="Looking inside the network…")
-def _analysis(
-    key: str, title: str, image: np.ndarray | None, _model: torch.nn.Module, _cfg: TrainConfig
-) -> ins.Analysis:
-    return ins.analyse(_model, _cfg, image, title)
-
-
-def analysis(
-    model: torch.nn.Module, cfg: TrainConfig, image: np.ndarray | None, title: str
-) -> ins.Analysis:
-    """``engine.inspect.analyse``, cached by the model's weights, its config and the image."""
-    key = fingerprint(model) + json.dumps(cfg.to_dict(), sort_keys=True)
-    return _analysis(key, title, image, model, cfg)
-
-
-# --- the sections -------------------------------------------------------------------------------
-
-
-def pick_input(test_images, draw_pad) -> tuple[np.ndarray | None, int | None]:
-    """The input radio and its widget: (uint8 image (28, 28) or None, true label or None).
-
-    ``test_images``: the dataset (its test split); ``draw_pad``: a function returning the
-    drawing pad's file (or None). A photo's preprocessing steps are shown."""
-    source = st.radio("Image", ["Test image", "Upload", "Camera", "Draw"], horizontal=True)
-    if source == "Test image":
-        index = int(st.number_input("Test image #", 0, len(test_images.x_test) - 1, 0))
-        return test_images.x_test[index].numpy(), int(test_images.y_test[index])
-    if source == "Upload":
-        file = st.file_uploader("A photo or scan of one character", type=IMAGE_TYPES)
-    elif source == "Camera":
-        file = st.camera_input("Hold one handwritten character up to the camera")
-    else:  # prepared like a photo
-        file = draw_pad()
-    if file is None:
-        return None, None
-    try:
-        pre = preprocess(file.getvalue(), name=file.name, keep_steps=True)
-    except ImageError as e:
-        st.error(str(e))
-        return None, None
-    st.image([s for _, s in pre.steps], caption=[n for n, _ in pre.steps], width=110)
-    return pre.image, None
-
-
-def layers_section(a: ins.Analysis) -> None:
-    st.header("Layers")
-    st.write(
-        "Each layer with the shape of its output for one 28×28 image (`None` is the batch size) "
-        "and its number of learned parameters: the convolutions are small, the dense layers "
-        "hold most."
-    )
-    t = a.table
-    rows = [
-        {"layer": r.name, "type": r.kind, "output shape": r.shape_text(), "params": r.params}
-        for r in t.rows
-    ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        height=35 * (len(rows) + 1) + 3,  # every layer, no inner scrolling
-        column_config={"params": st.column_config.NumberColumn(format="localized")},
-    )
-    st.write(
-        f"**Total params: {t.total:,}** — trainable {t.trainable:,}, "
-        f"non-trainable {t.non_trainable:,}"
-    )
-    with st.expander("As text (`python -m engine summary`)"):
-        st.code(t.text(), language=None)
-
-
-def filters_section(a: ins.Analysis) -> None:
-    st.header("Filters")
-    if a.filters is None:
-        st.info(
-            f"Filters: {a.no_filters}. An MLP looks at all 784 pixels at once, not through "
-            "small windows."
-        )
-        return
-    k = a.filters.shape[-1]
-    st.write(
-        f"The {len(a.filters)} first-layer filters, each a {k}×{k} window of weights slid over "
-        "the image: red weights reward ink, blue ones penalise it, so a red band next to a blue "
-        f"band detects an edge. Neighbour correlation {a.smoothness:.2f} "
-        "(random initial filters ≈ 0; smooth, edge-like filters well above)."
-    )
-    st.plotly_chart(first_filters_figure(a.filters), width="stretch")
-    if a.second is None:
-        st.caption(f"Second layer: {a.no_second}.")
-        return
-    co, ci = a.second.shape[:2]
-    with st.expander(f"Second layer: {co} filters × {ci} input channels"):
-        st.write(
-            "Each row is one second-layer filter: one kernel per input channel (columns), "
-            "applied to the first layer's feature maps and summed."
-        )
-        st.plotly_chart(second_filters_figure(a.second), width="stretch")
-
-
-def prediction_line(a: ins.Analysis, classes: tuple[str, ...], label: int | None) -> None:
-    acts = a.activations
-    truth = f" (true label: {classes[label]})" if label is not None else ""
-    p = acts.probabilities[acts.predicted]
-    st.subheader(f"Predicted: {classes[acts.predicted]} ({100 * p:.1f}%){truth}")
-
-
-def responses_section(a: ins.Analysis, image: np.ndarray) -> None:
-    if a.responses is None:
-        return
-    st.header("Filter responses")
-    st.write(
-        "The image (left) and each first-layer filter applied to it (OpenCV `filter2D`, before "
-        "bias and activation): red where the filter's pattern is present, blue where its "
-        "opposite is."
-    )
-    left, right = st.columns([1, 4])
-    left.plotly_chart(image_figure(image, "input"), width="stretch")
-    right.plotly_chart(maps_figure(a.responses, cols=5, px=5), width="stretch")
-
-
-def activations_section(a: ins.Analysis, classes: tuple[str, ...]) -> None:
-    st.header("Activations")
-    st.write(
-        "What every layer outputs for this image — the truncated sub-model up to that layer. "
-        "Feature maps shrink and become more abstract with depth; the last layers are class "
-        "scores."
-    )
-    layers = a.activations.layers
-    for tab, layer in zip(st.tabs([lay.name for lay in layers]), layers, strict=True):
-        with tab:
-            v = layer.value
-            st.caption(f"{layer.name} ({layer.kind}): output {' × '.join(map(str, v.shape))}")
-            key = f"act-{layer.name}"
-            if v.ndim == 3:
-                st.plotly_chart(maps_figure(v), width="stretch", key=key)
-            else:
-                scores = layer.name == SCORES or layer is layers[-1]
-                names = list(classes) if scores and len(v) == len(classes) else None
-                st.plotly_chart(vector_figure(v, names), width="stretch", key=key)
-
-
-def probabilities_section(a: ins.Analysis, classes: tuple[str, ...]) -> None:
-    st.header("Prediction")
-    st.write("The probability the network gives each class (softmax of its class scores).")
-    st.plotly_chart(probabilities_figure(a.activations.probabilities, classes), width="stretch")
-
-
-def saliency_section(a: ins.Analysis, image: np.ndarray, classes: tuple[str, ...]) -> None:
-    st.header("Saliency")
-    s = a.saliency
-    name = classes[s.target]
-    if s.cam is None:
-        st.caption(
-            "Grad-CAM: not applicable: this model has no conv layers; Grad-CAM needs feature "
-            "maps, see the input gradient."
-        )
-    st.write(
-        f"Where the network looks when it says **{name}**. The input gradient (left, in the "
-        f"class score's units per pixel) marks the pixels whose change would move the score "
-        f"of {name} most. Grad-CAM (right, 0 to 1 per image) marks the regions whose feature "
-        f"maps support {name}: each position of the maps weighted by the gradient of the "
-        "class score (its logit, which does not saturate like a probability), rectified and "
-        "smoothly upsampled to the image."
-    )
-    st.plotly_chart(saliency_figure(image, s, name), width="stretch")
