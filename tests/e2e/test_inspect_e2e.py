@@ -41,8 +41,9 @@ def test_inspect_page_in_a_browser(server, digit_photo):
         expect(page.get_by_role("heading", name="Inspect a network")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Predicted:")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Total params: 21,840", exact=True)).to_be_visible()
-        # Charts: filters ×2, input, responses, 13 activation tabs, probabilities, saliency.
-        expect(page.locator(".js-plotly-plot")).to_have_count(19, timeout=60_000)
+        # Charts: the filters' animation over the epochs, filters ×2, input, responses,
+        # 13 activation tabs, probabilities, saliency.
+        expect(page.locator(".js-plotly-plot")).to_have_count(20, timeout=60_000)
         assert page.locator(".stException").count() == 0
         expect(page.get_by_text("Model", exact=True)).to_be_visible()  # still the app's sidebar
         # Streamlit scrolls inside its main section, so a full-page shot needs a tall window.
