@@ -118,6 +118,7 @@ def test_uploaded_samples_stay_in_their_session(served):
                 page.get_by_text(re.compile(r"^27 samples")).wait_for()
             a.get_by_text("Remove samples").click()
             a.get_by_role("button", name="Remove all samples").click()
+            a.get_by_role("button", name="Yes, remove all").click()  # the page asks first
             a.get_by_text(re.compile(r"^0 samples")).wait_for()
             b.reload()
             b.get_by_text(re.compile(r"^27 samples")).wait_for()  # b never sees a's change
