@@ -16,14 +16,6 @@ SEVEN = [[(70, 60), (210, 60), (120, 240)]]
 ONE = [[(150, 40), (150, 240)]]
 
 
-@pytest.fixture(scope="module")
-def app_url(digit_runs_factory, tmp_path_factory):
-    harness.require_browser()
-    runs = digit_runs_factory()
-    with harness.serve(runs, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
-        yield url
-
-
 def draw(page, strokes, steps: int = 12) -> None:
     """Draw ``strokes`` on the visible pad with the mouse, point to point in small moves."""
     canvas = page.locator("canvas[aria-label='drawing pad']").first
@@ -45,11 +37,11 @@ def draw(page, strokes, steps: int = 12) -> None:
         page.mouse.up()
 
 
-def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(app_url):
+def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(digit_app_url):
     from playwright.sync_api import expect
 
     with harness.browser_page() as page:
-        page.goto(f"{app_url}/train?run=default-mnist-cnn")
+        page.goto(f"{digit_app_url}/train?run=default-mnist-cnn")
         page.get_by_role("tab", name="Try it").click()
         page.get_by_text("Draw", exact=True).click()
         # The "try it" tab (the galleries' tabs say "Predicted: …" too).
@@ -65,7 +57,7 @@ def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(app_url):
         expect(panel.get_by_text(re.compile(r"^Predicted: 1"))).to_be_visible(timeout=30_000)
         harness.shot(page, "draw/02-try-it-one", max_height=5000)
 
-        page.goto(f"{app_url}/inspect")
+        page.goto(f"{digit_app_url}/inspect")
         expect(page.get_by_role("heading", name="Inspect a network")).to_be_visible()
         page.get_by_text("Draw", exact=True).click()
         expect(page.get_by_text("Choose an image")).to_be_visible(timeout=30_000)

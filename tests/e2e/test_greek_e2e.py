@@ -13,14 +13,6 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, digit_runs_factory):
-    harness.require_browser()
-    runs = digit_runs_factory()
-    with harness.serve(runs, tmp_path_factory.mktemp("log") / "server.log") as url:
-        yield url
-
-
 def _upload(page, label: str, files) -> None:
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
     for _ in range(240):  # after an add, the emptied uploader replaces the full one
@@ -37,11 +29,11 @@ def _sample_count(page) -> int:
     return int(text.split()[0])
 
 
-def test_upload_real_letters_and_read_the_predictions(app_url, greek_files, tmp_path):
+def test_upload_real_letters_and_read_the_predictions(digit_app_url, greek_files, tmp_path):
     support = [(p, lab) for p, lab in greek_files if int(p.stem[-3:]) <= 6]
     queries = [(p, lab) for p, lab in greek_files if int(p.stem[-3:]) > 6]
     with harness.browser_page() as page:
-        page.goto(f"{app_url}/greek")
+        page.goto(f"{digit_app_url}/greek")
         page.get_by_text("1. Samples").wait_for()
         harness.wait_idle(page)
         page.get_by_text("of these samples are").wait_for()  # says they are synthetic
@@ -102,7 +94,7 @@ def test_upload_real_letters_and_read_the_predictions(app_url, greek_files, tmp_
         assert _sample_count(page) == 18
         page.get_by_text(f"Scored on the {len(queries)} queries").wait_for()
     with harness.browser_page() as other:  # another browser is another visitor
-        other.goto(f"{app_url}/greek")
+        other.goto(f"{digit_app_url}/greek")
         other.get_by_text("1. Samples").wait_for()
         harness.wait_idle(other)
         assert _sample_count(other) == 27

@@ -9,17 +9,9 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def app_url(digit_runs_factory, tmp_path_factory):
-    harness.require_browser()
-    runs = digit_runs_factory()
-    with harness.serve(runs, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
-        yield url
-
-
-def test_try_it_grid_and_marked_mistakes(app_url):
+def test_try_it_grid_and_marked_mistakes(digit_app_url):
     with harness.browser_page() as page:
-        page.goto(f"{app_url}/train?run=default-mnist-cnn")
+        page.goto(f"{digit_app_url}/train?run=default-mnist-cnn")
         page.get_by_text("Test accuracy").first.wait_for(timeout=120_000)
         harness.wait_idle(page)
 
