@@ -112,7 +112,10 @@ def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
 
 
 def safe_url(url: str) -> str:
-    """A storage URL without its password, for messages."""
+    """A storage URL without its password, for messages; a journal file by its name only (a
+    message that reaches a page never shows a server path)."""
+    if url and not is_rdb(url):
+        return f"journal file {Path(url.removeprefix('file://').removeprefix('journal:')).name}"
     if "://" in url and "@" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
@@ -121,6 +124,8 @@ def safe_url(url: str) -> str:
 
 
 def short(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:  # str(e) would name the file's server path
+        return f"{type(e).__name__}: {e.strerror}"
     return f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
 
 

@@ -133,3 +133,14 @@ def test_the_path_scanner_finds_paths():
     assert paths_in("no run at /tmp/pytest-1/runs/x")
     assert paths_in("OSError: 'relative/but/in/folder' '/abs/x'")
     assert not paths_in("see https://example.org/a/b, 1/2 of 3, T-shirt/top, …/x.pt")
+
+
+def test_sweep_storage_errors_name_no_server_path(tmp_path):
+    from engine import sweep
+    from engine.sweep.space import SweepError
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where a folder should be")
+    with pytest.raises(SweepError) as e:
+        sweep.open_storage(str(blocked / "sub" / "sweeps.journal"))
+    assert str(tmp_path) not in str(e.value) and "sweeps.journal" in str(e.value)
