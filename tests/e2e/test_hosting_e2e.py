@@ -65,7 +65,9 @@ def test_first_start_on_an_empty_host_trains_the_default_model(tmp_path):
             harness.browser_page() as page,
         ):
             page.goto(f"{url}/greek")
-            expect(page.get_by_text("The default digit model is being trained")).to_be_visible()
+            expect(page.get_by_text("This page needs a trained model")).to_be_visible()
+            sidebar = page.get_by_test_id("stSidebarUserContent")
+            expect(sidebar.get_by_text("The default digit model is being trained")).to_be_visible()
             expect(page.get_by_text("Training the default digit model")).to_be_visible()
             harness.shot(page, "hosting/03-first-start-waiting")
             # No click, no reload: the page continues by itself once the model is ready.
