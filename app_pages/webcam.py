@@ -5,8 +5,8 @@ import streamlit as st
 
 from engine import EngineError, live
 from engine.samples import SampleSet
+from ui import camera, state
 from ui import greek_views as gv
-from ui import state
 from ui import webcam_views as wv
 
 st.title("Webcam")
@@ -50,9 +50,9 @@ except EngineError as e:
     st.error(str(e))
     st.stop()
 
-conn = wv.connection()
-problem = wv.camera_problem(wv.camera_probe())  # None until the browser has answered
-wv.show_connection(conn, note=not problem)  # without a camera, how video connects is moot
+conn = camera.connection()
+problem = camera.camera_problem(camera.camera_probe())  # None until the browser has answered
+camera.show_connection(conn, note=not problem)  # without a camera, how video connects is moot
 
 left, right = st.columns([3, 2])
 with left:

@@ -46,7 +46,7 @@ def test_try_it_shows_a_grid_of_answers_with_top3_bars(open_page, digit_runs):
 
 
 def test_try_it_says_unsure_when_the_top_probability_is_low(open_page, digit_runs, monkeypatch):
-    monkeypatch.setattr("ui.results.UNSURE_BELOW", 1.01)  # nothing is that sure
+    monkeypatch.setattr("ui.try_it.UNSURE_BELOW", 1.01)  # nothing is that sure
     at = _page(open_page, digit_runs)
     unsure = [m.value for m in at.markdown if m.value.startswith("**unsure**")]
     assert len(unsure) == 8 and "best guess" in unsure[0]
@@ -79,7 +79,7 @@ def test_answers_takes_a_list_of_images(digit_runs, mnist):
     """The panel's input handling is one function over a list of images (the drawing pad's
     entry point too): photos and drawings are prepared like uploads, test images used as-is."""
     from engine.runs import load_model
-    from ui.results import TryInput, answers
+    from ui.try_it import TryInput, answers
 
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
     x, y = mnist.x_test.numpy(), mnist.y_test.numpy()
@@ -115,7 +115,7 @@ def test_gallery_marks_mistakes_in_red(open_page, digit_runs):
 
 
 def test_framed_marks_a_mistake_with_a_red_border():
-    from ui.results import MISTAKE_RGB, framed
+    from ui.try_it import MISTAKE_RGB, framed
 
     img = np.full((28, 28), 128, np.uint8)
     assert framed(img, False).shape == (84, 84)

@@ -85,7 +85,7 @@ def test_renders_and_says_live_video_is_direct_only(open_page, digit_runs):
 
 
 def test_configured_ice_servers_win_over_streamlit_webrtc_settings(monkeypatch, provider_servers):
-    from ui.webcam_views import connection
+    from ui.camera import connection
 
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_ID", "key-id")
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_API_TOKEN", "api-token")
@@ -104,7 +104,7 @@ def test_configured_ice_servers_win_over_streamlit_webrtc_settings(monkeypatch, 
 def test_streamlit_webrtc_credentials_get_no_rtc_configuration(monkeypatch, provider_servers):
     """With only streamlit-webrtc's own settings, the player gets rtc_configuration=None, so
     streamlit-webrtc fetches the TURN credentials itself."""
-    from ui.webcam_views import connection
+    from ui.camera import connection
 
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_ID", "key-id")
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_API_TOKEN", "api-token")
@@ -115,7 +115,7 @@ def test_streamlit_webrtc_credentials_get_no_rtc_configuration(monkeypatch, prov
 
 
 def test_half_a_credential_pair_is_not_a_provider(monkeypatch):
-    from ui.webcam_views import connection, webrtc_provider
+    from ui.camera import connection, webrtc_provider
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "sid-only")
     assert webrtc_provider() is None
@@ -155,7 +155,7 @@ def test_provider_path_on_the_page_keeps_credentials_off_it(
 def test_provider_that_gives_no_relay_is_said_so(monkeypatch, provider_servers):
     from streamlit_webrtc import credentials
 
-    from ui.webcam_views import connection
+    from ui.camera import connection
 
     def refused(turn_key_id, turn_key_api_token):
         raise ValueError("Failed to get credentials from Cloudflare Realtime TURN")
@@ -169,7 +169,7 @@ def test_provider_that_gives_no_relay_is_said_so(monkeypatch, provider_servers):
 
 
 def test_ice_servers_from_the_environment(monkeypatch):
-    from ui.webcam_views import ice_servers
+    from ui.camera import ice_servers
 
     assert ice_servers() == []
     monkeypatch.setenv("WEBRTC_STUN_URLS", "stun:a:3478, stun:b:3478")
@@ -194,7 +194,7 @@ def test_ice_servers_from_the_environment(monkeypatch):
     ],
 )
 def test_camera_problems_in_plain_words(probe, words):
-    from ui.webcam_views import camera_problem
+    from ui.camera import camera_problem
 
     text = camera_problem(probe)
     assert words in text and text.endswith("use a photo instead.")
@@ -202,7 +202,7 @@ def test_camera_problems_in_plain_words(probe, words):
 
 
 def test_a_working_camera_or_no_answer_yet_is_no_problem():
-    from ui.webcam_views import camera_problem
+    from ui.camera import camera_problem
 
     assert camera_problem(None) is None
     assert not camera_problem(
@@ -213,7 +213,7 @@ def test_a_working_camera_or_no_answer_yet_is_no_problem():
 
 def test_no_camera_puts_the_photo_upload_first(open_page, monkeypatch, digit_runs):
     no_camera = {"secure": True, "media": True, "cameras": 0, "permission": "prompt"}
-    monkeypatch.setattr("ui.webcam_views.camera_probe", lambda: no_camera)
+    monkeypatch.setattr("ui.camera.camera_probe", lambda: no_camera)
     at = open_page("app_pages/webcam.py", digit_runs)
     assert any(w.value == "No camera found: use a photo instead." for w in at.warning)
     assert at.file_uploader and not at.get("camera_input")  # no camera: no camera shot

@@ -1,0 +1,172 @@
+"""The "try it" panel of a finished run: uploaded photos, drawings or test images through the
+model, answered as a grid of cards (the top 3 with bars; "unsure" with the preprocessed input
+when the model is not sure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from engine import EngineError
+from engine.preprocess import ImageSource, preprocess
+from engine.runs import Run
+from ui import draw, resources
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
+
+
+def _big(img: np.ndarray, scale: int = 3) -> np.ndarray:
+    """Nearest-neighbour upscaling: the browser would blur a 28 px image scaled up."""
+    return np.kron(img, np.ones((scale, scale), dtype=img.dtype))
+
+
+MISTAKE_RGB = (224, 49, 49)  # the red frame of a misclassified image
+
+
+def framed(img: np.ndarray, wrong: bool, scale: int = 3) -> np.ndarray:
+    """The upscaled image, as RGB with a red frame when the network got it wrong."""
+    big = _big(img, scale)
+    if not wrong:
+        return big
+    rgb = np.repeat(big[..., None], 3, axis=2)
+    w = max(2, big.shape[0] // 20)
+    for sl in (np.s_[:w], np.s_[-w:], np.s_[:, :w], np.s_[:, -w:]):
+        rgb[sl] = MISTAKE_RGB
+    return rgb
+
+
+UNSURE_BELOW = 0.6  # a top probability under this is answered "unsure"
+MAX_TRY = 16  # images per "try it" grid
+TRY_COLUMNS = 4
+
+
+@dataclass(frozen=True)
+class TryInput:
+    """One image for "try it": a photo or drawing (anything ``engine.preprocess`` reads: file
+    bytes, a PIL image, an RGB/gray array), prepared like an upload; or, with ``ready=True``, a
+    (28, 28) uint8 network input such as a test image."""
+
+    name: str
+    source: ImageSource
+    actual: str | None = None  # the true class when known (test images)
+    ready: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    image: np.ndarray  # (28, 28) uint8, what the network saw
+    probs: np.ndarray  # (K,) class probabilities
+    actual: str | None = None
+    steps: tuple = ()  # the preprocessing previews of a photo or drawing
+
+    def top(self, k: int = 3) -> list[int]:
+        return [int(j) for j in np.argsort(-self.probs, kind="stable")[:k]]
+
+    @property
+    def unsure(self) -> bool:
+        return float(self.probs.max()) < UNSURE_BELOW
+
+
+def answers(model, cfg, inputs: list[TryInput]) -> tuple[list[Answer], list[str]]:
+    """Prepare every input like an upload (test images as they are) and classify them in one
+    batch → (answers in input order, one message per image that could not be read)."""
+    prepared, errors = [], []
+    for item in inputs[:MAX_TRY]:
+        if item.ready:
+            prepared.append((item, np.asarray(item.source, np.uint8), ()))
+            continue
+        try:
+            pre = preprocess(item.source, name=item.name, keep_steps=True)
+        except EngineError as e:
+            errors.append(str(e))
+            continue
+        prepared.append((item, pre.image, tuple(pre.steps)))
+    if len(inputs) > MAX_TRY:
+        errors.append(f"Only the first {MAX_TRY} of {len(inputs)} images are shown.")
+    if not prepared:
+        return [], errors
+    probs = resources.probabilities(model, cfg, np.stack([img for _, img, _ in prepared]))
+    out = [
+        Answer(item.name, img, p, item.actual, steps)
+        for (item, img, steps), p in zip(prepared, probs, strict=True)
+    ]
+    return out, errors
+
+
+def answer_card(a: Answer, classes: tuple[str, ...]) -> None:
+    """The 28×28 input, the verdict ("unsure" when the top probability is low) and the top 3
+    classes with bars."""
+    top = a.top(3)
+    best, p = classes[top[0]], float(a.probs[top[0]])
+    wrong = a.actual is not None and a.actual != best and not a.unsure
+    st.image(framed(a.image, wrong, 4), caption=f"{a.name} (28×28 input)", width="stretch")
+    if a.unsure:
+        st.markdown(f"**unsure** · best guess {best} ({100 * p:.0f}%)")
+    else:
+        st.markdown(f"**Predicted: {best}** ({100 * p:.1f}%)")
+    if a.actual is not None:
+        mark = "✓" if a.actual == best else "✗"
+        text = f"{mark} Actual: {a.actual}"
+        st.caption(f":red[{text}]" if a.actual != best else text)
+    for j in top:
+        st.progress(float(a.probs[j]), text=f"{classes[j]} · {100 * float(a.probs[j]):.1f}%")
+    if a.unsure and a.steps:
+        st.caption("How the photo was prepared:")
+        st.image([step for _, step in a.steps], width=48, caption=[n for n, _ in a.steps])
+
+
+def answer_grid(model, cfg, classes, inputs: list[TryInput], key: str) -> list[Answer]:
+    """The "try it" answers for a list of images, a card each in a grid. The one entry point for
+    every input (test images, uploads, and later the drawing pad)."""
+    if not inputs:
+        st.info("Pick test images or upload photos to see what the network thinks.")
+        return []
+    out, errors = answers(model, cfg, inputs)
+    for e in errors:
+        st.warning(e)
+    for row in range(0, len(out), TRY_COLUMNS):
+        cols = st.columns(TRY_COLUMNS)
+        for col, a in zip(cols, out[row : row + TRY_COLUMNS], strict=False):
+            with col.container(border=True):
+                answer_card(a, classes)
+    if any(a.unsure for a in out):
+        st.caption(
+            f'"unsure": the network gives no class {100 * UNSURE_BELOW:.0f}% or more. Look at its '
+            "28×28 input: a photo may need a plainer background or a tighter crop."
+        )
+    return out
+
+
+def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
+    """Test images, uploaded photos or a drawing → a grid of answers (top 3 with bars)."""
+    model, cfg = resources.model(run)
+    source = st.radio(
+        "Images", ("Test images", "Upload photos", "Draw"), key=f"{key}_src", horizontal=True
+    )
+    inputs: list[TryInput] = []
+    if source == "Test images":
+        c1, c2 = st.columns(2)
+        first = c1.number_input(
+            "From test image number", 0, len(pred.labels) - 1, 0, key=f"{key}_idx"
+        )
+        count = c2.slider("How many", 1, MAX_TRY, 8, key=f"{key}_n")
+        for i in range(int(first), min(int(first) + count, len(pred.labels))):
+            inputs.append(
+                TryInput(f"test image {i}", pred.images[i], pred.classes[pred.labels[i]], True)
+            )
+    elif source == "Upload photos":
+        what = "handwritten digits" if cfg.dataset == "mnist" else "pieces of clothing"
+        ups = st.file_uploader(
+            f"Photos of {what}, one per photo (dark on a plain light background works best; "
+            f"up to {MAX_TRY} at once)",
+            type=UPLOAD_TYPES, key=f"{key}_up", accept_multiple_files=True,
+        )  # fmt: skip
+        inputs = [TryInput(u.name, u.getvalue()) for u in ups or []]
+    else:  # a drawing goes through the same preprocessing as a photo
+        what = "digit" if cfg.dataset == "mnist" else "piece of clothing"
+        png = draw.pad(f"{key}_draw", hint=f"Draw one {what} with the mouse, a finger or a pen.")
+        inputs = [TryInput("drawing", png)] if png else []
+    answer_grid(model, cfg, pred.classes, inputs, key)
