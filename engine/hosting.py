@@ -128,12 +128,10 @@ def check_training(
     ``active_by_owner`` counts queued or running trainings per owner; ``stored_by_owner`` counts
     stored runs per owner. Called by ``engine.jobs.submit`` under the queue's lock.
     """
+    if not bound(by):
+        return
     lim = limits or Limits.from_env()
-    if not public() or by is None:
-        return
     total = sum(active_by_owner.values())
-    if by.is_admin:
-        return
     if active_by_owner.get(by.id, 0) >= lim.jobs_per_visitor:
         raise HostingError(
             f"You already have {lim.jobs_per_visitor} training queued or running: wait for it "
@@ -161,9 +159,9 @@ def check_sweep(
     by: Visitor | None, trials: int, workers: int, active_sweeps_of_visitor: int
 ) -> None:
     """Raise HostingError when a sweep would break a quota (trials, workers, one per visitor)."""
-    lim = Limits.from_env()
     if not bound(by):
         return
+    lim = Limits.from_env()
     if active_sweeps_of_visitor >= lim.sweeps_per_visitor:
         raise HostingError("You already have a sweep running: stop it or wait for it to finish.")
     if trials > lim.sweep_trials:

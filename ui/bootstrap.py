@@ -75,5 +75,4 @@ def show_progress() -> bool:
 def wait_for_default() -> None:
     """For pages that need a model: the first-start progress, and a rerun once it is ready."""
     if not show_progress():
-        st.session_state["_default_ready_at"] = time.time()
         st.rerun()  # the model is ready (or failed): draw the page again with it
