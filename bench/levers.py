@@ -4,9 +4,10 @@ Candidates are variants of the ``fast`` preset (architecture and width, batch si
 memory for oneDNN's convolutions); their accuracy per epoch count comes from
 ``bench/gpu_check.py`` (part "levers": same code and seed, on a GPU where a full sweep takes a
 minute) or from ``--accuracy`` here. Cost: seconds per 60,000-example epoch of forward,
-backward and optimizer step at 1 thread, CPU time (robust to other work on the machine) and
-wall time, median of ``--repeats`` alternations. Also: evaluation of the 10,000 test images in
-batches of 1,000 vs 10,000. Last line JSON.
+backward and optimizer step at 1 thread (``--threads``), CPU time (robust to other work on
+the machine) and wall time, median of ``--repeats`` alternations. Also: the fused optimizer
+update against the per-tensor one, and evaluation of the 10,000 test images in batches of 256,
+1,000 and 10,000. Last line JSON.
 
     python bench/levers.py [--quick] [--only fast valid] [--accuracy]
 """
@@ -41,6 +42,7 @@ def variant(batch: int | None = None, lr: float | None = None, **model) -> confi
 # name → config; the architecture ones keep batch 128.
 CANDIDATES: dict[str, config.TrainConfig] = {
     "fast (16,32) same": variant(),
+    "(16,32) same, BN before pool": variant(bn_after_pool=False),  # the preset until now
     "(16,32) valid": variant(padding="valid"),
     "(12,24) same": variant(channels=(12, 24)),
     "(8,16) same": variant(channels=(8, 16)),
@@ -53,11 +55,18 @@ CANDIDATES: dict[str, config.TrainConfig] = {
 }
 
 
-def step_cost(cfg: config.TrainConfig, x, y, channels_last: bool, steps: int) -> dict:
-    """Seconds per 60,000 examples of training steps (1 thread): wall and CPU."""
+def step_cost(
+    cfg: config.TrainConfig, x, y, channels_last: bool, steps: int, fused: bool = True
+) -> dict:
+    """Seconds per 60,000 examples of training steps (1 thread): wall and CPU. ``fused=False``:
+    the optimizer's per-tensor ("foreach") update instead of the engine's fused one."""
     torch.manual_seed(0)
     state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=steps)
     model, opt = state.model, state.optimizer
+    if not fused:
+        opt = torch.optim.AdamW(
+            model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True
+        )
     if not channels_last:
         model = model.to(memory_format=torch.contiguous_format)
     bs = cfg.batch_size
@@ -88,8 +97,9 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="fewer steps per measurement")
     p.add_argument("--only", nargs="*", help="candidates whose name contains one of these")
     p.add_argument("--accuracy", action="store_true", help="also train each for 1-3 epochs")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = p.parse_args()
-    train.set_threads(1)
+    train.set_threads(a.threads)
     ds = data.load("fashion-mnist")
     x = data.normalize(ds.x_train[:20_000], "fashion-mnist")
     y = ds.y_train[:20_000]
@@ -122,9 +132,19 @@ def main() -> None:
                 st = train.train(replace(cfg, epochs=epochs, threads=1, device="cpu"), ds)
                 rows[name]["accuracy"][epochs] = st.history[-1]["test_accuracy"]
                 print(f"  {epochs} epoch(s): {100 * st.history[-1]['test_accuracy']:.2f}%")
-    print("evaluation of 10,000 test images, fast preset, 1 thread:")
+    print(f"optimizer update, fast preset, channels-last, {a.threads} thread(s):")
+    steps = max(8, examples // FAST.batch_size)
+    op = alternate(
+        {
+            f"{k} AdamW": (lambda f=f: step_cost(FAST, x, y, True, steps, fused=f))
+            for k, f in (("foreach", False), ("fused", True))
+        },
+        repeats=a.repeats,
+        show=lambda r: f"{r['seconds']:.2f} s/epoch wall, {r['cpu_seconds']:.2f} s CPU",
+    )
+    print(f"evaluation of 10,000 test images, fast preset, {a.threads} thread(s):")
     ev = alternate(
-        {f"batch {b}": (lambda b=b: eval_cost(FAST, ds, b)) for b in (1000, 10_000)},
+        {f"batch {b}": (lambda b=b: eval_cost(FAST, ds, b)) for b in (256, 1000, 10_000)},
         repeats=a.repeats,
         show=lambda r: f"{r['seconds']:.3f} s wall, {r['cpu_seconds']:.3f} s CPU",
     )
@@ -138,10 +158,13 @@ def main() -> None:
     last_line(
         {
             "candidates": rows,
+            "optimizer_cpu_s": {k: round(op.median(k, "cpu_seconds"), 3) for k in op.samples},
+            "optimizer_wall_s": {k: round(op.median(k), 3) for k in op.samples},
+            "load_optimizer": [op.load_before, op.load_after],
             "eval_cpu_s": {k: round(ev.median(k, "cpu_seconds"), 3) for k in ev.samples},
             "eval_wall_s": {k: round(ev.median(k), 3) for k in ev.samples},
             "load_eval": [ev.load_before, ev.load_after],
-            "threads": 1,
+            "threads": a.threads,
             "repeats": a.repeats,
         }
     )

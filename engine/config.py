@@ -72,6 +72,7 @@ class ModelConfig:
     pool_after: tuple[int, ...] = ()  # 1-based conv layers followed by pooling; () = every one
     activation: str = "relu"  # used after every conv and hidden layer
     batchnorm: bool = False  # BatchNorm2d after each conv (speeds up training)
+    bn_after_pool: bool = True  # BatchNorm after the conv's pooling, not before (cheaper)
     dropout: float = 0.5  # probability; Dropout2d after the last conv, Dropout after hidden fc
     hidden: tuple[int, ...] = (50,)  # widths of hidden fc layers; the last one is the embedding
     num_classes: int = 10
@@ -278,6 +279,8 @@ class TrainConfig:
         model = d.pop("model", {})
         if not isinstance(model, dict):
             raise ConfigError("config 'model' must be a JSON object")
+        # Configs saved before bn_after_pool existed normalised before pooling.
+        model = {"bn_after_pool": False, **model}
         try:
             mc = ModelConfig(
                 **{k: tuple(v) if isinstance(v, list) else v for k, v in model.items()}

@@ -68,3 +68,27 @@ def test_pooling_can_follow_chosen_conv_layers_only():
     assert [n for n in m.layer_names if n.startswith("pool")] == ["pool1", "pool3"]
     assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)  # 28 → 26 → 13 → 11 → 9 → 4
     assert param_count(cfg) == count_params(m)
+
+
+def test_batchnorm_follows_the_pooling_and_old_configs_keep_their_order():
+    """BatchNorm after the pooling normalises a quarter of the values (the `fast` preset's
+    speed); a config saved before that option existed rebuilds its network as it was trained."""
+    from engine.config import TrainConfig
+
+    bn = ModelConfig(channels=(4, 8), kernel_sizes=(3, 3), padding="same", batchnorm=True)
+    names = list(build_model(bn)._modules)
+    assert names[:4] == ["conv1", "pool1", "bn1", "act1"]
+    saved = TrainConfig(model=bn).to_dict()
+    del saved["model"]["bn_after_pool"]
+    old = TrainConfig.from_dict(saved).model
+    assert list(build_model(old)._modules)[:4] == ["conv1", "bn1", "pool1", "act1"]
+    # Same weights, positive BN scales, eval mode: both orders give the same scores, so the
+    # reorder changes what training sees, not what a trained BN network computes.
+    torch.manual_seed(0)
+    a, b = build_model(bn).eval(), build_model(old).eval()
+    for m in a.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2), m.bias.data.normal_()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(5, 1, 28, 28)
+    assert torch.allclose(a(x), b(x), atol=1e-5)
