@@ -16,9 +16,9 @@ Support and queries never share a writer (or, for rendered letters, a font famil
 Every candidate sees the same episodes; differences are paired (mean ± 95% CI over episodes,
 pooled over the splits). Trained networks are cached in bench/.cache/fewshot.
 
-    python bench/fewshot_transfer.py --quick --nets classic --augment affine+elastic
+    python bench/fewshot_transfer.py --quick --nets default --augment affine+elastic
         # one split, 40 episodes: 72 s on one core with the networks cached (load 8-9)
-    python bench/fewshot_transfer.py --splits 5 --nets classic --augment affine+elastic \
+    python bench/fewshot_transfer.py --splits 3 --nets default,classic --augment affine+elastic \
         --sections digits   # one part of the README's table; run parts as parallel processes
 """
 
@@ -43,7 +43,14 @@ sys.path.insert(0, str(ROOT))
 
 from engine import embed, samples  # noqa: E402
 from engine.augment import augment  # noqa: E402
-from engine.config import DEFAULT_MODEL, FAST_CNN, TrainConfig  # noqa: E402
+from engine.config import (  # noqa: E402
+    CLASSIC_CNN,
+    CLASSIC_DEFAULT_MODEL,
+    DEFAULT_MODEL,
+    FAST_CNN,
+    SEED_GREEK_CNN,
+    TrainConfig,
+)
 from engine.data import Dataset, DatasetInfo, load, normalize  # noqa: E402
 from engine.models import Model, build_model, truncate  # noqa: E402
 from engine.samples import GREEK, font_files, from_folder, synthetic_greek  # noqa: E402
@@ -138,20 +145,32 @@ def normalise(s: np.ndarray, q: np.ndarray, how: str) -> tuple[np.ndarray, np.nd
 # --- networks ---------------------------------------------------------------------------------
 
 
-# Digit networks to compare: the default model's recipe, and a small BatchNorm CNN (the "fast"
-# preset's network) trained for about the same time on one thread.
+# Digit networks to compare: the default model (engine.config.DEFAULT_MODEL: the classic layout
+# with 32/64 filters and BatchNorm, AdamW one-cycle), the seed's network trained as the default
+# model was before, and variants of each.
+CLASSIC = CLASSIC_DEFAULT_MODEL
+BN_ADAMW = dict(lr=3e-3, optimizer="adamw", momentum=0.0, weight_decay=1e-4, schedule="onecycle")
 NETS = {
-    "classic": DEFAULT_MODEL,
-    "bn-cnn": replace(
-        DEFAULT_MODEL,
-        model=FAST_CNN,
+    "default": DEFAULT_MODEL,
+    "classic": CLASSIC,
+    # The `fast` preset's network (16, 32 filters, 3x3 same, BN), 4 epochs.
+    "bn-cnn": replace(CLASSIC, model=FAST_CNN, epochs=4, batch_size=128, **BN_ADAMW),
+    # The seed's Keras network (32, 32 filters, one pooling, dense 128): 4608 conv features.
+    "seed-greek": replace(
+        CLASSIC,
+        model=replace(SEED_GREEK_CNN, dropout=0.25),
         epochs=4,
         batch_size=128,
-        lr=3e-3,
-        optimizer="adamw",
+        lr=1e-3,
+        optimizer="adam",
         momentum=0.0,
-        weight_decay=1e-4,
-        schedule="onecycle",
+    ),
+    "wide": replace(CLASSIC, model=replace(CLASSIC_CNN, channels=(32, 64))),  # no BN, SGD
+    "wider": replace(CLASSIC, model=replace(CLASSIC_CNN, channels=(64, 128))),
+    "wider-bn": replace(DEFAULT_MODEL, model=replace(DEFAULT_MODEL.model, channels=(64, 128))),
+    "default-16": replace(DEFAULT_MODEL, epochs=16),
+    "wide-bn-sgd": replace(
+        DEFAULT_MODEL, optimizer="sgd", momentum=0.9, lr=0.05, weight_decay=5e-4
     ),
 }
 
@@ -407,11 +426,18 @@ def main() -> int:
         help="comma-separated training augmentations to compare ('' = none): "
         "affine, elastic, stroke joined by '+'",
     )  # fmt: skip
-    ap.add_argument("--nets", default="classic,bn-cnn", help=f"comma-separated: {', '.join(NETS)}")
+    ap.add_argument("--nets", default="default,classic", help=f"comma-separated: {', '.join(NETS)}")
     ap.add_argument("--sections", default=",".join(SECTIONS), help="which proxies to run")
     ap.add_argument("--train-only", action="store_true", help="train (and cache) the nets only")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument(
+        "--recipes",
+        help="comma-separated candidate names to run (e.g. flatten/l2/nn); the baseline "
+        f"{RECIPES[0].name()} always runs. Default: all",
+    )
     a = ap.parse_args()
+    recipes = [r for r in RECIPES if not a.recipes or r.name() in a.recipes.split(",")]
+    recipes = recipes if recipes and recipes[0] == RECIPES[0] else [RECIPES[0], *recipes]
     torch.set_num_threads(1)
     n, splits = (40, 1) if a.quick else (a.episodes, a.splits)
     sections = set(a.sections.split(","))
@@ -452,9 +478,9 @@ def main() -> int:
             parts.append((f"real letters, {name} (3-way, report only)", nps, n // 2))
         for title, nps, count in parts:
             if nps:
-                res = {k: evaluate(nps, RECIPES, k, count) for k in SHOTS}
+                res = {k: evaluate(nps, recipes, k, count) for k in SHOTS}
                 key = f"{title} | {tag}"
-                out["tables"][key] = table(key, res, RECIPES[0])
+                out["tables"][key] = table(key, res, recipes[0])
     if a.json:
         a.json.write_text(json.dumps(out, indent=1))
     print(json.dumps({"writers_disjoint": writers, "tables": len(out["tables"])}))

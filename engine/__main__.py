@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_model(args: argparse.Namespace, out: dict) -> int:
-    """Train ``runs/default-mnist-cnn`` (the seed's network) unless it is already complete."""
+    """Train ``runs/default-digit-cnn`` (engine.config.DEFAULT_MODEL) unless it is complete."""
     from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
     from engine.runs import Run, RunState, create_run, runs_dir
 

@@ -16,7 +16,7 @@ from engine.samples import from_folder, synthetic_greek
 
 @pytest.fixture(scope="module")
 def digit_run(digit_runs_factory):
-    """The default digit network, trained here on the real MNIST data (the seed's network)."""
+    """The default digit network, trained here on the real MNIST data."""
     return open_run(DEFAULT_RUN_ID, digit_runs_factory())
 
 
@@ -31,7 +31,7 @@ def test_embeddings_are_the_truncated_network_output(digit_run, greek_dir):
     model, cfg = load_model(digit_run.path)
     s = from_folder(greek_dir)
     e = embed.embed(model, s.images, cfg.dataset)
-    assert e.shape == (27, 320)  # the conv features, flattened: the default cut for a CNN
+    assert e.shape == (27, 1024)  # the conv features (64 maps of 4x4): the default cut for a CNN
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, rtol=1e-5)  # unit length
     raw = embed.embed(model, s.images, cfg.dataset, "flatten", l2=False)
     x = normalize(s.images, cfg)
