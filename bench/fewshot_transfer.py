@@ -45,11 +45,11 @@ from engine import embed, samples  # noqa: E402
 from engine.augment import augment  # noqa: E402
 from engine.config import (  # noqa: E402
     CLASSIC_CNN,
-    CLASSIC_DEFAULT_MODEL,
     DEFAULT_MODEL,
     FAST_CNN,
     SEED_GREEK_CNN,
     TrainConfig,
+    preset,
 )
 from engine.data import Dataset, DatasetInfo, load, normalize  # noqa: E402
 from engine.models import Model, build_model, truncate  # noqa: E402
@@ -148,7 +148,8 @@ def normalise(s: np.ndarray, q: np.ndarray, how: str) -> tuple[np.ndarray, np.nd
 # Digit networks to compare: the default model (engine.config.DEFAULT_MODEL: the classic layout
 # with 32/64 filters and BatchNorm, AdamW one-cycle), the seed's network trained as the default
 # model was before, and variants of each.
-CLASSIC = CLASSIC_DEFAULT_MODEL
+# The seed's network trained as the default model was until 2026-11-27 (the baseline).
+CLASSIC = preset("seed-mnist-cnn", epochs=8, momentum=0.9, augment="affine+elastic")
 BN_ADAMW = dict(lr=3e-3, optimizer="adamw", momentum=0.0, weight_decay=1e-4, schedule="onecycle")
 NETS = {
     "default": DEFAULT_MODEL,

@@ -380,13 +380,11 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 
 
 # The digit model a fresh install trains (`python -m engine default-model`, ~20 s on one core):
-# the seed's classic layout (two 5x5 conv blocks, dropout, fc 50) with 32 and 64 filters instead
-# of 10 and 20 and BatchNorm, AdamW with a one-cycle schedule, 8 epochs of randomly distorted
-# digits (affine and elastic, engine.augment). Its conv features recognise letters and digits it
-# never trained on far better than the seed's network trained the same way: 3-shot, held-out
-# digits 86.3 → 90.3%, held-out rendered letters 87.6 → 91.7%, rendered support → one person's
-# handwritten α/β/γ 81.7 → 88.6% (bench/fewshot_transfer.py, 3 class splits × 100 episodes;
-# README, "Few-shot transfer"); its digit test accuracy is 98% instead of 96.5%.
+# the seed's classic layout with 32/64 filters instead of 10/20 and BatchNorm, AdamW one-cycle,
+# 8 epochs of affine+elastic distorted digits. Its conv features recognise symbols it never
+# trained on far better than the seed's network trained alike: 3-shot, held-out digits 86.3 →
+# 90.3%, held-out letters 87.6 → 91.7%, rendered → handwritten α/β/γ 81.7 → 88.6% (README,
+# "Few-shot transfer"); its digit test accuracy is 98% instead of 96.5%.
 EMBEDDING_CNN = replace(CLASSIC_CNN, channels=(32, 64), batchnorm=True)
 DEFAULT_MODEL = TrainConfig(
     dataset="mnist",
@@ -400,5 +398,3 @@ DEFAULT_MODEL = TrainConfig(
     schedule="onecycle",
     augment="affine+elastic",
 )
-# The seed's network trained as the default model was until 2026-11-27 (the bench's baseline).
-CLASSIC_DEFAULT_MODEL = preset("seed-mnist-cnn", epochs=8, momentum=0.9, augment="affine+elastic")
