@@ -82,7 +82,7 @@ def build_model(cfg: ModelConfig) -> Model:
         layers[f"conv{i}"] = nn.Conv2d(
             b.in_channels, b.out_channels, k, padding=pad, bias=not cfg.batchnorm
         )
-        # BatchNorm after the pooling normalises a quarter of the values: 1.7x faster steps
+        # BatchNorm after the pooling normalises a quarter of the values: 1.4-1.7x faster steps
         # for the `fast` net on CPU, and as accurate (README, Benchmarks: "levers").
         late = cfg.batchnorm and cfg.bn_after_pool and cfg.pooled(i)
         drop = i == len(blocks) and cfg.dropout > 0

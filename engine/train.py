@@ -137,7 +137,7 @@ def init_state(
         model = model.to(memory_format=torch.channels_last)
     params = model.parameters()
     # One fused kernel per step for all parameters instead of several per tensor: on a GPU, and
-    # on a CPU too (about 1 ms of a `fast` step's 11 on 2 threads; README, Benchmarks).
+    # on a CPU too (8% of a `fast` epoch on 2 threads, 2% slower on 1; README, Benchmarks).
     fused = {"fused": True}
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(
