@@ -53,7 +53,13 @@ from engine.config import (  # noqa: E402
 )
 from engine.data import Dataset, DatasetInfo, load, normalize  # noqa: E402
 from engine.models import Model, build_model, truncate  # noqa: E402
-from engine.samples import GREEK, font_files, from_folder, synthetic_greek  # noqa: E402
+from engine.samples import (  # noqa: E402
+    GREEK,
+    font_files,
+    from_folder,
+    synthetic_glyphs,
+    synthetic_greek,
+)
 from engine.train import train  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "fewshot"
@@ -176,21 +182,42 @@ NETS = {
 }
 
 
+# Extra base classes for the "+latin" nets (an experiment: the engine's default model knows
+# digits only): rendered Latin capitals, and the small letters whose shape differs from their
+# capital once cropped and scaled ("o" and "O" are one shape). No Greek letter, no digit.
+LATIN = {c: c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"} | {f"{c}_": c for c in "abdefghijmnqrty"}
+
+
+def latin_glyphs(per_class: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images (N, 28, 28) uint8, labels 0..len(LATIN)-1), rendered once and cached."""
+    path = CACHE / f"latin-{len(LATIN)}-{per_class}.npz"
+    if not path.is_file():
+        s = synthetic_glyphs(LATIN, per_class, seed=7)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.npz")
+        np.savez(tmp, x=s.images, y=np.array([list(LATIN).index(v) for v in s.labels]))
+        tmp.replace(path)
+    z = np.load(path)
+    return torch.from_numpy(z["x"]), torch.from_numpy(z["y"]).long()
+
+
 def digit_net(
     data: Dataset, classes: tuple[int, ...], augment: str, seed: int, net: str = "classic"
 ) -> Model:
-    """A digit network trained on ``classes`` only (cached on disk)."""
-    base: TrainConfig = NETS[net]
+    """A digit network trained on ``classes`` only (cached on disk); a "+latin" net also
+    learns the LATIN glyph classes, as extra classes after the digits."""
+    latin = net.endswith("+latin")
+    base: TrainConfig = NETS[net.removesuffix("+latin")]
     cfg = replace(
         base,
-        model=replace(base.model, num_classes=len(classes)),
+        model=replace(base.model, num_classes=len(classes) + (len(LATIN) if latin else 0)),
         augment=augment,
         seed=seed,
         threads=1,
         log_every=10**6,
         limit_test=500,
     )
-    key = json.dumps([cfg.to_dict(), classes, data.info.source, data.info.n_train])
+    key = json.dumps([cfg.to_dict(), classes, data.info.source, data.info.n_train] + latin * [1])
     path = CACHE / f"net-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
     model = build_model(cfg.model)
     if path.is_file():
@@ -200,10 +227,14 @@ def digit_net(
     keep_t = torch.isin(data.y_test, torch.tensor(classes))
     remap = torch.full((10,), -1, dtype=torch.long)
     remap[list(classes)] = torch.arange(len(classes))
+    x, y = data.x_train[keep], remap[data.y_train[keep]]
+    if latin:
+        gx, gy = latin_glyphs()
+        x, y = torch.cat([x, gx]), torch.cat([y, gy + len(classes)])
     sub = Dataset(
-        DatasetInfo("mnist", data.info.source, int(keep.sum()), int(keep_t.sum()), "subset"),
-        data.x_train[keep],
-        remap[data.y_train[keep]],
+        DatasetInfo("mnist", data.info.source, len(x), int(keep_t.sum()), "subset"),
+        x,
+        y,
         data.x_test[keep_t],
         remap[data.y_test[keep_t]],
     )
@@ -427,7 +458,12 @@ def main() -> int:
         help="comma-separated training augmentations to compare ('' = none): "
         "affine, elastic, stroke joined by '+'",
     )  # fmt: skip
-    ap.add_argument("--nets", default="default,classic", help=f"comma-separated: {', '.join(NETS)}")
+    ap.add_argument(
+        "--nets",
+        default="default,classic",
+        help=f"comma-separated: {', '.join(NETS)}; NAME+latin also learns {len(LATIN)} Latin "
+        "glyph classes",
+    )
     ap.add_argument("--sections", default=",".join(SECTIONS), help="which proxies to run")
     ap.add_argument("--train-only", action="store_true", help="train (and cache) the nets only")
     ap.add_argument("--json", type=Path, help="also write the results here")

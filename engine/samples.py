@@ -175,14 +175,21 @@ def synthetic_greek(
     unknown = [x for x in letters if x not in GREEK]
     if unknown:
         raise SampleError(f"unknown Greek letters {unknown}; choose from {', '.join(GREEK)}")
+    return synthetic_glyphs({name: GREEK[name] for name in letters}, per_class, seed, fonts)
+
+
+def synthetic_glyphs(
+    glyphs: dict[str, str], per_class: int, seed: int = 0, fonts: list[Path] | None = None
+) -> SampleSet:
+    """Any characters (class name → character) rendered as ``synthetic_greek`` renders letters."""
     fonts = list(fonts or font_files())
     rng = np.random.default_rng(seed)
     out = SampleSet()
-    for name in letters:
+    for name, char in glyphs.items():
         for k in range(per_class):
             font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), 96)
             im = Image.new("L", (160, 160), 255)
-            ImageDraw.Draw(im).text((80, 80), GREEK[name], font=font, fill=0, anchor="mm")
+            ImageDraw.Draw(im).text((80, 80), char, font=font, fill=0, anchor="mm")
             a = 255 - np.asarray(im, np.float32)  # ink bright
             grow = int(rng.integers(0, 3))  # stroke width
             if grow:
