@@ -217,7 +217,8 @@ def digit_net(
         log_every=10**6,
         limit_test=500,
     )
-    key = json.dumps([cfg.to_dict(), classes, data.info.source, data.info.n_train] + latin * [1])
+    parts = [cfg.to_dict(), classes, data.info.source, data.info.n_train]
+    key = json.dumps(parts + (["latin"] if latin else []))
     path = CACHE / f"net-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
     model = build_model(cfg.model)
     if path.is_file():
