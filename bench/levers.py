@@ -58,7 +58,7 @@ CANDIDATES: dict[str, config.TrainConfig] = {
 def step_cost(
     cfg: config.TrainConfig, x, y, channels_last: bool, steps: int, fused: bool = True
 ) -> dict:
-    """Seconds per 60,000 examples of training steps (1 thread): wall and CPU. ``fused=False``:
+    """Seconds per 60,000 examples of training steps (``--threads``): wall and CPU. ``fused=False``:
     the optimizer's per-tensor ("foreach") update instead of the engine's fused one."""
     torch.manual_seed(0)
     state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=steps)

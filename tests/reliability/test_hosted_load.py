@@ -140,7 +140,8 @@ def test_ten_visitors_each_try_three_trainings(tmp_path):
     # Rationale: 30 clicks, each timed from the click until the page shows its answer; the p95
     # tolerates one slow answer. Here the 10 browsers run on the server's own 2 cores (on a host
     # they run on the visitors' machines), and on this shared machine 2 of 30 clicks sometimes
-    # take 2-3.5 s (measured 2026-11-27: p95 1.20-2.58 s over 10 runs, median 0.49-0.91 s). So a
+    # take 2-3.5 s (measured 2026-11-27: p95 1.20-2.58 s over 14 rounds, 2 of them over 2 s,
+    # median 0.49-0.91 s). So a
     # round whose p95 misses gets one more round on a fresh server; both must hold the caps and
     # lose no job, and the test fails when the second p95 misses too. A server that stops
     # answering fails every later click, and wait_for's timeout fails the test outright.
