@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APP_STAMP := $(VENV)/.app-installed
 DEV_STAMP := $(VENV)/.dev-installed
-DEV_PACKAGES := chromium  # Debian packages only the tests need (the browser tests)
+# Debian packages only the tests and benchmarks need: the browser tests' Chromium, and the Greek
+# script fonts of bench/fewshot_transfer.py's "script" letter proxy.
+DEV_PACKAGES := chromium fonts-gfs-solomos fonts-gfs-olga
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
@@ -31,7 +33,7 @@ $(DEV_STAMP): $(APP_STAMP) requirements-dev.txt
 	touch $@
 
 # Debian packages, installed only when missing: packages.txt (what the app needs on a host, the
-# hosting convention) and DEV_PACKAGES (what only the tests need).
+# hosting convention) and DEV_PACKAGES (what only the tests and benchmarks need).
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -9,7 +9,8 @@ Support and queries never share a writer (or, for rendered letters, a font famil
   set; with the offline 10,000-digit subset (no writer records) both come from one pool, and
   the output says so.
 - synthetic letters, held-out classes: 5-way episodes among the 21 Greek letters other than
-  alpha/beta/gamma, support rendered in the Sans fonts and queries in the Serif fonts.
+  alpha/beta/gamma, support rendered in the DejaVu Sans fonts and queries in the Serif fonts;
+  and again with queries in the slanted, hand-like GFS Solomos and Olga script faces.
 - real letters: the 27 handwritten letters of ../shared/data/greek_train (one writer) against
   rendered ones, both directions. Reported only: nothing is chosen on them.
 
@@ -52,6 +53,7 @@ from engine.config import (  # noqa: E402
     preset,
 )
 from engine.data import Dataset, DatasetInfo, load, normalize  # noqa: E402
+from engine.glyphs import LATIN  # noqa: E402
 from engine.models import Model, build_model, truncate  # noqa: E402
 from engine.samples import (  # noqa: E402
     GREEK,
@@ -152,13 +154,19 @@ def normalise(s: np.ndarray, q: np.ndarray, how: str) -> tuple[np.ndarray, np.nd
 
 
 # Digit networks to compare: the default model (engine.config.DEFAULT_MODEL: the classic layout
-# with 32/64 filters and BatchNorm, AdamW one-cycle), the seed's network trained as the default
+# with 32/64 filters and BatchNorm, AdamW one-cycle, Latin glyphs in handwriting fonts learned
+# beside the digits), the same without the glyphs, the seed's network trained as the default
 # model was before, and variants of each.
-# The seed's network trained as the default model was until 2026-11-27 (the baseline).
+# The seed's network trained as the default model was until 2026-11-27 (the first baseline).
 CLASSIC = preset("seed-mnist-cnn", epochs=8, momentum=0.9, augment="affine+elastic")
+# The default model without the glyph classes (the default until the glyphs came).
+DIGITS_ONLY = replace(DEFAULT_MODEL, glyphs="", model=replace(DEFAULT_MODEL.model, aux_classes=0))
 BN_ADAMW = dict(lr=3e-3, optimizer="adamw", momentum=0.0, weight_decay=1e-4, schedule="onecycle")
 NETS = {
     "default": DEFAULT_MODEL,
+    "digits-only": DIGITS_ONLY,
+    # The default with a dense layer of 128 instead of 50 (51 classes in training).
+    "default-fc128": replace(DEFAULT_MODEL, model=replace(DEFAULT_MODEL.model, hidden=(128,))),
     "classic": CLASSIC,
     # The `fast` preset's network (16, 32 filters, 3x3 same, BN), 4 epochs.
     "bn-cnn": replace(CLASSIC, model=FAST_CNN, epochs=4, batch_size=128, **BN_ADAMW),
@@ -174,22 +182,31 @@ NETS = {
     ),
     "wide": replace(CLASSIC, model=replace(CLASSIC_CNN, channels=(32, 64))),  # no BN, SGD
     "wider": replace(CLASSIC, model=replace(CLASSIC_CNN, channels=(64, 128))),
-    "wider-bn": replace(DEFAULT_MODEL, model=replace(DEFAULT_MODEL.model, channels=(64, 128))),
-    "default-16": replace(DEFAULT_MODEL, epochs=16),
-    "wide-bn-sgd": replace(
-        DEFAULT_MODEL, optimizer="sgd", momentum=0.9, lr=0.05, weight_decay=5e-4
-    ),
+    "wider-bn": replace(DIGITS_ONLY, model=replace(DIGITS_ONLY.model, channels=(64, 128))),
+    "digits-only-16": replace(DIGITS_ONLY, epochs=16),
+    "wide-bn-sgd": replace(DIGITS_ONLY, optimizer="sgd", momentum=0.9, lr=0.05, weight_decay=5e-4),
 }
 
 
-# Extra base classes for the "+latin" nets (an experiment: the engine's default model knows
-# digits only): rendered Latin capitals, and the small letters whose shape differs from their
-# capital once cropped and scaled ("o" and "O" are one shape). No Greek letter, no digit.
-LATIN = {c: c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"} | {f"{c}_": c for c in "abdefghijmnqrty"}
+# "+latin" nets (the experiment that led to the default model's glyphs): a net without glyphs
+# also learns the classes of engine.glyphs.LATIN rendered from the DejaVu fonts (those of the
+# letter proxies' support side: not a fair test there), as plain extra classes. The default
+# model renders them in handwriting fonts instead, none of which a proxy uses.
+SCRIPT_FONTS = ("solomos", "olga")  # GFS Greek script faces: the "script" letter proxy
+
+
+def fonts_in(folders: tuple[str, ...]) -> list[Path]:
+    """The .ttf/.otf files in font folders of these names under /usr/share/fonts."""
+    return sorted(
+        p
+        for d in folders
+        for p in Path("/usr/share/fonts").rglob(f"{d}/*")
+        if p.suffix in {".ttf", ".otf"}
+    )
 
 
 def latin_glyphs(per_class: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images (N, 28, 28) uint8, labels 0..len(LATIN)-1), rendered once and cached."""
+    """(images (N, 28, 28) uint8, labels 0..len(LATIN)-1) in DejaVu, rendered once and cached."""
     path = CACHE / f"latin-{len(LATIN)}-{per_class}.npz"
     if not path.is_file():
         s = synthetic_glyphs(LATIN, per_class, seed=7)
@@ -205,9 +222,12 @@ def digit_net(
     data: Dataset, classes: tuple[int, ...], augment: str, seed: int, net: str = "classic"
 ) -> Model:
     """A digit network trained on ``classes`` only (cached on disk); a "+latin" net also
-    learns the LATIN glyph classes, as extra classes after the digits."""
+    learns the LATIN glyph classes in DejaVu, as extra classes after the digits. (The default
+    model's own glyphs are added by the engine's training loop, after the digits too.)"""
     latin = net.endswith("+latin")
     base: TrainConfig = NETS[net.removesuffix("+latin")]
+    if latin and base.glyphs:
+        raise SystemExit(f"{net}: +latin is for a net that learns no glyphs")
     cfg = replace(
         base,
         model=replace(base.model, num_classes=len(classes) + (len(LATIN) if latin else 0)),
@@ -292,13 +312,19 @@ def digit_pools(data: Dataset, held_out: tuple[int, ...], per_class: int = 300) 
     return Pools("digits", x, y, x, y, same_pool=True)
 
 
-def letter_pools(per_class: int = 20) -> Pools:
-    """Held-out Greek letters: support in the Sans fonts, queries in the Serif ones."""
+def letter_pools(per_class: int = 20, script: bool = False) -> Pools | None:
+    """Held-out Greek letters: support in the Sans fonts, queries in the Serif ones (``script``:
+    queries in the GFS script faces, a slanted hand-like style)."""
     fonts = font_files()
     serif = [f for f in fonts if "Serif" in f.name or "Math" in f.name]
     sans = [f for f in fonts if f not in serif]
+    serif = fonts_in(SCRIPT_FONTS) if script else serif
+    if not serif:  # `make setup` installs them (Makefile: DEV_PACKAGES)
+        print("script letters: no GFS Solomos/Olga fonts (fonts-gfs-solomos, fonts-gfs-olga)")
+        return None
     letters = [k for k in GREEK if k not in SEEN_LETTERS]
-    path = CACHE / f"letters-{len(sans)}-{len(serif)}-{per_class}.npz"
+    tag = "script" if script else "serif"
+    path = CACHE / f"letters-{len(sans)}-{len(serif)}-{per_class}-{tag}.npz"
     if not path.is_file():
         s = synthetic_greek(letters, per_class, seed=1, fonts=sans)
         q = synthetic_greek(letters, per_class, seed=2, fonts=serif)
@@ -307,7 +333,7 @@ def letter_pools(per_class: int = 20) -> Pools:
     z = np.load(path)
     idx = {k: i for i, k in enumerate(letters)}
     return Pools(
-        "letters",
+        f"letters-{tag}",
         z["xs"],
         np.array([idx[v] for v in z["ys"]]),
         z["xq"],
@@ -429,12 +455,13 @@ def table(title: str, results: dict[int, dict[Recipe, np.ndarray]], base: Recipe
     return rows
 
 
-SECTIONS = ("digits", "letters", "real")
+SECTIONS = ("digits", "letters", "script", "real")
 RECIPES = [
     Recipe(),  # the baseline: every row's difference is to it, episode by episode
     Recipe(method="nn"),
     Recipe(method="finetune"),
     Recipe(norm="l2"),
+    Recipe(norm="l2", method="nn"),
     Recipe(layer="flatten"),
     Recipe(layer="flatten", norm="l2"),
     Recipe(layer="flatten", norm="l2", method="nn"),
@@ -462,8 +489,8 @@ def main() -> int:
     ap.add_argument(
         "--nets",
         default="default,classic",
-        help=f"comma-separated: {', '.join(NETS)}; NAME+latin also learns {len(LATIN)} Latin "
-        "glyph classes",
+        help=f"comma-separated: {', '.join(NETS)}; NAME+latin (a net without glyphs) also "
+        f"learns the default model's {len(LATIN)} Latin glyph classes, rendered in DejaVu",
     )
     ap.add_argument("--sections", default=",".join(SECTIONS), help="which proxies to run")
     ap.add_argument("--train-only", action="store_true", help="train (and cache) the nets only")
@@ -492,25 +519,28 @@ def main() -> int:
     class_splits = [tuple(sorted(rng.permutation(10)[:5].tolist())) for _ in range(splits)]
     out: dict = {"writers_disjoint": writers, "mnist": data.info.describe(), "tables": {}}
     letters = letter_pools() if "letters" in sections else None
+    script = letter_pools(script=True) if "script" in sections else None
     real = real_pools() if "real" in sections else None
     if "real" in sections and real is None:
         print(f"real letters: {REAL} is missing; that proxy is skipped")
     for net, aug in [(x, y) for x in a.nets.split(",") for y in a.augment.split(",")]:
         tag = f"net={net} augment={aug or 'none'}"
         print(f"\n=== {tag} ===", flush=True)
-        digit_np, letter_np, real_np = [], [], []
+        digit_np, letter_np, script_np, real_np = [], [], [], []
         for seed, seen in enumerate(class_splits, start=1):
             if "digits" in sections:
                 held = tuple(c for c in range(10) if c not in seen)
                 digit_np.append((digit_net(data, seen, aug, seed, net), digit_pools(data, held)))
-            if {"letters", "real"} & sections:
+            if {"letters", "script", "real"} & sections:
                 full = digit_net(data, tuple(range(10)), aug, seed, net)
                 letter_np += [(full, letters)] if letters else []
+                script_np += [(full, script)] if script else []
                 real_np += [(full, real)] if real else []
         if a.train_only:
             continue
         parts = [("digits, held-out classes (5-way)", digit_np, n)]
         parts.append(("letters, held-out, Sans support vs Serif queries (5-way)", letter_np, n))
+        parts.append(("letters, held-out, Sans support vs script queries (5-way)", script_np, n))
         for d, name in enumerate(("synthetic→real", "real→synthetic")):
             nps = [(m, pr[d]) for m, pr in real_np]
             parts.append((f"real letters, {name} (3-way, report only)", nps, n // 2))

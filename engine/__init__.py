@@ -6,10 +6,11 @@ Modules:
 - ``data``: the datasets in memory, their offline sources, input normalisation.
 - ``preprocess``: a photo of ink on paper → an MNIST-like 28×28 image.
 - ``augment``: random distortions of training batches (affine, elastic, stroke width).
+- ``glyphs``: extra training classes (Latin letters in handwriting fonts) that the default
+  digit model learns beside the digits, for features that carry over to new symbols.
 - ``models``: CNN/MLP as named ``nn.Sequential`` stacks, truncation, and what the outputs mean
   (log-probabilities or logits: loss and probabilities).
 - ``train``: the one training loop.
-- ``hardware``: devices, the thread policy, the cancel poller and the GPU helpers of training.
 - ``hardware``: how the loop uses the machine: device, CPU thread policy, the cancel flag's
   thread, GPU loss read-back, CUDA graphs.
 - ``runs``: run directories, atomic writes, checkpoints.

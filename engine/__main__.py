@@ -211,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
                     info = data.load(name, args.data_dir, prepare_if_missing=False).info
                 print(info.describe(), flush=True)
                 out["datasets"][name] = info.__dict__
+            if args.action == "prepare" and "mnist" in names:
+                from engine.glyphs import GLYPH_SETS, glyph_data
+
+                for g in GLYPH_SETS:  # the default digit model's extra training classes
+                    n = len(glyph_data(g, args.data_dir)[0])
+                    print(f"glyphs {g}: {n:,} rendered images", flush=True)
+                    out.setdefault("glyphs", {})[g] = n
         elif args.command == "train":
             from engine.runs import create_run
 
@@ -275,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_model(args: argparse.Namespace, out: dict) -> int:
-    """Train ``runs/default-digit-cnn`` (engine.config.DEFAULT_MODEL) unless it is complete."""
+    """Train ``runs/default-digit-cnn-v2`` (engine.config.DEFAULT_MODEL) unless it is complete."""
     from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
     from engine.runs import Run, RunState, create_run, runs_dir
 
@@ -286,7 +293,7 @@ def _default_model(args: argparse.Namespace, out: dict) -> int:
         return 0
     if not (run.path / "config.json").is_file():
         run = create_run(DEFAULT_MODEL, args.runs_dir, DEFAULT_RUN_ID)
-    print(f"training the default digit model into {run.path} (first setup, about 30 s)")
+    print(f"training the default digit model into {run.path} (first setup, about a minute)")
     code = _run_and_report(run, out)
     out["trained"] = True
     return code

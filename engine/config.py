@@ -19,9 +19,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle")
 AUGMENTATIONS = ("affine", "elastic", "stroke")  # see engine.augment
 IMAGE_SIZE = 28  # px, every dataset here is 28x28 grayscale
-# The digit model a fresh install trains on first setup. Until 2026-11-27 it was the seed's
-# network in "default-mnist-cnn"; an install that has that run keeps it and trains this one too.
-DEFAULT_RUN_ID = "default-digit-cnn"
+# The run of the digit model a fresh install trains. Earlier defaults ("default-mnist-cnn", the
+# seed's network; "default-digit-cnn", without glyphs) stay where they are; this one joins them.
+DEFAULT_RUN_ID = "default-digit-cnn-v2"
 
 
 class ConfigError(EngineError, ValueError):
@@ -78,6 +78,7 @@ class ModelConfig:
     dropout: float = 0.5  # probability; Dropout2d after the last conv, Dropout after hidden fc
     hidden: tuple[int, ...] = (50,)  # widths of hidden fc layers; the last one is the embedding
     num_classes: int = 10
+    aux_classes: int = 0  # outputs for training-only classes (TrainConfig.glyphs); see models
     log_softmax: bool = True  # the classic network ends in log-softmax (NLL == cross-entropy)
 
     def feature_map_sizes(self) -> list[int]:
@@ -101,8 +102,8 @@ class ModelConfig:
             raise ConfigError(f"activation must be one of {ACTIVATIONS}, not {self.activation!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), not {self.dropout}")
-        if self.num_classes < 2:
-            raise ConfigError("num_classes must be at least 2")
+        if self.num_classes < 2 or self.aux_classes < 0:
+            raise ConfigError("num_classes must be at least 2, aux_classes at least 0")
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"hidden widths must be positive, not {self.hidden}")
         if self.family == "cnn":
@@ -243,6 +244,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads on CPU (0 = auto: half the cores, at least 1)
     device: str = "auto"  # "auto", "cpu", "cuda", "mps"
     snapshots: bool = True  # keep the weights after each epoch (engine.snapshots; not for big nets)
+    glyphs: str = ""  # extra training classes beside the dataset's (engine.glyphs), or ""
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field that makes no sense."""
@@ -268,6 +270,9 @@ class TrainConfig:
             raise ConfigError("limits and threads cannot be negative")
         augmentations(self.augment)
         self.model.validate()
+        from engine.glyphs import check_glyphs
+
+        check_glyphs(self.glyphs, self.model.aux_classes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -379,22 +384,13 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     return replace(PRESETS[name], **overrides)
 
 
-# The digit model a fresh install trains (`python -m engine default-model`, ~20 s on one core):
-# the seed's classic layout with 32/64 filters instead of 10/20 and BatchNorm, AdamW one-cycle,
-# 8 epochs of affine+elastic distorted digits. Its conv features recognise symbols it never
-# trained on far better than the seed's network trained alike: 3-shot, held-out digits 86.3 →
-# 90.3%, held-out letters 87.6 → 91.7%, rendered → handwritten α/β/γ 81.7 → 88.6% (README,
-# "Few-shot transfer"); its digit test accuracy is 98% instead of 96.5%.
-EMBEDDING_CNN = replace(CLASSIC_CNN, channels=(32, 64), batchnorm=True)
+# The digit model a fresh install trains (`python -m engine default-model`, ~45 s on one core):
+# the seed's classic layout with 32/64 filters and BatchNorm, AdamW one-cycle, 8 epochs of
+# affine+elastic distorted digits, and 41 Latin letters in handwriting fonts learned beside them
+# by training-only outputs (engine.glyphs). Its conv features recognise symbols it never saw
+# far better than the seed's network: README, "Few-shot transfer".
+EMBEDDING_CNN = replace(CLASSIC_CNN, channels=(32, 64), batchnorm=True, aux_classes=41)
 DEFAULT_MODEL = TrainConfig(
-    dataset="mnist",
-    model=EMBEDDING_CNN,
-    epochs=8,
-    batch_size=64,
-    lr=3e-3,
-    optimizer="adamw",
-    momentum=0.0,
-    weight_decay=1e-4,
-    schedule="onecycle",
-    augment="affine+elastic",
-)
+    model=EMBEDDING_CNN, epochs=8, batch_size=64, lr=3e-3, optimizer="adamw", momentum=0.0,
+    weight_decay=1e-4, schedule="onecycle", augment="affine+elastic", glyphs="latin-hand",
+)  # fmt: skip

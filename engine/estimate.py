@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Iterable
 
 from engine.config import TrainConfig, auto_threads, conv_geometry, flat_features
+from engine.glyphs import glyph_count
 
 MACS_PER_SECOND = 8e9  # one CPU thread here, measured on the fast and classic CNNs (rough)
 SECONDS_PER_EXAMPLE = 5e-5  # per-example overhead (indexing, optimizer, activations)
@@ -34,7 +35,7 @@ def macs_per_example(cfg: TrainConfig) -> int:
 
 def epoch_seconds(cfg: TrainConfig, n_train: int, n_test: int) -> float:
     """The cost model's seconds for one epoch (training and evaluation) of ``cfg``."""
-    n = min(cfg.limit_train or n_train, n_train)
+    n = min(cfg.limit_train or n_train, n_train) + glyph_count(cfg.glyphs)
     t = min(cfg.limit_test or n_test, n_test)
     per = macs_per_example(cfg) / (MACS_PER_SECOND * max(1, cfg.threads or auto_threads()))
     return n * (3 * per + SECONDS_PER_EXAMPLE) + t * per

@@ -104,7 +104,7 @@ def onnx_bytes(model: Model, cfg: TrainConfig | None = None, run_id: str = "") -
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
                 model,
-                (torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE),),
+                (torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE),),  # 2: a batch of 1 specialises
                 dynamo=True,
                 input_names=[INPUT],
                 output_names=[OUTPUT],

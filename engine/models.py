@@ -70,6 +70,21 @@ class Model(nn.Sequential):
         return out
 
 
+class ClassScores(nn.Linear):
+    """The class-score layer of a model with training-only classes (``ModelConfig.aux_classes``,
+    the glyphs of ``engine.glyphs``): it learns ``known + aux`` scores, and outside training
+    answers with the first ``known`` only. A digit model that also learned letters still reads
+    every image as a digit, as if the letter outputs were not there."""
+
+    def __init__(self, width: int, known: int, aux: int):
+        super().__init__(width, known + aux)
+        self.known = known
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out if self.training else out[:, : self.known]
+
+
 def build_model(cfg: ModelConfig) -> Model:
     """Build the network a config describes (the default is the classic PyTorch MNIST net)."""
     cfg.validate()
@@ -105,7 +120,11 @@ def build_model(cfg: ModelConfig) -> Model:
         if cfg.dropout > 0:
             layers[f"fc{j}_drop"] = nn.Dropout(cfg.dropout)
         width = h
-    layers[SCORES] = nn.Linear(width, cfg.num_classes)
+    layers[SCORES] = (
+        ClassScores(width, cfg.num_classes, cfg.aux_classes)
+        if cfg.aux_classes
+        else nn.Linear(width, cfg.num_classes)
+    )
     if cfg.log_softmax:
         layers["log_softmax"] = nn.LogSoftmax(dim=1)
     return Model(layers, cfg)

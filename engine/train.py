@@ -15,6 +15,7 @@ from torch import nn
 from engine import EngineError, augment
 from engine.config import IMAGE_SIZE, ModelConfig, TrainConfig, augmentations, conv_geometry
 from engine.data import Dataset, normalize
+from engine.glyphs import glyph_data
 from engine.hardware import (  # noqa: F401 - re-exported: callers import them from here
     AutoThreads,
     LossReadback,
@@ -179,6 +180,9 @@ def device_tensors(
     subset = training_subset(cfg, len(x))
     if subset is not None:
         x, y = x[subset], y[subset]
+    if cfg.glyphs:  # extra classes after the dataset's, learned by the training-only outputs
+        gx, gy = glyph_data(cfg.glyphs)
+        x, y = torch.cat([x, gx]), torch.cat([y, gy + cfg.model.num_classes])
     x_test, y_test = data.x_test, data.y_test
     if cfg.limit_test:
         x_test, y_test = x_test[: cfg.limit_test], y_test[: cfg.limit_test]
