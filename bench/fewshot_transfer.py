@@ -42,7 +42,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import embed, samples  # noqa: E402
+from engine import embed, glyphs, samples  # noqa: E402
 from engine.augment import augment  # noqa: E402
 from engine.config import (  # noqa: E402
     CLASSIC_CNN,
@@ -67,6 +67,8 @@ from engine.train import train  # noqa: E402
 CACHE = ROOT / "bench" / ".cache" / "fewshot"
 # The real letters, and extra font folders (a machine without fonts-dejavu), can be moved.
 REAL = Path(os.environ.get("BENCH_REAL", ROOT.parent / "shared" / "data" / "greek_train"))
+# Glyph images per class for nets with glyphs (engine.glyphs.PER_CLASS unless set).
+glyphs.PER_CLASS = int(os.environ.get("BENCH_GLYPHS_PER_CLASS", glyphs.PER_CLASS))
 if os.environ.get("BENCH_FONTS"):
     samples.FONT_DIRS = (Path(os.environ["BENCH_FONTS"]), *samples.FONT_DIRS)
 SEEN_LETTERS = ("alpha", "beta", "gamma")
@@ -238,6 +240,7 @@ def digit_net(
         limit_test=500,
     )
     parts = [cfg.to_dict(), classes, data.info.source, data.info.n_train]
+    parts += [glyphs.glyph_count(cfg.glyphs)] if cfg.glyphs else []
     key = json.dumps(parts + (["latin"] if latin else []))
     path = CACHE / f"net-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
     model = build_model(cfg.model)

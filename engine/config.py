@@ -384,7 +384,7 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     return replace(PRESETS[name], **overrides)
 
 
-# The digit model a fresh install trains (`python -m engine default-model`, ~45 s on one core):
+# The digit model a fresh install trains (`python -m engine default-model`, ~30 s on one core):
 # the seed's classic layout with 32/64 filters and BatchNorm, AdamW one-cycle, 8 epochs of
 # affine+elastic distorted digits, and 41 Latin letters in handwriting fonts learned beside them
 # by training-only outputs (engine.glyphs). Its conv features recognise symbols it never saw

@@ -82,3 +82,11 @@ def test_a_digit_model_trained_with_glyphs_learns_them_and_still_reads_only_digi
     assert pred.max() < 10  # every answer is a digit
     assert (pred == mnist.y_test[:500]).float().mean() > 0.5  # chance: 0.1; 1 short epoch
     assert (letters == gy[::20]).float().mean() > 0.3
+
+
+def test_the_time_estimate_counts_the_glyph_examples():
+    from engine.estimate import epoch_seconds
+
+    without = replace(DEFAULT_MODEL, glyphs="", model=replace(DEFAULT_MODEL.model, aux_classes=0))
+    ratio = epoch_seconds(DEFAULT_MODEL, 8000, 0) / epoch_seconds(without, 8000, 0)
+    assert ratio == pytest.approx((8000 + glyphs.glyph_count("latin-hand")) / 8000, rel=0.02)
