@@ -204,9 +204,11 @@ def _cli(*args: str, timeout: float = 120) -> tuple[dict, str]:
 
 def test_cli_grid_with_two_workers_trains_16_distinct_trials(storage):
     name = f"pytest-{uuid.uuid4().hex[:8]}"
+    # 2,048 examples a trial: long enough that the second worker joins before the first has run
+    # all 16 (with 512, one worker once took them all in a loaded fresh-clone run).
     out, text = _cli(
         "run", "--name", name, "--storage", storage, "--workers", "2",
-        "--limit-train", "512", "--limit-test", "500", "--epochs", "1", *SEED_GRID,
+        "--limit-train", "2048", "--limit-test", "500", "--epochs", "1", *SEED_GRID,
     )  # fmt: skip
     assert out["n_complete"] == 16 and out["n_failed"] == 0 and out["n_queued"] == 0
     rep = sweep.report(name, storage)
