@@ -248,9 +248,10 @@ def sample_inputs(current: SampleSet) -> None:
             help="Unticked, your samples join the synthetic letters.",
         )  # fmt: skip
     add = _add_samples(drop)
-    # A key keeps the chosen tab when a message above it comes or goes (a drawn stroke reruns).
+    # The server tracks the chosen tab (on_change="rerun"), so it stays chosen when a message
+    # above it comes or goes: a key alone lost it now and then, and with it an error shown in it.
     tabs = st.tabs(["Upload images", "ZIP of folders", "CSV pair", "Camera", "Built-in letters",
-                    "Draw"], key="sample_tabs")  # fmt: skip
+                    "Draw"], key="sample_tabs", on_change="rerun")  # fmt: skip
     with tabs[0]:
         if got := _upload("add_images", "Images of that class", True, "Add to the set"):
             label, files = got
@@ -307,7 +308,9 @@ def query_inputs(current: SampleSet) -> None:
     if n := len(current):
         given = sum(bool(x) for x in current.labels)
         st.write(f"**{n} letters to recognise** — {given} with a class")
-    tabs = st.tabs(["Upload images", "ZIP of folders", "CSV pair", "Draw"], key="query_tabs")
+    tabs = st.tabs(
+        ["Upload images", "ZIP of folders", "CSV pair", "Draw"], key="query_tabs", on_change="rerun"
+    )
     with tabs[0]:
         if got := _upload("add_queries", "Letters to recognise", False, "Add the letters"):
             label, files = got
