@@ -59,7 +59,6 @@ from engine.samples import (  # noqa: E402
     GREEK,
     font_files,
     from_folder,
-    synthetic_glyphs,
     synthetic_greek,
 )
 from engine.train import train  # noqa: E402
@@ -197,27 +196,11 @@ NETS = {
 SCRIPT_FONTS = ("solomos", "olga")  # GFS Greek script faces: the "script" letter proxy
 
 
-def fonts_in(folders: tuple[str, ...]) -> list[Path]:
-    """The .ttf/.otf files in font folders of these names under /usr/share/fonts."""
-    return sorted(
-        p
-        for d in folders
-        for p in Path("/usr/share/fonts").rglob(f"{d}/*")
-        if p.suffix in {".ttf", ".otf"}
-    )
-
-
 def latin_glyphs(per_class: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
     """(images (N, 28, 28) uint8, labels 0..len(LATIN)-1) in DejaVu, rendered once and cached."""
-    path = CACHE / f"latin-{len(LATIN)}-{per_class}.npz"
-    if not path.is_file():
-        s = synthetic_glyphs(LATIN, per_class, seed=7)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.npz")
-        np.savez(tmp, x=s.images, y=np.array([list(LATIN).index(v) for v in s.labels]))
-        tmp.replace(path)
-    z = np.load(path)
-    return torch.from_numpy(z["x"]), torch.from_numpy(z["y"]).long()
+    return glyphs.rendered(
+        LATIN, CACHE / f"latin-{len(LATIN)}-{per_class}.npz", per_class, font_files
+    )
 
 
 def digit_net(
@@ -321,7 +304,7 @@ def letter_pools(per_class: int = 20, script: bool = False) -> Pools | None:
     fonts = font_files()
     serif = [f for f in fonts if "Serif" in f.name or "Math" in f.name]
     sans = [f for f in fonts if f not in serif]
-    serif = fonts_in(SCRIPT_FONTS) if script else serif
+    serif = glyphs.fonts_in(SCRIPT_FONTS) if script else serif
     if not serif:  # `make setup` installs them (Makefile: DEV_PACKAGES)
         print("script letters: no GFS Solomos/Olga fonts (fonts-gfs-solomos, fonts-gfs-olga)")
         return None

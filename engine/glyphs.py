@@ -61,12 +61,17 @@ def glyph_count(name: str) -> int:
     return len(GLYPH_SETS[name]) * PER_CLASS if name else 0
 
 
-def hand_fonts(root: Path = FONT_ROOT) -> list[Path]:
-    """The handwriting-style font files (.ttf/.otf) of every HAND_FONTS folder that is here;
-    GlyphError naming the packages when none is."""
-    found = sorted(
-        p for d in HAND_FONTS for p in root.rglob(f"{d}/*") if p.suffix.lower() in {".ttf", ".otf"}
+def fonts_in(folders, root: Path = FONT_ROOT) -> list[Path]:
+    """The .ttf/.otf files in the font folders of these names under ``root``, sorted."""
+    return sorted(
+        p for d in folders for p in root.rglob(f"{d}/*") if p.suffix.lower() in {".ttf", ".otf"}
     )
+
+
+def hand_fonts(root: Path = FONT_ROOT) -> list[Path]:
+    """The handwriting-style font files of every HAND_FONTS folder that is here; GlyphError
+    naming the packages when none is."""
+    found = fonts_in(HAND_FONTS, root)
     if not found:
         packages = " ".join(HAND_FONTS.values())
         raise GlyphError(f"no handwriting fonts under {root}: apt-get install {packages}")
@@ -75,16 +80,23 @@ def hand_fonts(root: Path = FONT_ROOT) -> list[Path]:
 
 def glyph_data(name: str, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The glyph set ``name`` as (images (N, 28, 28) uint8, labels 0..K-1), preprocessed like a
-    photo (``engine.samples.synthetic_glyphs``). Rendered once (about 25 s), then read from
-    ``data/glyphs-NAME-PER_CLASS.npz`` (plain arrays, no pickles); a damaged file is rendered
-    again."""
+    photo (``engine.samples.synthetic_glyphs``). Rendered once (about 20 s), then read from
+    ``data/glyphs-NAME-PER_CLASS.npz``."""
     if name not in GLYPH_SETS:
         raise GlyphError(f"unknown glyph set {name!r}; choose from {', '.join(GLYPH_SETS)}")
-    glyphs = GLYPH_SETS[name]
     path = Path(root or data_dir()) / f"glyphs-{name}-{PER_CLASS}.npz"
+    return rendered(GLYPH_SETS[name], path, PER_CLASS, hand_fonts)
+
+
+def rendered(
+    glyphs: dict[str, str], path: Path, per_class: int, fonts
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``glyphs`` (class name → character) rendered ``per_class`` times each from ``fonts()``
+    (called only when rendering), kept at ``path`` as plain arrays (no pickles): (images,
+    labels in glyph order). A damaged file is rendered again."""
     for _ in range(2):
         if not path.is_file():
-            _render(glyphs, path)
+            _render(glyphs, path, per_class, fonts())
         try:
             with np.load(path, allow_pickle=False) as z:
                 x, y = z["x"], z["y"]
@@ -100,10 +112,10 @@ def glyph_data(name: str, root: Path | None = None) -> tuple[torch.Tensor, torch
     raise GlyphError(f"{path} could not be written and read back")
 
 
-def _render(glyphs: dict[str, str], path: Path) -> None:
+def _render(glyphs: dict[str, str], path: Path, per_class: int, fonts: list[Path]) -> None:
     from engine.samples import synthetic_glyphs
 
-    s = synthetic_glyphs(glyphs, PER_CLASS, seed=SEED, fonts=hand_fonts())
+    s = synthetic_glyphs(glyphs, per_class, seed=SEED, fonts=fonts)
     labels = np.array([list(glyphs).index(v) for v in s.labels], np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
