@@ -1,5 +1,10 @@
 """Router: page config, hosting settings, navigation over app_pages/, shared sidebar."""
 
+# Before any page: plotly takes pandas from sys.modules even while another visitor's script
+# thread is still importing it ("partially initialized module 'pandas' has no attribute
+# 'Series'", seen on Inspect under load). An import statement here, where every script run
+# starts, makes each thread wait until pandas is whole.
+import pandas  # noqa: F401
 import streamlit as st
 
 from ui import bootstrap, sidebar, visitor

@@ -123,6 +123,7 @@ export default function (component) {
     paper();
     setStateValue("image", null);
   };
+  canvas.dataset.ready = "1";  // the handlers are set: strokes from now on are drawn and sent
 }
 """
 

@@ -17,11 +17,22 @@ ONE = [[(150, 40), (150, 240)]]
 
 
 def draw(page, strokes, steps: int = 12) -> None:
-    """Draw ``strokes`` on the visible pad with the mouse, point to point in small moves."""
-    canvas = page.locator("canvas[aria-label='drawing pad']").first
+    """Draw ``strokes`` on the visible pad with the mouse, point to point in small moves.
+
+    Deterministic: it waits until the script run is over (no layout shift moves the pad), the
+    pad's script has set its handlers (the canvas is in the page before its module runs, and a
+    stroke in between is lost) and the pad's position is steady; then it checks the ink landed."""
+    harness.wait_idle(page)
+    canvas = page.locator("canvas[aria-label='drawing pad'][data-ready='1']").first
     canvas.wait_for(state="visible")
     canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
+    box = None
+    for _ in range(50):
+        page.wait_for_timeout(100)
+        now = canvas.bounding_box()
+        if now == box:
+            break
+        box = now
     scale = box["width"] / 280
 
     def at(p):
@@ -35,6 +46,11 @@ def draw(page, strokes, steps: int = 12) -> None:
                 t = i / steps
                 page.mouse.move(*at((a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))))
         page.mouse.up()
+    dark = canvas.evaluate(
+        """c => { const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+                  let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] < 128; return n; }"""
+    )
+    assert dark > 500, f"the strokes did not land on the pad ({dark} dark pixels)"
 
 
 def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(digit_app_url):
@@ -47,23 +63,23 @@ def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(digit_app_url)
         # The "try it" tab (the galleries' tabs say "Predicted: …" too).
         panel = page.get_by_role("tabpanel").filter(has=page.locator("canvas"))
         draw(page, SEVEN)
-        expect(panel.get_by_text(re.compile(r"^Predicted: 7"))).to_be_visible(timeout=30_000)
+        expect(panel.get_by_text(re.compile(r"^Predicted: 7"))).to_be_visible(timeout=60_000)
         expect(panel.get_by_text("drawing (28×28 input)")).to_be_visible()
         harness.shot(page, "draw/01-try-it-seven", max_height=5000)
 
         panel.get_by_role("button", name="Clear").click()
-        expect(panel.get_by_text(re.compile(r"^Predicted: "))).to_have_count(0, timeout=30_000)
+        expect(panel.get_by_text(re.compile(r"^Predicted: "))).to_have_count(0, timeout=60_000)
         draw(page, ONE)
-        expect(panel.get_by_text(re.compile(r"^Predicted: 1"))).to_be_visible(timeout=30_000)
+        expect(panel.get_by_text(re.compile(r"^Predicted: 1"))).to_be_visible(timeout=60_000)
         harness.shot(page, "draw/02-try-it-one", max_height=5000)
 
         page.goto(f"{digit_app_url}/inspect")
         expect(page.get_by_role("heading", name="Inspect a network")).to_be_visible()
         page.get_by_text("Draw", exact=True).click()
-        expect(page.get_by_text("Choose an image")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Choose an image")).to_be_visible(timeout=60_000)
         draw(page, SEVEN)
         expect(page.get_by_role("heading", name=re.compile(r"^Predicted: 7"))).to_be_visible(
-            timeout=30_000
+            timeout=60_000
         )
         assert page.locator('[data-testid="stException"]').count() == 0
         harness.shot(page, "draw/03-inspect-seven", max_height=8000)
