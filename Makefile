@@ -5,9 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APP_STAMP := $(VENV)/.app-installed
 DEV_STAMP := $(VENV)/.dev-installed
-# Debian packages only the tests and benchmarks need: the browser tests' Chromium, and the Greek
-# script fonts of bench/fewshot_transfer.py's "script" letter proxy.
-DEV_PACKAGES := chromium fonts-gfs-solomos fonts-gfs-olga
+# Debian packages only the tests and benchmarks need: the browser tests' Chromium, the Greek
+# script fonts of bench/fewshot_transfer.py's "script" letter proxy, and the handwriting fonts
+# that bench/real_inputs.py renders unseen digits from (no training uses them).
+DEV_PACKAGES := chromium fonts-gfs-solomos fonts-gfs-olga fonts-dancingscript fonts-ecolier-court
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
@@ -73,6 +74,8 @@ bench: setup
 	$(PY) bench/contention.py
 	$(PY) bench/predict_latency.py
 	$(PY) bench/live_speed.py
+	$(PY) bench/preprocess_speed.py
+	$(PY) bench/real_inputs.py
 
 bench-quick: setup
 	$(PY) bench/train_speed.py --threads 1 --quick
@@ -80,6 +83,8 @@ bench-quick: setup
 	$(PY) bench/contention.py --quick
 	$(PY) bench/predict_latency.py --quick
 	$(PY) bench/live_speed.py --quick
+	$(PY) bench/preprocess_speed.py --quick
+	$(PY) bench/real_inputs.py --quick
 
 # The fault and load suites, longer: 25 random kills instead of 4, several seeds.
 stress: setup

@@ -1,6 +1,6 @@
 """The engine's command line: ``python -m engine COMMAND ...``; the last line printed is JSON.
 
-Commands: data prepare|status, train, resume, eval, predict, summary, live bench,
+Commands: data prepare|status, train, resume, eval, predict, summary, live bench|photo,
 sweep run|work|report|stop.
 """
 
@@ -128,12 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the sub-model up to and including this layer (e.g. fc1: the embedding)",
     )
 
-    lv = sub.add_parser("live", help="live recognition on video frames: benchmark")
-    lv.add_argument("action", choices=("bench",), help="bench: time synthetic 640x480 frames")
-    lv.add_argument("--run-dir", type=Path, help="a trained digit run (default: the default model)")
-    lv.add_argument("--frames", type=int, default=100, help="number of frames (default 100)")
-    lv.add_argument("--digits", type=int, default=6, help="digits per frame (default 6)")
-    lv.add_argument("--seed", type=int, default=0, help="random seed of the frames")
+    lv = sub.add_parser("live", help="live recognition: benchmark on frames, or read photos")
+    lv_sub = lv.add_subparsers(dest="action", required=True)
+    lb = lv_sub.add_parser("bench", help="time synthetic 640x480 frames and score them")
+    lb.add_argument("--frames", type=int, default=100, help="number of frames (default 100)")
+    lb.add_argument("--digits", type=int, default=6, help="digits per frame (default 6)")
+    lb.add_argument("--seed", type=int, default=0, help="random seed of the frames")
+    lp = lv_sub.add_parser("photo", help="every symbol on each photo: boxes, labels (JSON)")
+    lp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="photos to read")
+    for q in (lb, lp):
+        q.add_argument(
+            "--run-dir", type=Path, help="a trained digit run (default: the default model)"
+        )
 
     from engine.sweep_cli import add_parser as add_sweep_parser
 
@@ -300,18 +306,35 @@ def _default_model(args: argparse.Namespace, out: dict) -> int:
 
 
 def _live(args: argparse.Namespace, out: dict) -> int:
-    """Median ms per synthetic frame and detection accuracy, on one CPU thread."""
+    """``bench``: median ms per synthetic frame and detection accuracy, on one CPU thread.
+    ``photo``: the boxes and labels of every symbol on each photo, as the Webcam page shows."""
     import cv2
     import torch
 
     from engine import live
     from engine.config import DEFAULT_RUN_ID
-    from engine.data import CLASSES, load
+    from engine.data import CLASSES, ImageError, load
     from engine.runs import load_model, runs_dir
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     model, cfg = load_model(args.run_dir or runs_dir() / DEFAULT_RUN_ID)
+    if args.action == "photo":
+        rec = live.LiveRecognizer(live.net_classifier(model, cfg))
+        photos, failed = [], 0
+        for path in args.files:
+            try:
+                frame, scale = live.frame_from_photo(path, name=str(path))
+                dets = rec.read_photo(frame)[1]
+            except ImageError as e:
+                print(f"error: {e}", file=sys.stderr)
+                photos.append({"path": str(path), "error": str(e), "detections": []})
+                failed += 1
+                continue
+            print(f"{path}\t{len(dets)} found\t" + " ".join(d.text for d in dets))
+            photos.append({"path": str(path), "detections": [d.record(scale) for d in dets]})
+        out.update(photos=photos)
+        return 1 if failed else 0
     if cfg.dataset != "mnist":
         raise live.LiveError("the bench draws digits: give it a run trained on mnist")
     ds = load("mnist")

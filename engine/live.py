@@ -18,23 +18,28 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 
 from engine import EngineError
 from engine.config import TrainConfig
 from engine.data import CLASSES, ImageError, normalize
 from engine.models import Model, probabilities
 from engine.preprocess import (
+    WORK_SIDE,
+    Box,
     ImageSource,
+    crop_box,
     crop_to_ink,
+    find_symbols,
     fit_and_centre,
     ink_map,
     open_image,
+    reading_order,
+    remove_lines,
     thicken,
+    to_colour,
 )
 
 MODES = ("auto", "guide")
-MAX_PHOTO_SIDE = 1600  # px, photos are shrunk to this before recognition (a frame is 640)
 CROP_SIDE = 48  # px, crops are shrunk to this before preprocessing (2.4x the 20 px digit box)
 GREEN, YELLOW, RED = (60, 200, 60), (0, 215, 255), (40, 40, 230)  # BGR
 
@@ -72,6 +77,15 @@ class Detection:
     confidence: float  # 0-1: the class probability (SSD methods: share of the inverse distance)
     text: str  # what is drawn beside the box, e.g. "7 98%" or "alpha ssd 178"
     image: np.ndarray  # (28, 28) uint8, the crop as the network saw it
+
+    def record(self, scale: float = 1.0) -> dict:
+        """As JSON: label, confidence and box (x, y, w, h; times ``scale``: the photo's own
+        pixels for a shrunk photo)."""
+        return {
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "box": [round(v * scale) for v in self.box],
+        }
 
 
 # A classifier maps uint8 images (N, 28, 28) to N (label, confidence, text) triples.
@@ -137,24 +151,35 @@ def fewshot_classifier(
 
 
 def frame_from_photo(
-    src: ImageSource, name: str = "photo", max_side: int = MAX_PHOTO_SIDE
-) -> np.ndarray:
-    """A photo → a BGR frame like one from the camera: decoded safely (size limits), turned
-    upright (EXIF), transparency on white paper, and shrunk so its longest side is at most
-    ``max_side`` px (a phone photo would only cost time: symbols are found at 320 px and
-    classified at 28). Raises ImageError for anything that is not a readable image."""
-    im = open_image(src, name)
-    im = ImageOps.exif_transpose(im) or im
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    rgb = np.asarray(im.convert("RGB"))
-    h, w = rgb.shape[:2]
-    if max(h, w) > max_side:
-        f = max_side / max(h, w)
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(rgb[..., ::-1])  # RGB → BGR, as video frames are
+    src: ImageSource, name: str = "photo", max_side: int = WORK_SIDE
+) -> tuple[np.ndarray, float]:
+    """A photo → (a BGR frame like one from the camera, the photo's pixels per frame pixel): decoded
+    safely (size limits, a JPEG at a reduced scale), turned upright (EXIF), transparency as
+    paper, and shrunk so its longest side is at most ``max_side`` px. Raises ImageError for
+    anything that is not a readable image."""
+    im = open_image(src, name, max_side=max_side)
+    full = max(im.info.get("full_size", im.size))
+    colour = to_colour(im, max_side)
+    rgb = np.clip(colour * 255 + 0.5, 0, 255).astype(np.uint8)
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    return np.ascontiguousarray(rgb[..., ::-1]), full / max(rgb.shape[:2])  # RGB → BGR
+
+
+def photo_symbols(frame_bgr: np.ndarray, max_symbols: int = 12) -> list[tuple[Box, np.ndarray]]:
+    """Every symbol of a photo (a BGR frame) as (box in frame px, MNIST-like 28×28 uint8), in
+    reading order: the whole photo's ink map (paper level, any ink colour, lines removed), then
+    strokes grouped into symbols (``engine.preprocess.find_symbols``). A photo of one digit gives
+    one box whatever its size and margins; a blank photo gives none."""
+    try:
+        ink, _, _ = ink_map(frame_bgr[..., ::-1].astype(np.float32) * (1 / 255))
+    except ImageError:
+        return []
+    ink = remove_lines(ink)
+    out = []
+    for box in find_symbols(ink, max_symbols):
+        out.append((box, fit_and_centre(thicken(crop_box(ink, box)))))
+    return [out[i] for i in reading_order([box for box, _ in out])]
 
 
 def crop_to_mnist(gray: np.ndarray) -> np.ndarray:
@@ -166,7 +191,7 @@ def crop_to_mnist(gray: np.ndarray) -> np.ndarray:
     if scale < 1:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    ink, _ = ink_map(gray.astype(np.float32) * (1 / 255))
+    ink, _, _ = ink_map(gray.astype(np.float32) * (1 / 255))
     return fit_and_centre(thicken(crop_to_ink(ink)))
 
 
@@ -205,12 +230,7 @@ class LiveRecognizer:
                 kept.append((x, y, w, h))
             except ImageError:  # a blank guide box, or a blob that is not ink after all
                 continue
-        dets = []
-        if crops:
-            batch = np.stack(crops)  # (N, 28, 28): every candidate in one forward pass
-            for box, img, (label, conf, text) in zip(kept, batch, self.classifier(batch)):
-                if conf >= s.min_confidence:
-                    dets.append(Detection(box, label, conf, text, img))
+        dets = self._classify(kept, crops)
         out = frame_bgr.copy()
         self._draw(out, dets)
         if not stats:
@@ -233,7 +253,28 @@ class LiveRecognizer:
     ) -> tuple[np.ndarray, list[Detection]]:
         """A photo of a sheet (file bytes, path, PIL image or RGB array) through the same steps
         as a video frame: the same boxes, labels and confidences (see ``frame_from_photo``)."""
-        return self.process(frame_from_photo(src, name), stats=False)
+        return self.read_photo(frame_from_photo(src, name)[0])
+
+    def read_photo(self, frame: np.ndarray) -> tuple[np.ndarray, list[Detection]]:
+        """``process_photo`` on a decoded photo (a BGR frame from ``frame_from_photo``)."""
+        if self.settings.mode == "guide":
+            return self.process(frame, stats=False)
+        found = photo_symbols(frame, self.settings.max_symbols)
+        dets = self._classify([b for b, _ in found], [img for _, img in found])
+        out = frame.copy()
+        self._draw(out, dets)
+        return out, dets
+
+    def _classify(self, boxes: list[Box], crops: list[np.ndarray]) -> list[Detection]:
+        """Every crop in one forward pass; detections under ``min_confidence`` are dropped."""
+        if not crops:
+            return []
+        batch = np.stack(crops)  # (N, 28, 28)
+        return [
+            Detection(box, label, conf, text, img)
+            for box, img, (label, conf, text) in zip(boxes, batch, self.classifier(batch))
+            if conf >= self.settings.min_confidence
+        ]
 
     def _guide_box(self, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
         h, w = shape
@@ -270,7 +311,7 @@ class LiveRecognizer:
             x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
             x1, y1 = min(w, int(cx + side / 2)), min(h, int(cy + side / 2))
             boxes.append((x0, y0, x1 - x0, y1 - y0))
-        return sorted(boxes, key=lambda b: (b[1] // max(1, b[3]), b[0]))  # rows, then left→right
+        return [boxes[i] for i in reading_order(boxes)]  # rows, then left → right
 
     def _draw(self, out: np.ndarray, dets: list[Detection]) -> None:
         if self.settings.mode == "guide":

@@ -1,10 +1,14 @@
 """One preprocessing function for images from outside: a photo of ink on paper → MNIST-like 28×28.
 
-Steps (each kept for a preview): decode safely → upright (EXIF) → grayscale → ink map (inverted
-when the paper is light, uneven lighting removed) → crop to the ink (specks dropped) → thicken
-thin strokes → scale the longest side to 20 px → centre by centre of mass in 28×28.
-The result is uint8 white-on-black like the datasets; ``engine.data.normalize`` does the rest,
-the same function training uses.
+Steps (each kept for a preview): decode safely, already shrunk (a JPEG decodes at 1/2-1/8 scale)
+→ upright (EXIF) → colour at a working size of at most ``WORK_SIDE`` px → ink map (any ink colour
+on any paper, either polarity; the paper level is estimated on a small copy, so shadows and
+uneven light go) → ruled or squared paper lines removed → symbols found (strokes grouped, specks
+and the paper's edge dropped; the largest symbol kept) → thin strokes thickened → longest side
+scaled to 20 px → centred by centre of mass in 28×28.
+Its cost follows the output, not the megapixels: everything after decoding runs on at most a
+megapixel. The result is uint8 white-on-black like the datasets; ``engine.data.normalize`` does
+the rest, the same function training uses.
 """
 
 from __future__ import annotations
@@ -17,15 +21,33 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from engine.data import MAX_PIXELS, ImageError
 
 BOX = 20  # px, the longest side of the digit inside the 28x28 frame, as in MNIST
 SIZE = 28
 STROKE = 2.2  # px, typical MNIST stroke width at the 20 px scale
+WORK_SIDE = 1024  # px, photos are shrunk to this longest side before anything else: a pen stroke
+# on a 12 MP photo of one letter is still 3-5 px wide there, and the output is 20 px across
+PAPER_SIDE = 128  # px, the paper level (light and shadows) is estimated on a copy this small
+THUMB = 96  # px, the longest side of ``Preprocessed.thumb``
+SMALL = 64  # px, images with a shorter side than this (e.g. already 28×28) use one paper level
+LOW_CONTRAST = 0.15  # ink darker than the paper by less than this (0-1) is "very faint"
+MAX_PARTS = 300  # the largest ink components considered when grouping strokes into symbols
+THIN = 0.5  # strokes under this share of MNIST's width (at the 20 px scale) are "very thin"
+EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}  # the EXIF orientation tag (0x0112) → what turns the stored pixels upright
 
 ImageSource = str | Path | bytes | BinaryIO | Image.Image | np.ndarray
+Box = tuple[int, int, int, int]  # x, y, w, h
 
 
 @dataclass
@@ -34,10 +56,19 @@ class Preprocessed:
     inverted: bool  # True when the input was dark ink on light paper
     size: tuple[int, int]  # (width, height) of the decoded input
     steps: list[tuple[str, np.ndarray]] = field(default_factory=list)  # for previews, uint8
+    symbols: int = 1  # symbols found; the largest one became ``image``
+    notes: list[str] = field(default_factory=list)  # what may make it hard to read, for the UI
+    thumb: np.ndarray | None = None  # uint8 gray, longest side THUMB px: the input at a glance
 
 
-def open_image(src: ImageSource, name: str = "image") -> Image.Image:
-    """Decode ``src`` fully, refusing empty, non-image, truncated and oversized files."""
+def open_image(
+    src: ImageSource, name: str = "image", max_side: int | None = None, mode: str = "RGB"
+) -> Image.Image:
+    """Decode ``src`` fully, refusing empty, non-image, truncated and oversized files.
+
+    With ``max_side``, a JPEG is decoded at the smallest of 1/2, 1/4 or 1/8 scale that keeps its
+    longest side at least ``max_side`` (in ``mode``): the decoder skips the detail we would throw
+    away. The full size stays in ``im.info["full_size"]``."""
     if isinstance(src, Image.Image):
         im = src
     elif isinstance(src, np.ndarray):
@@ -77,46 +108,129 @@ def open_image(src: ImageSource, name: str = "image") -> Image.Image:
         )
     if w == 0 or h == 0:
         raise ImageError(f"{name}: the image has no pixels")
+    if max_side and im.format == "JPEG" and max(w, h) > max_side:
+        f = max_side / max(w, h)
+        im.draft(mode, (max(1, round(w * f)), max(1, round(h * f))))
     try:
         im.load()
     except Exception as e:  # noqa: BLE001 - truncated/corrupt data raise OSError, SyntaxError...
         raise ImageError(f"{name}: the image data is truncated or corrupt ({e})") from None
+    im.info["full_size"] = (w, h)
     return im
 
 
-def to_gray(im: Image.Image) -> np.ndarray:
-    """Any PIL mode → float32 gray in [0, 1]; transparency becomes white paper."""
-    im = ImageOps.exif_transpose(im) or im
+def _on_paper(im: Image.Image) -> Image.Image:
+    """Transparency counts as paper: composited on white for dark ink, on black for light ink
+    (decided by the opaque pixels), so the ink always stands out."""
+    rgba = im.convert("RGBA")
+    a = np.asarray(rgba)
+    opaque = a[..., 3] > 127
+    light = opaque.any() and float(a[..., :3][opaque].mean()) > 127
+    paper = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if light else (255, 255, 255, 255))
+    return Image.alpha_composite(paper, rgba).convert("RGB")
+
+
+def to_colour(im: Image.Image, side: int = WORK_SIDE) -> np.ndarray:
+    """Any PIL mode → float32 (H, W, C) in [0, 1], C = 3 (colour) or 1 (gray), upright (EXIF),
+    transparency as paper, shrunk (area-averaged) so the longest side is at most ``side``."""
+    orientation = im.getexif().get(0x0112, 1) if hasattr(im, "getexif") else 1
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = _on_paper(im)
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(im, dtype=np.float64)
+        a = np.asarray(im, dtype=np.float32)
         hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
         if im.mode == "F":
             hi = max(1.0, float(a.max()))
-        return np.clip(a / hi, 0, 1).astype(np.float32)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(paper, rgba)
-    return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        a = np.clip(a / hi, 0, 1)[..., None]
+    else:
+        im = im if im.mode in ("L", "RGB") else im.convert("RGB")
+        factor = max(im.size) // side
+        if factor >= 2:  # a fast box average in PIL first; the exact size follows in OpenCV
+            im = im.reduce(factor)
+        a = np.asarray(im, dtype=np.float32) * (1 / 255)
+        a = a[..., None] if a.ndim == 2 else a
+    h, w = a.shape[:2]
+    if max(h, w) > side:
+        f = side / max(h, w)
+        a = cv2.resize(a, (max(1, round(w * f)), max(1, round(h * f))), cv2.INTER_AREA)
+        a = a[..., None] if a.ndim == 2 else a
+    if orientation in EXIF_TRANSPOSE:
+        a = _transpose(a, EXIF_TRANSPOSE[orientation])
+    return np.ascontiguousarray(a)
 
 
-def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Ink strength in [0, 1] (1 = full ink) and whether the paper was light (so we inverted)."""
-    h, w = gray.shape
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    inverted = float(np.median(border)) > 0.5
-    g = 1.0 - gray if inverted else gray  # now ink is bright on dark paper
-    # Paper level per pixel: a wide minimum filter erases strokes narrower than the kernel,
-    # leaving the (unevenly lit) paper; subtracting it removes shadows and gradients.
-    k = max(3, (min(h, w) // 6) | 1)
-    # (In 16-bit integers: 3x faster than in float32, and exact for 8- and 16-bit images; this
-    # erosion was most of the time of a prediction from a photo.)
-    g16 = np.rint(g * 65535.0).astype(np.uint16)
-    paper = cv2.erode(g16, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    paper = paper.astype(np.float32) / 65535.0
+def _transpose(a: np.ndarray, how: Image.Transpose) -> np.ndarray:
+    """``Image.transpose`` for an (H, W, C) array."""
+    ops = {
+        Image.Transpose.FLIP_LEFT_RIGHT: lambda x: x[:, ::-1],
+        Image.Transpose.FLIP_TOP_BOTTOM: lambda x: x[::-1],
+        Image.Transpose.ROTATE_90: lambda x: np.rot90(x, 1),  # counter-clockwise
+        Image.Transpose.ROTATE_180: lambda x: np.rot90(x, 2),
+        Image.Transpose.ROTATE_270: lambda x: np.rot90(x, -1),
+        Image.Transpose.TRANSPOSE: lambda x: x.transpose(1, 0, 2),
+        Image.Transpose.TRANSVERSE: lambda x: np.rot90(x, 2).transpose(1, 0, 2),
+    }
+    return ops[how](a)
+
+
+def gray_of(colour: np.ndarray) -> np.ndarray:
+    """(H, W, C) float → (H, W) luminance."""
+    if colour.shape[2] == 1:
+        return colour[..., 0]
+    return colour @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def to_gray(im: Image.Image, side: int = WORK_SIDE) -> np.ndarray:
+    """Any PIL mode → float32 gray in [0, 1] (upright, transparency as paper, shrunk)."""
+    return gray_of(to_colour(im, side))
+
+
+def _paper_level(g: np.ndarray) -> np.ndarray:
+    """The paper's level under the ink, per pixel, for an ink-bright channel: a wide minimum
+    filter (a sixth of the image) erases the strokes, even a tight crop's thick ones, and leaves
+    the unevenly lit paper; soft shadows follow, a hard shadow edge leaves a band. Found on a
+    ``PAPER_SIDE`` copy: light and shadows vary slowly, and a wide erosion at full resolution
+    was once 53 of the 57 s a phone photo took."""
+    h, w = g.shape
+    if min(h, w) < SMALL:  # already small: one level for the whole image
+        return np.full_like(g, float(np.percentile(g, 25)))
+    f = PAPER_SIDE / min(h, w)
+    small = g if f >= 1 else cv2.resize(g, (round(w * f), round(h * f)), cv2.INTER_AREA)
+    k = max(3, (min(small.shape) // 6) | 1)
+    paper = cv2.erode(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     paper = cv2.blur(paper, (k, k))
-    ink = np.clip(g - paper, 0, None)
-    top = float(np.percentile(ink, 99.5))
+    return paper if f >= 1 else cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def dark_ink(gray: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper: ink is the longer tail of the image's levels
+    around the paper's. A small image (a crop) is mostly paper, so its median is the paper's
+    level. A photo is first flattened (less a wide blur of itself), so a dim page, a gradient,
+    a soft shadow or a dark desk at its edge leave the tails alone; 0.1% of the pixels make a
+    tail, as the strokes of a small letter on a phone photo do."""
+    h, w = gray.shape
+    if min(h, w) < SMALL:
+        r = gray - float(np.median(gray))
+    else:
+        f = PAPER_SIDE / min(h, w)
+        small = gray if f >= 1 else cv2.resize(gray, (round(w * f), round(h * f)), cv2.INTER_AREA)
+        wide = cv2.GaussianBlur(small, (0, 0), min(small.shape) / 4)
+        r = gray - (wide if f >= 1 else cv2.resize(wide, (w, h), interpolation=cv2.INTER_LINEAR))
+    lo, hi = np.percentile(r, [0.1, 99.9])
+    return bool(-lo > hi)
+
+
+def ink_map(colour: np.ndarray) -> tuple[np.ndarray, bool, float]:
+    """Ink strength in [0, 1] (1 = full ink), whether the paper was light (so we inverted), and
+    the ink's contrast against the paper (0-1). ``colour``: (H, W, C) or (H, W) float in [0, 1].
+
+    Any ink colour reads: each channel is compared with its own paper level and the strongest
+    difference counts (yellow highlighter on white is faint in gray, strong in blue)."""
+    colour = colour[..., None] if colour.ndim == 2 else colour
+    inverted = dark_ink(gray_of(colour))
+    g = 1.0 - colour if inverted else colour  # ink is now bright on dark paper
+    ink = np.max([np.clip(c - _paper_level(c), 0, None) for c in g.transpose(2, 0, 1)], axis=0)
+    top = _ink_level(ink)
     if top < 0.05:  # less than 5% contrast anywhere: no writing
         raise ImageError("no ink found: the image looks blank")
     ink8 = np.clip(ink / top * 255, 0, 255).astype(np.uint8)
@@ -125,32 +239,151 @@ def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
         0.5 * t,
         max(t + 1.0, float(np.percentile(ink8[ink8 > t], 90)) if (ink8 > t).any() else 255),
     )
-    return np.clip((ink8.astype(np.float32) - lo) / (hi - lo), 0, 1), inverted
+    return np.clip((ink8.astype(np.float32) - lo) / (hi - lo), 0, 1), inverted, top
+
+
+def _ink_level(ink: np.ndarray) -> float:
+    """The ink's strength over the paper: a high percentile of the ink map, leaving out what
+    touches the image's edge (a desk or the paper's edge would outshine a pencil)."""
+    peak = float(ink.max())
+    if peak <= 0:
+        return 0.0
+    u8 = (ink * (255 / peak)).astype(np.uint8)
+    t, rough = cv2.threshold(u8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    _, labels = cv2.connectedComponents(rough)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    rest = ink[~np.isin(labels, edge[edge > 0])]
+    return float(np.percentile(rest if rest.size else ink, 99.9))
+
+
+def remove_lines(ink: np.ndarray) -> np.ndarray:
+    """Ruled or squared paper: thin straight lines across most of the image go, when there are
+    at least two of them in a direction (one long bar may be part of the symbol, a 7's top)."""
+    h, w = ink.shape
+    if min(h, w) < SMALL:  # a small image is a crop of the symbol, not a page
+        return ink
+    mask = (ink > 0.5).astype(np.uint8)
+    lines = np.zeros_like(mask)
+    for horizontal in (True, False):
+        length, across = (w, h) if horizontal else (h, w)
+        kernel = np.ones((1, length * 3 // 5) if horizontal else (length * 3 // 5, 1), np.uint8)
+        found = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(found)
+        thick = stats[1:, cv2.CC_STAT_HEIGHT if horizontal else cv2.CC_STAT_WIDTH]
+        thin = 1 + np.flatnonzero(thick <= max(3, across // 50))
+        if len(thin) >= 2:
+            lines |= cv2.dilate(np.isin(labels, thin).astype(np.uint8), np.ones((3, 3), np.uint8))
+    return np.where(lines > 0, 0, ink) if lines.any() else ink
+
+
+def find_symbols(ink: np.ndarray, max_symbols: int = 12) -> list[Box]:
+    """Boxes of the symbols in an ink map, largest first. Strokes closer than a fifth of their
+    height join one symbol (a 5's bar, a broken stroke); specks (under a tenth of the largest
+    symbol's ink or a third of its height) and ink touching the image's edge (the paper's edge,
+    a desk, a neighbour cut off) are dropped, unless nothing else is there."""
+    mask = (ink > 0.5).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return []
+    big = max(stats[1:, cv2.CC_STAT_AREA])
+    if min(mask.shape) < SMALL:  # a small image is one symbol: all its ink but specks
+        keep = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= 0.1 * big]
+        x0, y0 = keep[:, 0].min(), keep[:, 1].min()
+        x1, y1 = (keep[:, 0] + keep[:, 2]).max(), (keep[:, 1] + keep[:, 3]).max()
+        return [(int(x0), int(y0), int(x1 - x0), int(y1 - y0))]
+    stats = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= max(2, 0.02 * big)]
+    h, w = mask.shape
+    x0, y0, x1, y1 = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
+    inside = (x0 > 0) & (y0 > 0) & (x1 < w) & (y1 < h)
+    if inside.any():  # before grouping: a desk around the page would swallow what it encloses
+        stats = stats[inside]
+    stats = stats[np.argsort(-stats[:, cv2.CC_STAT_AREA])[:MAX_PARTS]]
+    x0, y0, x1, y1 = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
+    groups = np.stack([x0, y0, x1, y1, stats[:, 4]], 1).astype(np.float64)  # box and ink area
+    while len(groups) > 1:  # join groups whose margins (a tenth of each one's height) overlap
+        m = 0.1 * (groups[:, 3] - groups[:, 1])
+        lo_x, hi_x = groups[:, 0] - m, groups[:, 2] + m
+        lo_y, hi_y = groups[:, 1] - m, groups[:, 3] + m
+        touch = (lo_x[:, None] <= hi_x[None]) & (lo_x[None] <= hi_x[:, None])
+        touch &= (lo_y[:, None] <= hi_y[None]) & (lo_y[None] <= hi_y[:, None])
+        label = _components(touch)
+        if label.max() + 1 == len(groups):
+            break
+        groups = np.stack(
+            [
+                [*g[:, :2].min(0), *g[:, 2:4].max(0), g[:, 4].sum()]
+                for g in (groups[label == k] for k in range(label.max() + 1))
+            ]
+        )
+    groups = groups.astype(int).tolist()
+    most = max(g[4] for g in groups)
+    tallest = max(g[3] - g[1] for g in groups)
+    keep = [g for g in groups if g[4] >= 0.1 * most and g[3] - g[1] >= tallest / 3]
+    keep.sort(key=lambda g: -g[4])
+    return [(g[0], g[1], g[2] - g[0], g[3] - g[1]) for g in keep[:max_symbols]]
+
+
+def reading_order(boxes: list[Box]) -> list[int]:
+    """The order to read boxes in: rows from the top (a box whose centre lies within half a
+    height of a row's centre joins it), each row left to right → indices into ``boxes``."""
+    order = sorted(range(len(boxes)), key=lambda i: boxes[i][1] + boxes[i][3] / 2)
+    rows: list[list[int]] = []
+    for i in order:
+        cy, h = boxes[i][1] + boxes[i][3] / 2, boxes[i][3]
+        if rows:
+            last = rows[-1]
+            centre = np.mean([boxes[j][1] + boxes[j][3] / 2 for j in last])
+            if abs(cy - centre) < 0.5 * max(h, max(boxes[j][3] for j in last)):
+                last.append(i)
+                continue
+        rows.append([i])
+    return [i for r in rows for i in sorted(r, key=lambda i: boxes[i][0])]
+
+
+def _components(adjacent: np.ndarray) -> np.ndarray:
+    """Connected components of a symmetric boolean adjacency matrix → a label per node."""
+    label = -np.ones(len(adjacent), int)
+    for start in range(len(adjacent)):
+        if label[start] < 0:
+            todo, label[start] = [start], label.max() + 1
+            while todo:
+                for j in np.flatnonzero(adjacent[todo.pop()] & (label < 0)):
+                    label[j] = label[start]
+                    todo.append(j)
+    return label
+
+
+def crop_box(ink: np.ndarray, box: Box) -> np.ndarray:
+    """The ink of one symbol: its box, with ink outside the symbol's own strokes (a neighbour
+    reaching in) cleared; the soft edges of its strokes stay."""
+    x, y, w, h = box
+    crop = ink[y : y + h, x : x + w]
+    kept = (crop > 0.5).astype(np.uint8)
+    near = cv2.dilate(kept, np.ones((3, 3), np.uint8), iterations=2) > 0
+    return np.where(near, crop, 0)
 
 
 def crop_to_ink(ink: np.ndarray) -> np.ndarray:
-    """Crop to the ink, ignoring specks (components under 10% of the largest one's area)."""
-    mask = (ink > 0.5).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 1:
+    """Crop to the largest symbol (see ``find_symbols``)."""
+    boxes = find_symbols(ink)
+    if not boxes:
         raise ImageError("no ink found: the image looks blank")
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= 0.1 * areas.max())
-    kept = np.isin(labels, keep)
-    near = cv2.dilate(kept.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2) > 0
-    ink = np.where(near, ink, 0)  # soft edges of kept strokes stay, specks go
-    ys, xs = np.nonzero(kept)
-    return ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return crop_box(ink, boxes[0])
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width in px: area / (perimeter / 2), right for long thin strokes."""
+    mask = (ink > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * mask.sum() / perimeter if perimeter > 0 else 0.0
 
 
 def thicken(ink: np.ndarray) -> np.ndarray:
     """Dilate strokes that would be thinner than MNIST's once the ink is scaled to 20 px."""
-    mask = (ink > 0.5).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    perimeter = sum(cv2.arcLength(c, True) for c in contours)
-    if perimeter <= 0:
+    width = stroke_width(ink)
+    if width <= 0:
         return ink
-    width = 2.0 * mask.sum() / perimeter  # px: area / (perimeter / 2) for long thin strokes
     target = STROKE * max(ink.shape) / BOX
     grow = int(round((target - width) / 2))
     if grow < 1:
@@ -176,26 +409,53 @@ def fit_and_centre(ink: np.ndarray) -> np.ndarray:
     return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def as8(a: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] → uint8."""
+    return np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def notes_for(contrast: float, crop: np.ndarray, symbols: int) -> list[str]:
+    """Why an input may read badly, in words for the page: very faint ink, very thin strokes
+    (before thickening), several symbols."""
+    notes = []
+    if contrast < LOW_CONTRAST:
+        notes.append(f"very low contrast: the ink differs from the paper by {contrast:.0%}")
+    width = stroke_width(crop) * BOX / max(crop.shape)  # at the 20 px scale
+    if 0 < width < THIN * STROKE:
+        notes.append(f"strokes too thin: {width:.1f} px at MNIST's scale, thickened to {STROKE}")
+    if symbols > 1:
+        notes.append(f"several symbols: {symbols} found, the largest one is read")
+    return notes
+
+
 def preprocess(src: ImageSource, name: str = "image", keep_steps: bool = False) -> Preprocessed:
     """A photo or scan of dark-on-light (or light-on-dark) writing → an MNIST-like 28×28 uint8."""
-    im = open_image(src, name)
-    size = im.size
+    im = open_image(src, name, max_side=WORK_SIDE)
+    size = im.info.get("full_size", im.size)
     try:
-        gray = to_gray(im)
-        ink, inverted = ink_map(gray)
-        crop = crop_to_ink(ink)
+        colour = to_colour(im)
+        ink, inverted, contrast = ink_map(colour)
+        ink = remove_lines(ink)
+        boxes = find_symbols(ink)
+        if not boxes:
+            raise ImageError("no ink found: the image looks blank")
+        crop = crop_box(ink, boxes[0])
         thick = thicken(crop)
         out = fit_and_centre(thick)
     except ImageError as e:
         raise ImageError(f"{name}: {e}") from None
     steps = []
     if keep_steps:
-        as8 = lambda a: np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8)  # noqa: E731
         steps = [
-            ("grayscale", as8(gray)),
+            ("grayscale", as8(gray_of(colour))),
             ("ink (inverted)" if inverted else "ink", as8(ink)),
             ("cropped", as8(crop)),
             ("strokes", as8(thick)),
             ("28×28", out),
         ]
-    return Preprocessed(out, inverted, size, steps)
+    gray = gray_of(colour)
+    f = min(1.0, THUMB / max(gray.shape))
+    thumb = cv2.resize(gray, (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f))),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    notes = notes_for(contrast, crop, len(boxes))
+    return Preprocessed(out, inverted, size, steps, len(boxes), notes, as8(thumb))

@@ -20,6 +20,7 @@ from engine.preprocess import open_image
 from engine.samples import (
     IMAGE_SUFFIXES,
     UNLABELLED,
+    Progress,
     Sample,
     SampleError,
     SampleSet,
@@ -35,13 +36,18 @@ ORIGINALS = ".originals"  # folder of the originals' previews in those ZIPs
 
 
 def from_zip(
-    data: bytes, name: str = "upload.zip", unlabelled: bool = False, allow_empty: bool = False
+    data: bytes,
+    name: str = "upload.zip",
+    unlabelled: bool = False,
+    allow_empty: bool = False,
+    progress: Progress | None = None,
 ) -> SampleSet:
     """A ZIP whose folders are the classes. Path tricks and oversize archives are refused.
 
     With ``unlabelled``, images at the top level (in no folder) are queries of unknown class.
     A ZIP written by ``to_zip`` gives back the very same 28×28 images, names and originals (its
     manifest lists them); images added to its folders by hand are prepared like any photo.
+    ``progress`` is called after each file.
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -59,7 +65,10 @@ def from_zip(
     listed = _manifest(zf)
     rank = {f: k for k, f in enumerate(listed)}  # the manifest's order first, then by name
     out = SampleSet()
-    for i in sorted(infos, key=lambda i: (rank.get(i.filename, len(rank)), i.filename)):
+    ordered = sorted(infos, key=lambda i: (rank.get(i.filename, len(rank)), i.filename))
+    for k, i in enumerate(ordered, start=1):
+        if progress:
+            progress(k - 1, len(ordered))
         p = PurePosixPath(i.filename)
         if (
             any(x.startswith(".") for x in p.parts)
@@ -90,6 +99,8 @@ def from_zip(
             out.skipped.append(str(e))
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             out.skipped.append(f"{i.filename}: unreadable in the archive ({e})")
+    if progress:
+        progress(len(ordered), len(ordered))
     if not out.samples and not allow_empty:
         raise SampleError(
             f"{name}: no usable images in class folders; " + "; ".join(out.skipped[:3])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,35 +104,30 @@ def check_class_name(name: str) -> str:
     return name
 
 
-def _preview(src) -> np.ndarray | None:
-    try:
-        from engine.preprocess import open_image, to_gray
-
-        g = to_gray(open_image(src))
-        h, w = g.shape
-        s = 96 / max(h, w)
-        small = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))), cv2.INTER_AREA)
-        return (small * 255).astype(np.uint8)
-    except ImageError:
-        return None
-
-
 def sample_from_image(data: bytes, label: str, name: str) -> Sample:
     """One uploaded image → a Sample (raises ImageError naming the file). ``label`` may be
     UNLABELLED for a query whose class is not known."""
     label = check_class_name(label) if label != UNLABELLED else label
-    return Sample(preprocess(data, name=name).image, label, name, _preview(data))
+    pre = preprocess(data, name=name)
+    return Sample(pre.image, label, name, pre.thumb)
 
 
-def from_images(files: list[tuple[str, bytes]], label: str) -> SampleSet:
+Progress = Callable[[int, int], None]  # (images done, images in all), e.g. for a progress bar
+
+
+def from_images(
+    files: list[tuple[str, bytes]], label: str, progress: Progress | None = None
+) -> SampleSet:
     """Several uploads of one class (or UNLABELLED queries); bad files are listed in
-    ``skipped``, not fatal."""
+    ``skipped``, not fatal. ``progress`` is called after each image."""
     out = SampleSet()
-    for name, data in files:
+    for k, (name, data) in enumerate(files, start=1):
         try:
             out.samples.append(sample_from_image(data, label, name))
         except ImageError as e:
             out.skipped.append(str(e))
+        if progress:
+            progress(k, len(files))
     return out
 
 

@@ -195,12 +195,21 @@ def _upload(key: str, what: str, need_class: bool, button: str) -> tuple[str, li
 
 
 def _take(load, on_added, where: str = "samples") -> None:
-    """Run a loader; say why it failed or what it skipped, and hand on what it read."""
+    """Run a loader (given a progress callback) under a progress bar; say why it failed or what
+    it skipped, and hand on what it read."""
+    bar = st.empty()
+
+    def progress(done: int, total: int) -> None:
+        if total > 1:
+            bar.progress(done / total, text=f"Preparing image {min(done + 1, total)} of {total}…")
+
     try:
-        added = load()
+        added = load(progress)
     except EngineError as e:
         st.error(str(e))
         return
+    finally:
+        bar.empty()
     if not added.samples:
         for msg in added.skipped or ["Nothing usable in what you gave: nothing was added."]:
             st.warning(msg)
@@ -255,7 +264,7 @@ def sample_inputs(current: SampleSet) -> None:
     with tabs[0]:
         if got := _upload("add_images", "Images of that class", True, "Add to the set"):
             label, files = got
-            _take(lambda: from_images([(f.name, f.getvalue()) for f in files], label), add)
+            _take(lambda p: from_images([(f.name, f.getvalue()) for f in files], label, p), add)
     with tabs[1]:
         _zip_form("add_zip", "A ZIP whose folders are the classes (alpha/1.png, beta/1.png, …)",
                   False, add)  # fmt: skip
@@ -274,7 +283,7 @@ def sample_inputs(current: SampleSet) -> None:
         snap_label = st.text_input("Class of the snapshot", value=(current.classes or ["alpha"])[0])
         shot = st.camera_input("Hold a letter written on paper up to the camera")
         if shot is not None and st.button("Add this snapshot"):
-            _take(lambda: from_images([("camera snapshot", shot.getvalue())], snap_label), add)
+            _take(lambda p: from_images([("camera snapshot", shot.getvalue())], snap_label), add)
     with tabs[4], st.form("builtin"):
         st.caption("Synthetic letters rendered from this machine's fonts with random distortions.")
         letters = st.multiselect("Letters", list(GREEK), default=DEFAULT_LETTERS)
@@ -284,14 +293,17 @@ def sample_inputs(current: SampleSet) -> None:
                 st.rerun()
     with tabs[5]:  # drawn samples are prepared like photos
         if drawn := draw.labelled_drawing("greek_draw", (current.classes or ["alpha"])[0]):
-            _take(lambda: from_images([("drawing", drawn[1])], drawn[0]), add)
+            _take(lambda p: from_images([("drawing", drawn[1])], drawn[0]), add)
 
 
 def _zip_form(key: str, what: str, unlabelled: bool, add, where: str = "samples") -> None:
     with st.form(key, clear_on_submit=True, border=False):
         z = st.file_uploader(what, type=["zip"])
         if st.form_submit_button("Add the ZIP") and z:
-            _take(lambda: from_zip(z.getvalue(), z.name, unlabelled=unlabelled), add, where)
+            _take(
+                lambda p: from_zip(z.getvalue(), z.name, unlabelled=unlabelled, progress=p),
+                add, where,
+            )  # fmt: skip
 
 
 def _csv_form(key: str, add, where: str = "samples") -> None:
@@ -300,7 +312,7 @@ def _csv_form(key: str, add, where: str = "samples") -> None:
         data_csv = c1.file_uploader("data.csv (784 pixel values per row)", type=["csv"])
         cat_csv = c2.file_uploader("letter_cat.csv (the class of each row)", type=["csv"])
         if st.form_submit_button("Import") and data_csv and cat_csv:
-            _take(lambda: from_csv_pair(data_csv.getvalue(), cat_csv.getvalue()), add, where)
+            _take(lambda p: from_csv_pair(data_csv.getvalue(), cat_csv.getvalue()), add, where)
 
 
 def query_inputs(current: SampleSet) -> None:
@@ -315,7 +327,7 @@ def query_inputs(current: SampleSet) -> None:
         if got := _upload("add_queries", "Letters to recognise", False, "Add the letters"):
             label, files = got
             pairs = [(f.name, f.getvalue()) for f in files]
-            _take(lambda: from_images(pairs, label or UNLABELLED), _add_queries, "queries")
+            _take(lambda p: from_images(pairs, label or UNLABELLED, p), _add_queries, "queries")
     with tabs[1]:
         what = (
             "A ZIP: class folders score the answers (alpha/1.png); images at the top level are "
@@ -327,7 +339,7 @@ def query_inputs(current: SampleSet) -> None:
     with tabs[3]:
         if drawn := draw.labelled_drawing("greek_query_draw", ""):
             _take(
-                lambda: from_images([("drawn query", drawn[1])], drawn[0].strip()),
+                lambda p: from_images([("drawn query", drawn[1])], drawn[0].strip()),
                 _add_queries,
                 "queries",
             )
