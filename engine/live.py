@@ -22,7 +22,7 @@ import torch
 from engine import EngineError
 from engine.config import TrainConfig
 from engine.data import CLASSES, ImageError, normalize
-from engine.models import Model, probabilities
+from engine.models import NOT_SURE_BELOW, Model, probabilities
 from engine.preprocess import (
     WORK_SIDE,
     Box,
@@ -271,7 +271,7 @@ class LiveRecognizer:
             return []
         batch = np.stack(crops)  # (N, 28, 28)
         return [
-            Detection(box, label, conf, text, img)
+            Detection(box, label, conf, text if conf >= NOT_SURE_BELOW else f"{text} not sure", img)
             for box, img, (label, conf, text) in zip(boxes, batch, self.classifier(batch))
             if conf >= self.settings.min_confidence
         ]

@@ -145,6 +145,11 @@ def loss_function(cfg: ModelConfig) -> Callable[..., torch.Tensor]:
     return F.nll_loss if cfg.log_softmax else F.cross_entropy
 
 
+# A top probability under this is answered "not sure" ("try it", Greek queries, webcam boxes).
+# Chosen on bench/real_inputs.py's digit proxies (README, "Real inputs").
+NOT_SURE_BELOW = 0.6
+
+
 def probabilities(cfg: ModelConfig, out: torch.Tensor) -> torch.Tensor:
     """Class probabilities (…, K) from the model's outputs: exp of log-probabilities, softmax
     of logits."""

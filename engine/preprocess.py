@@ -244,10 +244,12 @@ def ink_map(colour: np.ndarray) -> tuple[np.ndarray, bool, float]:
 
 def _ink_level(ink: np.ndarray) -> float:
     """The ink's strength over the paper: a high percentile of the ink map, leaving out what
-    touches the image's edge (a desk or the paper's edge would outshine a pencil)."""
+    touches a photo's edge (a desk or the paper's edge would outshine a pencil)."""
     peak = float(ink.max())
     if peak <= 0:
         return 0.0
+    if min(ink.shape) < SMALL:  # a crop: its symbol may well touch the edge
+        return float(np.percentile(ink, 99.5))
     u8 = (ink * (255 / peak)).astype(np.uint8)
     t, rough = cv2.threshold(u8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     _, labels = cv2.connectedComponents(rough)

@@ -94,7 +94,7 @@ def from_zip(
                 original = _prepared(_read(zf, entry.get("original")), max_side=256)
                 out.samples.append(Sample(prepared, label, entry["name"], original))
             else:
-                out.samples.append(sample_from_image(raw, label, i.filename))
+                out.samples.append(sample_from_image(raw, label, i.filename, out.notes))
         except (ImageError, SampleError) as e:
             out.skipped.append(str(e))
         except (zipfile.BadZipFile, OSError, EOFError) as e:

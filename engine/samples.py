@@ -47,6 +47,7 @@ class Sample:
 class SampleSet:
     samples: list[Sample] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "name: why" for files left out
+    notes: list[str] = field(default_factory=list)  # "name: note" for images that may read badly
 
     @property
     def labels(self) -> list[str]:
@@ -104,11 +105,14 @@ def check_class_name(name: str) -> str:
     return name
 
 
-def sample_from_image(data: bytes, label: str, name: str) -> Sample:
+def sample_from_image(data: bytes, label: str, name: str, notes: list[str] | None = None) -> Sample:
     """One uploaded image → a Sample (raises ImageError naming the file). ``label`` may be
-    UNLABELLED for a query whose class is not known."""
+    UNLABELLED for a query whose class is not known. What may make it read badly (several
+    symbols, faint ink, thin strokes) is added to ``notes`` as "name: note"."""
     label = check_class_name(label) if label != UNLABELLED else label
     pre = preprocess(data, name=name)
+    if notes is not None:
+        notes += [f"{name}: {n}" for n in pre.notes]
     return Sample(pre.image, label, name, pre.thumb)
 
 
@@ -123,7 +127,7 @@ def from_images(
     out = SampleSet()
     for k, (name, data) in enumerate(files, start=1):
         try:
-            out.samples.append(sample_from_image(data, label, name))
+            out.samples.append(sample_from_image(data, label, name, out.notes))
         except ImageError as e:
             out.skipped.append(str(e))
         if progress:

@@ -216,6 +216,8 @@ def _take(load, on_added, where: str = "samples") -> None:
         return
     for msg in added.skipped:
         flash("warning", msg, where)
+    for msg in added.notes:  # read, but perhaps not as meant: "several symbols: 2 found, …"
+        flash("info", msg, where)
     on_added(added)
 
 

@@ -1,6 +1,6 @@
 """The "try it" panel of a finished run: uploaded photos, drawings or test images through the
-model, answered as a grid of cards (the top 3 with bars; "unsure" with the preprocessed input
-when the model is not sure)."""
+model, answered as a grid of cards (the top 3 with bars; "not sure" with the preprocessed input
+and the reason where one is known, when the model is not sure)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from engine import EngineError
+from engine.models import NOT_SURE_BELOW
 from engine.preprocess import ImageSource, preprocess
 from engine.runs import Run
 from ui import draw, resources
@@ -37,7 +38,7 @@ def framed(img: np.ndarray, wrong: bool, scale: int = 3) -> np.ndarray:
     return rgb
 
 
-UNSURE_BELOW = 0.6  # a top probability under this is answered "unsure"
+UNSURE_BELOW = NOT_SURE_BELOW  # a top probability under this is answered "not sure"
 MAX_TRY = 16  # images per "try it" grid
 TRY_COLUMNS = 4
 
@@ -61,6 +62,7 @@ class Answer:
     probs: np.ndarray  # (K,) class probabilities
     actual: str | None = None
     steps: tuple = ()  # the preprocessing previews of a photo or drawing
+    notes: tuple = ()  # what made the photo hard to read ("strokes too thin: …")
 
     def top(self, k: int = 3) -> list[int]:
         return [int(j) for j in np.argsort(-self.probs, kind="stable")[:k]]
@@ -70,41 +72,46 @@ class Answer:
         return float(self.probs.max()) < UNSURE_BELOW
 
 
-def answers(model, cfg, inputs: list[TryInput]) -> tuple[list[Answer], list[str]]:
+def answers(model, cfg, inputs: list[TryInput], progress=None) -> tuple[list[Answer], list[str]]:
     """Prepare every input like an upload (test images as they are) and classify them in one
-    batch → (answers in input order, one message per image that could not be read)."""
+    batch → (answers in input order, one message per image that could not be read).
+    ``progress(done, total)`` is called after each photo."""
     prepared, errors = [], []
-    for item in inputs[:MAX_TRY]:
+    todo = inputs[:MAX_TRY]
+    for k, item in enumerate(todo, start=1):
         if item.ready:
-            prepared.append((item, np.asarray(item.source, np.uint8), ()))
+            prepared.append((item, np.asarray(item.source, np.uint8), (), ()))
             continue
         try:
             pre = preprocess(item.source, name=item.name, keep_steps=True)
         except EngineError as e:
             errors.append(str(e))
             continue
-        prepared.append((item, pre.image, tuple(pre.steps)))
+        finally:
+            if progress:
+                progress(k, len(todo))
+        prepared.append((item, pre.image, tuple(pre.steps), tuple(pre.notes)))
     if len(inputs) > MAX_TRY:
         errors.append(f"Only the first {MAX_TRY} of {len(inputs)} images are shown.")
     if not prepared:
         return [], errors
-    probs = resources.probabilities(model, cfg, np.stack([img for _, img, _ in prepared]))
+    probs = resources.probabilities(model, cfg, np.stack([img for _, img, _, _ in prepared]))
     out = [
-        Answer(item.name, img, p, item.actual, steps)
-        for (item, img, steps), p in zip(prepared, probs, strict=True)
+        Answer(item.name, img, p, item.actual, steps, notes)
+        for (item, img, steps, notes), p in zip(prepared, probs, strict=True)
     ]
     return out, errors
 
 
 def answer_card(a: Answer, classes: tuple[str, ...]) -> None:
-    """The 28×28 input, the verdict ("unsure" when the top probability is low) and the top 3
-    classes with bars."""
+    """The 28×28 input, the verdict ("not sure" when the top probability is low), what made
+    the photo hard to read, and the top 3 classes with bars."""
     top = a.top(3)
     best, p = classes[top[0]], float(a.probs[top[0]])
     wrong = a.actual is not None and a.actual != best and not a.unsure
     st.image(framed(a.image, wrong, 4), caption=f"{a.name} (28×28 input)", width="stretch")
     if a.unsure:
-        st.markdown(f"**unsure** · best guess {best} ({100 * p:.0f}%)")
+        st.markdown(f"**not sure** · best guess {best} ({100 * p:.0f}%)")
     else:
         st.markdown(f"**Predicted: {best}** ({100 * p:.1f}%)")
     if a.actual is not None:
@@ -113,7 +120,9 @@ def answer_card(a: Answer, classes: tuple[str, ...]) -> None:
         st.caption(f":red[{text}]" if a.actual != best else text)
     for j in top:
         st.progress(float(a.probs[j]), text=f"{classes[j]} · {100 * float(a.probs[j]):.1f}%")
-    if a.unsure and a.steps:
+    for note in a.notes:
+        st.caption(f":orange[⚠ {note}]")
+    if (a.unsure or a.notes) and a.steps:
         st.caption("How the photo was prepared:")
         st.image([step for _, step in a.steps], width=48, caption=[n for n, _ in a.steps])
 
@@ -124,7 +133,14 @@ def answer_grid(model, cfg, classes, inputs: list[TryInput], key: str) -> list[A
     if not inputs:
         st.info("Pick test images or upload photos to see what the network thinks.")
         return []
-    out, errors = answers(model, cfg, inputs)
+    bar = st.empty()
+
+    def progress(done: int, total: int) -> None:
+        if total > 1:
+            bar.progress(done / total, text=f"Preparing photo {done} of {total}…")
+
+    out, errors = answers(model, cfg, inputs, progress)
+    bar.empty()
     for e in errors:
         st.warning(e)
     for row in range(0, len(out), TRY_COLUMNS):
@@ -134,8 +150,8 @@ def answer_grid(model, cfg, classes, inputs: list[TryInput], key: str) -> list[A
                 answer_card(a, classes)
     if any(a.unsure for a in out):
         st.caption(
-            f'"unsure": the network gives no class {100 * UNSURE_BELOW:.0f}% or more. Look at its '
-            "28×28 input: a photo may need a plainer background or a tighter crop."
+            f'"not sure": the network gives no class {100 * UNSURE_BELOW:.0f}% or more. Look at '
+            "its 28×28 input: a photo may need a plainer background, darker ink or a tighter crop."
         )
     return out
 

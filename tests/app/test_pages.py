@@ -129,7 +129,7 @@ def test_train_page_runs_a_job_and_shows_results(open_page):
     acc = at.metric[labels.index("Test accuracy")].value
     assert float(acc.rstrip("%")) > 25  # 8 steps of training: far above chance (10%)
     assert [t.label for t in at.tabs][:3] == ["Confusion matrix", "Test images", "Worst mistakes"]
-    answers = ("**Predicted:", "**unsure**")  # "try it" on test images
+    answers = ("**Predicted:", "**not sure**")  # "try it" on test images
     assert any(m.value.startswith(answers) for m in at.markdown)
     downloads = [b.proto.label for b in at.get("download_button")]
     assert downloads == ["Checkpoint + model card (.zip)", "ONNX + model card (.zip)"]

@@ -34,7 +34,7 @@ def test_try_it_shows_a_grid_of_answers_with_top3_bars(open_page, digit_runs):
     assert not at.exception, [e.value for e in at.exception]
     assert at.radio(key="train_src").value == "Test images"
     assert at.slider(key="train_n").value == 8
-    cards = [m.value for m in at.markdown if m.value.startswith(("**Predicted:", "**unsure**"))]
+    cards = [m.value for m in at.markdown if m.value.startswith(("**Predicted:", "**not sure**"))]
     assert len(cards) == 8
     bars = [p for p in at.get("progress")]
     assert len(bars) == 3 * 8  # the top 3 classes of each image
@@ -45,14 +45,14 @@ def test_try_it_shows_a_grid_of_answers_with_top3_bars(open_page, digit_runs):
     assert len(at.get("progress")) == 3 * 12
 
 
-def test_try_it_says_unsure_when_the_top_probability_is_low(open_page, digit_runs, monkeypatch):
+def test_try_it_says_not_sure_when_the_top_probability_is_low(open_page, digit_runs, monkeypatch):
     monkeypatch.setattr("ui.try_it.UNSURE_BELOW", 1.01)  # nothing is that sure
     at = _page(open_page, digit_runs)
-    unsure = [m.value for m in at.markdown if m.value.startswith("**unsure**")]
+    unsure = [m.value for m in at.markdown if m.value.startswith("**not sure**")]
     assert len(unsure) == 8 and "best guess" in unsure[0]
     inputs = [c for i in at.get("image") for c in i.captions if c.endswith("(28×28 input)")]
     assert len(inputs) == 8  # the 28×28 the network saw is shown with each answer
-    assert any('"unsure"' in c.value for c in at.caption)
+    assert any('"not sure"' in c.value for c in at.caption)
 
 
 def test_try_it_takes_several_photos_at_once(open_page, digit_runs, mnist):
@@ -73,6 +73,26 @@ def test_try_it_takes_several_photos_at_once(open_page, digit_runs, mnist):
     captions = [c for i in at.get("image") for c in i.captions]
     assert "a.png (28×28 input)" in captions and "b.png (28×28 input)" in captions
     assert any("bad.png" in w.value and "not an image" in w.value for w in at.warning)
+
+
+def test_try_it_says_when_a_photo_holds_two_symbols_and_reads_the_largest(
+    open_page, digit_runs, mnist
+):
+    x = mnist.x_test.numpy()
+    page = np.full((160, 300), 255, np.uint8)
+    page[10:122, 10:122] = 255 - np.kron(x[1], np.ones((4, 4), np.uint8))  # the larger one
+    page[60:116, 200:256] = 255 - np.kron(x[2], np.ones((2, 2), np.uint8))
+    buf = io.BytesIO()
+    Image.fromarray(page).save(buf, format="PNG")
+    at = _page(open_page, digit_runs)
+    at.radio(key="train_src").set_value("Upload photos").run()
+    at.file_uploader(key="train_up").set_value([("two.png", buf.getvalue(), "image/png")]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [c.value for c in at.caption if "several symbols" in c.value]
+    assert notes and "2 found, the largest one is read" in notes[0]
+    assert any(c.value == "How the photo was prepared:" for c in at.caption)
+    verdict = [m.value for m in at.markdown if m.value.startswith(("**Predicted:", "**not sure"))]
+    assert len(verdict) == 1
 
 
 def test_answers_takes_a_list_of_images(digit_runs, mnist):

@@ -109,7 +109,7 @@ def test_train_from_the_page_until_results(page, app_url):
     page.locator('input[type="file"]').set_input_files(str(_photo()))
     page.get_by_text("trousers.png (28×28 input)").wait_for()  # its answer card
     panel = page.get_by_role("tabpanel").filter(has_text="trousers.png (28×28 input)")
-    panel.get_by_text(re.compile("^(Predicted: |unsure)")).first.wait_for()
+    panel.get_by_text(re.compile("^(Predicted: |not sure)")).first.wait_for()
     _no_exception(page)
     _shot(page, "07b-try-it-photo")
     page.reload()  # reattaches to the finished run through ?run=

@@ -98,3 +98,42 @@ def test_upload_real_letters_and_read_the_predictions(digit_app_url, greek_files
         other.get_by_text("1. Samples").wait_for()
         harness.wait_idle(other)
         assert _sample_count(other) == 27
+
+
+def test_a_zip_of_30_phone_photos_becomes_30_samples_with_a_progress_bar(digit_app_url, tmp_path):
+    """Each photo 9 megapixels, a letter on unevenly lit paper as a phone takes it: the page
+    shows a progress bar while it prepares them, then has 30 more samples."""
+    import cv2
+    import numpy as np
+
+    from engine import photos
+    from engine.samples import synthetic_greek
+
+    rng = np.random.default_rng(0)
+    letters = synthetic_greek(["alpha", "beta", "gamma"], per_class=10, seed=4)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for k, s in enumerate(letters.samples):
+            small = photos.photograph(s.image, rng, (768, 1024))
+            big = cv2.resize(small, (2598, 3464), interpolation=cv2.INTER_LINEAR)  # 9 MP
+            z.writestr(f"{s.label}/IMG_{k:04d}.jpg", photos.jpeg(big, 85))
+    archive = tmp_path / "phone-letters.zip"
+    archive.write_bytes(buf.getvalue())
+    with harness.browser_page() as page:
+        page.goto(f"{digit_app_url}/greek")
+        page.get_by_text("1. Samples").wait_for()
+        harness.wait_idle(page)
+        before = _sample_count(page)
+        page.get_by_role("tab", name="ZIP of folders").first.click()
+        _upload(page, "A ZIP whose folders are the classes", str(archive))
+        page.get_by_role("button", name="Add the ZIP").first.click()
+        bar = page.locator('[data-testid="stProgress"]').filter(has_text="Preparing image")
+        bar.first.wait_for(timeout=60_000)  # the bar shows while the 30 photos are prepared
+        harness.shot(page, "greek/03-zip-progress")
+        page.get_by_text(
+            re.compile(r"^Added 30 sample\(s\): alpha 10, beta 10, gamma 10")
+        ).wait_for(timeout=120_000)
+        harness.wait_idle(page)
+        assert _sample_count(page) in (30, before + 30)  # the synthetic ones may make way
+        assert not page.locator('[data-testid="stException"]').count()
+        harness.shot(page, "greek/04-zip-added")
