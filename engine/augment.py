@@ -2,7 +2,8 @@
 
 Used while training (``TrainConfig.augment``) so that a digit network's embedding tolerates the
 ways one writer's letters differ from another's: slant and size (affine), wobble (elastic) and
-pen width (stroke). The few-shot methods use the same function for support-set and test-time
+pen width (stroke), and what a phone photo leaves after preprocessing (photo: blur and noise).
+The few-shot methods use the same function for support-set and test-time
 augmentation. Images are (B, 1, 28, 28) float tensors with the background at ``background``
 (the normalised value of a black pixel).
 """
@@ -58,6 +59,23 @@ def stroke(x: torch.Tensor, g: torch.Generator, background: float) -> torch.Tens
     return out.clamp_min(background)
 
 
+def photo(x: torch.Tensor, g: torch.Generator, background: float) -> torch.Tensor:
+    """What a phone photo leaves once prepared (``engine.preprocess``): strokes softened by a
+    random blur (focus, shake, the shrink to 20 px) and a little sensor noise on the ink, on
+    half the images."""
+    n = len(x)
+    w = torch.tensor([1.0, 2.0, 1.0], device=x.device)
+    kernel = (w[:, None] * w[None, :] / 16).view(1, 1, 3, 3)
+    soft = F.conv2d(x - background, kernel, padding=1) + background
+    on = (torch.rand(n, generator=g) < 0.5).to(x.device).view(n, 1, 1, 1)
+    t = _uniform(n, 0.3, 1.0, g, x.device).view(n, 1, 1, 1) * on
+    noise = torch.randn(x.shape, generator=g).to(x.device) * _uniform(n, 0, 0.3, g, x.device).view(
+        n, 1, 1, 1
+    )
+    out = x + t * (soft - x) + noise * on * (x > background)
+    return out.clamp(background, float(x.max()))  # no pixel beyond the batch's white
+
+
 def augment(
     x: torch.Tensor,
     kinds: tuple[str, ...],
@@ -70,6 +88,8 @@ def augment(
         return x
     if "stroke" in kinds:
         x = stroke(x, g, background)
+    if "photo" in kinds:
+        x = photo(x, g, background)
     geo = [k for k in kinds if k in ("affine", "elastic")]
     if geo:
         n = len(x)

@@ -24,6 +24,11 @@ METHODS = ("nn", "centroid", "finetune")
 # found nearest neighbour and nearest class mean within each other's confidence intervals on
 # the held-out digits and letters (README, "Few-shot transfer"), so the seed's stays.
 DEFAULT_METHOD = "nn"
+# Nearest neighbour's answer is "not sure" when its class wins by a margin under this
+# (``nn_margin``). Chosen on held-out Greek letters (21 classes, 5-way 1/3/5-shot, rendered
+# support, photographed script-font queries; never alpha/beta/gamma): below 0.08 the answers
+# were right about half the time (52%), above it 90% (docs/real_inputs.md).
+NOT_SURE_MARGIN = 0.08
 
 
 class FewShotError(EngineError, ValueError):
@@ -104,6 +109,18 @@ def nearest_neighbour(
     d = ssd(queries, support)
     idx = d.argmin(1)
     return [Prediction(labels[j], float(d[i, j]), "nn", int(j)) for i, j in enumerate(idx)]
+
+
+def nn_margin(support: np.ndarray, labels: list[str], queries: np.ndarray) -> np.ndarray:
+    """How clearly nearest neighbour wins, per query: 1 - (least SSD to the winning class) /
+    (least SSD to the next class); 0 is a tie, 1 when only one class has samples. Below
+    ``NOT_SURE_MARGIN`` the page says "not sure"."""
+    _check_support(labels, need_two_classes=False)
+    d, lab = ssd(queries, support), np.asarray(labels)
+    per = np.sort(np.stack([d[:, lab == c].min(1) for c in sorted(set(labels))], 1), 1)
+    if per.shape[1] < 2:
+        return np.ones(len(queries))
+    return 1 - per[:, 0] / np.maximum(per[:, 1], 1e-12)
 
 
 def centroids(support: np.ndarray, labels: list[str]) -> tuple[list[str], np.ndarray]:

@@ -243,8 +243,8 @@ def ink_map(colour: np.ndarray) -> tuple[np.ndarray, bool, float]:
 
 
 def _ink_level(ink: np.ndarray) -> float:
-    """The ink's strength over the paper: a high percentile of the ink map, leaving out what
-    touches a photo's edge (a desk or the paper's edge would outshine a pencil)."""
+    """The ink's strength over the paper: a high percentile of the ink map, leaving out what is
+    not writing (``_page_edges``: a desk or the paper's edge would outshine a pencil)."""
     peak = float(ink.max())
     if peak <= 0:
         return 0.0
@@ -252,10 +252,10 @@ def _ink_level(ink: np.ndarray) -> float:
         return float(np.percentile(ink, 99.5))
     u8 = (ink * (255 / peak)).astype(np.uint8)
     t, rough = cv2.threshold(u8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    _, labels = cv2.connectedComponents(rough)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    rest = ink[~np.isin(labels, edge[edge > 0])]
-    return float(np.percentile(rest if rest.size else ink, 99.9))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(rough)
+    edges = 1 + np.flatnonzero(_page_edges(stats[1:], ink.shape))
+    rest = ink[~np.isin(labels, edges)] if len(edges) < n - 1 else ink
+    return float(np.percentile(rest, 99.9))
 
 
 def remove_lines(ink: np.ndarray) -> np.ndarray:
@@ -278,28 +278,45 @@ def remove_lines(ink: np.ndarray) -> np.ndarray:
     return np.where(lines > 0, 0, ink) if lines.any() else ink
 
 
+def _page_edges(stats: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which components (rows of OpenCV's stats: x, y, w, h, area) are not writing: those that
+    touch the image's edge (a desk, the page's edge, a neighbour cut off), frames around other
+    ink (where a dark desk meets the page: a band three quarters of the image wide and high with
+    something inside) and thin lines across three quarters of it (a sliver of a page's edge)."""
+    h, w = shape
+    x0, y0, x1, y1 = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
+    edge = (x0 == 0) | (y0 == 0) | (x1 == w) | (y1 == h)
+    within = (x0[None] >= x0[:, None]) & (y0[None] >= y0[:, None])
+    within &= (x1[None] <= x1[:, None]) & (y1[None] <= y1[:, None])
+    np.fill_diagonal(within, False)
+    frame = (stats[:, 2] >= 0.75 * w) & (stats[:, 3] >= 0.75 * h) & within.any(1)
+    span = (stats[:, 2] >= 0.75 * w) | (stats[:, 3] >= 0.75 * h)
+    sparse = stats[:, 4] < 0.03 * stats[:, 2] * stats[:, 3]  # a thin line along a page's edge
+    return edge | frame | (span & sparse)
+
+
 def find_symbols(ink: np.ndarray, max_symbols: int = 12) -> list[Box]:
     """Boxes of the symbols in an ink map, largest first. Strokes closer than a fifth of their
     height join one symbol (a 5's bar, a broken stroke); specks (under a tenth of the largest
-    symbol's ink or a third of its height) and ink touching the image's edge (the paper's edge,
-    a desk, a neighbour cut off) are dropped, unless nothing else is there."""
+    symbol's ink or a third of its height), ink touching the image's edge (a desk, a neighbour
+    cut off) and a frame around the rest (the band where a dark desk meets the page) are
+    dropped, unless nothing else is there."""
     mask = (ink > 0.5).astype(np.uint8)
     n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return []
-    big = max(stats[1:, cv2.CC_STAT_AREA])
+    stats = stats[1:]
     if min(mask.shape) < SMALL:  # a small image is one symbol: all its ink but specks
-        keep = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= 0.1 * big]
+        keep = stats[stats[:, cv2.CC_STAT_AREA] >= 0.1 * stats[:, cv2.CC_STAT_AREA].max()]
         x0, y0 = keep[:, 0].min(), keep[:, 1].min()
         x1, y1 = (keep[:, 0] + keep[:, 2]).max(), (keep[:, 1] + keep[:, 3]).max()
         return [(int(x0), int(y0), int(x1 - x0), int(y1 - y0))]
-    stats = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= max(2, 0.02 * big)]
-    h, w = mask.shape
-    x0, y0, x1, y1 = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
-    inside = (x0 > 0) & (y0 > 0) & (x1 < w) & (y1 < h)
-    if inside.any():  # before grouping: a desk around the page would swallow what it encloses
-        stats = stats[inside]
     stats = stats[np.argsort(-stats[:, cv2.CC_STAT_AREA])[:MAX_PARTS]]
+    page = ~_page_edges(stats, mask.shape)
+    if page.any():  # before grouping: a desk or a page's edge would swallow the rest
+        stats = stats[page]
+    big = stats[:, cv2.CC_STAT_AREA].max()
+    stats = stats[stats[:, cv2.CC_STAT_AREA] >= max(2, 0.02 * big)]
     x0, y0, x1, y1 = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
     groups = np.stack([x0, y0, x1, y1, stats[:, 4]], 1).astype(np.float64)  # box and ink area
     while len(groups) > 1:  # join groups whose margins (a tenth of each one's height) overlap

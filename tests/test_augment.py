@@ -17,7 +17,8 @@ def test_no_augmentation_is_the_identity(mnist):
 
 def test_each_kind_changes_the_images_but_keeps_shape_range_and_ink(mnist):
     x = _digits(mnist)
-    for kinds in (("affine",), ("elastic",), ("stroke",), ("affine", "elastic", "stroke")):
+    every = ("affine", "elastic", "stroke", "photo")
+    for kinds in (("affine",), ("elastic",), ("stroke",), ("photo",), every):
         y = augment(x, kinds, torch.Generator().manual_seed(0), BLACK)
         assert y.shape == x.shape and not torch.equal(y, x), kinds
         assert y.min() >= BLACK - 1e-4 and y.max() <= x.max() + 1e-4  # no new colours
@@ -25,7 +26,7 @@ def test_each_kind_changes_the_images_but_keeps_shape_range_and_ink(mnist):
         ink_before, ink_after = (x > 0).float().mean(), (y > 0).float().mean()
         assert 0.5 < ink_after / ink_before < 2.0, kinds
         # The paper stays black where it was far from any ink.
-        corners = y[:, :, :3, :3]
+        corners = y[:, :, :2, :2]
         assert torch.allclose(corners, torch.full_like(corners, BLACK), atol=1e-4), kinds
 
 

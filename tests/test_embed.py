@@ -102,3 +102,14 @@ def test_greek_cli_prints_seed_lines_and_json(digit_run, greek_dir):
     assert result["n"] == 27 and result["method"] == "nn" and result["accuracy"] == 1.0
     seed_lines = [x for x in lines if x.startswith("The predicted class for this test example is")]
     assert len(seed_lines) == 27 and "least ssd being 0.0 " in seed_lines[0]
+
+
+def test_nn_margin_says_how_clearly_the_nearest_class_wins():
+    support = np.array([[0.0, 0.0], [0.0, 0.1], [10.0, 0.0]], np.float32)
+    labels = ["a", "a", "b"]
+    q = np.array([[0.0, 0.05], [5.0, 0.0], [9.0, 0.0]], np.float32)
+    m = embed.nn_margin(support, labels, q)
+    assert m[0] > 0.99  # right by an "a", far from "b"
+    assert abs(m[1]) < 1e-6  # half-way: a tie, "not sure"
+    assert 0.9 < m[2] < 1 and (m[1] < embed.NOT_SURE_MARGIN <= m[0])
+    assert (embed.nn_margin(support[:2], labels[:2], q) == 1).all()  # one class: nothing to doubt

@@ -44,6 +44,7 @@ class Queries:
     truth: tuple[str, ...]  # the class given with each query; "" when none was given
     thumbs: tuple[str, ...]  # data URLs of their 28×28 images
     least: np.ndarray  # (Q,) the least SSD from each query to any sample
+    margin: np.ndarray  # (Q,) how clearly nearest neighbour's class wins (embed.nn_margin)
     preds: dict[str, tuple[Prediction, ...]]  # method → one prediction per query
 
     @property
@@ -216,6 +217,7 @@ def _answers(
         truth=tuple(queries.labels),
         thumbs=_thumbs(digest, queries),
         least=embed.ssd(q, emb).min(1),
+        margin=embed.nn_margin(emb, lab, q),
         preds={
             "nn": tuple(embed.nearest_neighbour(emb, lab, q)),
             "centroid": tuple(embed.nearest_centroid(emb, lab, q)),

@@ -144,7 +144,9 @@ def recognise(a: ga.Analysis, threshold: float | None) -> None:
 
     def cell(m: str, i: int) -> str:
         label = said[m][i].label
-        return f"{label} {'✓' if ga.correct(label, q.truth[i], a.classes) else '✗'}" if (
+        if m == "nn" and label != ga.UNKNOWN and q.margin[i] < embed.NOT_SURE_MARGIN:
+            label = f"{label} (not sure)"
+        return f"{label} {'✓' if ga.correct(said[m][i].label, q.truth[i], a.classes) else '✗'}" if (
             i in scored) else label  # fmt: skip
 
     rows = [
@@ -161,6 +163,12 @@ def recognise(a: ga.Analysis, threshold: float | None) -> None:
             col.metric(TITLES[m], f"{100 * acc[m]:.0f}%", help=f"{right} of {len(scored)} right")
             col.plotly_chart(figs[m], width="stretch", key=f"q_cm_{m}")
     st.dataframe(rows, column_config=IMAGE, hide_index=True, width="stretch")
+    if unsure := int((q.margin < embed.NOT_SURE_MARGIN).sum()):
+        st.caption(
+            f'"not sure" ({unsure}): the nearest sample\'s class wins by less than '
+            f"{100 * embed.NOT_SURE_MARGIN:.0f}% of the distance to the next class; on held-out "
+            "letters such answers were right only about half the time. More samples help."
+        )
     st.caption("As the seed printed it (nearest neighbour, one line per query in table order):")
     st.code("\n".join(p.line() for p in said["nn"]), language=None)
 

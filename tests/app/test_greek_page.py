@@ -120,6 +120,18 @@ def test_queries_uploaded_with_a_class_are_scored_with_the_seed_printout(digit_r
     assert len(charts) >= 6  # three confusion matrices for the queries, three for leave-one-out
 
 
+def test_answers_that_win_by_a_hair_say_not_sure(digit_runs, greek_files, monkeypatch):
+    monkeypatch.setattr("engine.embed.NOT_SURE_MARGIN", 1.01)  # no answer is that clear
+    at = _open(digit_runs)
+    _text(at, "add_queries_class").input("alpha")
+    _uploader(at, "Letters to recognise").set_value(_pngs(greek_files, "alpha", 2))
+    _button(at, "Add the letters").click().run()
+    _ok(at)
+    table = _query_table(at)
+    assert all("(not sure)" in v and v.endswith(("✓", "✗")) for v in table["nearest sample"])
+    assert any(c.value.startswith('"not sure" (2)') for c in at.caption)
+
+
 def test_a_zip_of_class_folders_and_loose_letters_as_queries(digit_runs, greek_files):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

@@ -81,7 +81,7 @@ def test_try_it_says_when_a_photo_holds_two_symbols_and_reads_the_largest(
     x = mnist.x_test.numpy()
     page = np.full((160, 300), 255, np.uint8)
     page[10:122, 10:122] = 255 - np.kron(x[1], np.ones((4, 4), np.uint8))  # the larger one
-    page[60:116, 200:256] = 255 - np.kron(x[2], np.ones((2, 2), np.uint8))
+    page[40:124, 180:264] = 255 - np.kron(x[2], np.ones((3, 3), np.uint8))
     buf = io.BytesIO()
     Image.fromarray(page).save(buf, format="PNG")
     at = _page(open_page, digit_runs)

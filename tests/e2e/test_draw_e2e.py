@@ -57,7 +57,7 @@ def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(digit_app_url)
     from playwright.sync_api import expect
 
     with harness.browser_page() as page:
-        page.goto(f"{digit_app_url}/train?run=default-digit-cnn-v2")
+        page.goto(f"{digit_app_url}/train?run=default-digit-cnn-v3")
         page.get_by_role("tab", name="Try it").click()
         page.get_by_text("Draw", exact=True).click()
         # The "try it" tab (the galleries' tabs say "Predicted: …" too).

@@ -84,7 +84,7 @@ def test_first_start_on_an_empty_host_trains_the_default_model(tmp_path):
         _cancel_all(runs)
     from engine.runs import RunState, open_run
 
-    assert open_run("default-digit-cnn-v2", runs).state() == RunState.COMPLETE
+    assert open_run("default-digit-cnn-v3", runs).state() == RunState.COMPLETE
 
 
 def test_visitors_cannot_touch_each_others_runs_and_the_admin_can(tmp_path):

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 def test_try_it_grid_and_marked_mistakes(digit_app_url):
     with harness.browser_page() as page:
-        page.goto(f"{digit_app_url}/train?run=default-digit-cnn-v2")
+        page.goto(f"{digit_app_url}/train?run=default-digit-cnn-v3")
         page.get_by_text("Test accuracy").first.wait_for(timeout=120_000)
         harness.wait_idle(page)
 
