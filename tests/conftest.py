@@ -61,7 +61,8 @@ def digit_runs_factory(tmp_path_factory):
     """Make runs directories holding the default digit model, trained once per test session.
 
     The model is the one `make run` gives a new user (engine.config.DEFAULT_MODEL, about a
-    minute on one thread); each call copies it into a fresh directory, so tests may add or delete runs.
+    minute on one thread); each call copies it into a fresh directory, so tests may add or
+    delete runs.
     """
     import shutil
     from dataclasses import replace
