@@ -208,18 +208,8 @@ def photo_path_section(model, cfg, n: int, rng) -> list[dict]:
         k = rng.choice(len(ds.y_test), 8, replace=False)
         labels = [names[int(ds.y_test[j])] for j in k]
         rgb, truth = photos.sheet(ds.x_test.numpy()[k], labels, rng, (1024, 768))
-        dets = rec.process_photo(photos.jpeg(rgb, 85))[1]
-        used = set()
-        for t in truth:
-            cx, cy = t.box[0] + t.box[2] / 2, t.box[1] + t.box[3] / 2
-            for d_i, d in enumerate(dets):
-                x, y, w, h = d.box
-                if d_i not in used and x <= cx <= x + w and y <= cy <= y + h:
-                    used.add(d_i)
-                    found += 1
-                    labelled += d.label == t.label
-                    break
-        extra += len(dets) - len(used)
+        f, r, e = live.matches(rec.process_photo(photos.jpeg(rgb, 85))[1], truth)
+        found, labelled, extra = found + f, labelled + r, extra + e
     rows.append(row(f"sheets of 8 digits ({sheets}): digit found", found, 8 * sheets))
     rows.append(row(f"sheets of 8 digits ({sheets}): found, right label", labelled, 8 * sheets,
                     f", {extra} extra boxes"))  # fmt: skip

@@ -381,18 +381,26 @@ def synthetic_frame(
 
 
 def match(dets: Sequence[Detection], truth: Sequence[Truth]) -> tuple[int, int]:
-    """(digits found with the right label, detections matching no digit): a detection matches a
-    digit when the digit's centre lies inside its box."""
-    right, used = 0, set()
+    """(digits found with the right label, detections matching no digit): see ``matches``."""
+    _, right, extra = matches(dets, truth)
+    return right, extra
+
+
+def matches(dets: Sequence[Detection], truth: Sequence[Truth]) -> tuple[int, int, int]:
+    """(digits found, found with the right label, detections matching no digit): a detection
+    matches a digit when the digit's centre lies inside its box. ``truth``: anything with a
+    ``box`` and a ``label`` (``engine.photos.Placed`` too)."""
+    found, right, used = 0, 0, set()
     for t in truth:
         cx, cy = t.box[0] + t.box[2] / 2, t.box[1] + t.box[3] / 2
         for i, d in enumerate(dets):
             x, y, w, h = d.box
             if i not in used and x <= cx <= x + w and y <= cy <= y + h:
                 used.add(i)
+                found += 1
                 right += d.label == t.label
                 break
-    return right, len(dets) - len(used)
+    return found, right, len(dets) - len(used)
 
 
 def bench_frames(

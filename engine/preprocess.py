@@ -190,11 +190,10 @@ def _paper_level(g: np.ndarray) -> np.ndarray:
     filter (a sixth of the image) erases the strokes, even a tight crop's thick ones, and leaves
     the unevenly lit paper; soft shadows follow, a hard shadow edge leaves a band. Found on a
     ``PAPER_SIDE`` copy: light and shadows vary slowly, and a wide erosion at full resolution
-    was once 53 of the 57 s a phone photo took."""
+    was once 53 of the 57 s a phone photo took. (On an image already 28×28 it also thins a
+    bold font's blobs, which read better so than solid: 2 of 300 digits.)"""
     h, w = g.shape
-    if min(h, w) < SMALL:  # already small: one level for the whole image
-        return np.full_like(g, float(np.percentile(g, 25)))
-    f = PAPER_SIDE / min(h, w)
+    f = min(1.0, PAPER_SIDE / min(h, w))
     small = g if f >= 1 else cv2.resize(g, (round(w * f), round(h * f)), cv2.INTER_AREA)
     k = max(3, (min(small.shape) // 6) | 1)
     paper = cv2.erode(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
