@@ -315,7 +315,7 @@ def find_symbols(ink: np.ndarray, max_symbols: int = 12) -> list[Box]:
     if page.any():  # before grouping: a desk or a page's edge would swallow the rest
         stats = stats[page]
     big = stats[:, cv2.CC_STAT_AREA].max()
-    stats = stats[stats[:, cv2.CC_STAT_AREA] >= max(2, 0.02 * big)]
+    stats = stats[stats[:, cv2.CC_STAT_AREA] >= min(big, max(2, 0.02 * big))]
     x0, y0, x1, y1 = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
     groups = np.stack([x0, y0, x1, y1, stats[:, 4]], 1).astype(np.float64)  # box and ink area
     while len(groups) > 1:  # join groups whose margins (a tenth of each one's height) overlap
