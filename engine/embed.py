@@ -27,7 +27,7 @@ DEFAULT_METHOD = "nn"
 # Nearest neighbour's answer is "not sure" when its class wins by a margin under this
 # (``nn_margin``). Chosen on held-out Greek letters (21 classes, 5-way 1/3/5-shot, rendered
 # support, photographed script-font queries; never alpha/beta/gamma): below 0.08 the answers
-# were right about half the time (52%), above it 90% (docs/real_inputs.md).
+# were right about half the time (53%), above it 90% (docs/real_inputs.md).
 NOT_SURE_MARGIN = 0.08
 
 

@@ -145,8 +145,9 @@ def loss_function(cfg: ModelConfig) -> Callable[..., torch.Tensor]:
     return F.nll_loss if cfg.log_softmax else F.cross_entropy
 
 
-# A top probability under this is answered "not sure" ("try it", Greek queries, webcam boxes).
-# Chosen on bench/real_inputs.py's digit proxies (README, "Real inputs").
+# A top probability under this is answered "not sure" ("try it", webcam boxes).
+# Chosen on bench/real_inputs.py's digit proxies: below it, answers were right about half the
+# time (docs/real_inputs.md).
 NOT_SURE_BELOW = 0.6
 
 
