@@ -70,7 +70,7 @@ def open_image(
     longest side at least ``max_side`` (in ``mode``): the decoder skips the detail we would throw
     away. The full size stays in ``im.info["full_size"]``."""
     if isinstance(src, Image.Image):
-        im = src
+        im = src.copy() if max_side else src  # its info is the caller's: ours is a copy
     elif isinstance(src, np.ndarray):
         if src.ndim not in (2, 3) or src.size == 0:
             raise ImageError(f"{name}: an image array must be 2-D (gray) or 3-D (RGB)")
