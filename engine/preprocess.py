@@ -296,10 +296,11 @@ def _page_edges(stats: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def find_symbols(ink: np.ndarray, max_symbols: int = 12) -> list[Box]:
     """Boxes of the symbols in an ink map, largest first. Strokes closer than a fifth of their
-    height join one symbol (a 5's bar, a broken stroke); specks (under a tenth of the largest
-    symbol's ink or a third of its height), ink touching the image's edge (a desk, a neighbour
-    cut off) and a frame around the rest (the band where a dark desk meets the page) are
-    dropped, unless nothing else is there."""
+    height join one symbol (a broken stroke); a part too small to be a symbol (under a tenth of
+    the largest symbol's ink or a third of the tallest) joins the nearest symbol within 30% of
+    the tallest's height (a 5's bar or bowl), else it is a speck. Ink touching the image's edge (a
+    desk, a neighbour cut off) and a frame around the rest (the band where a dark desk meets
+    the page) are dropped, unless nothing else is there."""
     mask = (ink > 0.5).astype(np.uint8)
     n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
@@ -337,8 +338,18 @@ def find_symbols(ink: np.ndarray, max_symbols: int = 12) -> list[Box]:
     most = max(g[4] for g in groups)
     tallest = max(g[3] - g[1] for g in groups)
     keep = [g for g in groups if g[4] >= 0.1 * most and g[3] - g[1] >= tallest / 3]
+    for part in (g for g in groups if g not in keep):  # a detached bar or bowl joins its symbol
+        gaps = [_gap(part, k) for k in keep]
+        if min(gaps) <= 0.3 * tallest:
+            near = keep[int(np.argmin(gaps))]
+            near[:] = [*map(min, near[:2], part[:2]), *map(max, near[2:4], part[2:4]), near[4]]
     keep.sort(key=lambda g: -g[4])
     return [(g[0], g[1], g[2] - g[0], g[3] - g[1]) for g in keep[:max_symbols]]
+
+
+def _gap(a: list[int], b: list[int]) -> int:
+    """The gap in px between two boxes (x0, y0, x1, y1, ...): 0 when they touch or overlap."""
+    return max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3], 0)
 
 
 def reading_order(boxes: list[Box]) -> list[int]:
