@@ -338,6 +338,7 @@ def find_symbols(ink: np.ndarray, max_symbols: int = 12) -> list[Box]:
     most = max(g[4] for g in groups)
     tallest = max(g[3] - g[1] for g in groups)
     keep = [g for g in groups if g[4] >= 0.1 * most and g[3] - g[1] >= tallest / 3]
+    keep = keep or [max(groups, key=lambda g: g[4])]  # a flat symbol beside a tall thin speck
     for part in (g for g in groups if g not in keep):  # a detached bar or bowl joins its symbol
         gaps = [_gap(part, k) for k in keep]
         if min(gaps) <= 0.3 * tallest:

@@ -175,3 +175,20 @@ def test_a_near_blank_photo_gets_a_clear_message(level):
     with pytest.raises(ImageError, match="no ink found: the image looks blank") as e:
         preprocess(_encode(a, "JPEG", quality=90), name="blank.jpg")
     assert str(e.value).startswith("blank.jpg: ")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_any_ink_map_gives_boxes_inside_it_never_an_error(seed):
+    """Random rectangles of ink (bars, specks, frames, things touching the edge) on many image
+    sizes: find_symbols returns boxes inside the image, the largest first, and never raises."""
+    from engine.preprocess import find_symbols
+
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(20, 300, 2))
+        ink = np.zeros((h, w), np.float32)
+        for _ in range(int(rng.integers(1, 9))):
+            y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+            ink[y : y + int(rng.integers(1, h)), x : x + int(rng.integers(1, w))] = rng.random()
+        for x, y, bw, bh in find_symbols(ink):
+            assert 0 <= x and 0 <= y and bw > 0 and bh > 0 and x + bw <= w and y + bh <= h
