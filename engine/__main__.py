@@ -1,6 +1,6 @@
 """The engine's command line: ``python -m engine COMMAND ...``; the last line printed is JSON.
 
-Commands: data prepare|status, train, resume, eval, predict, summary, live bench|photo,
+Commands: data prepare|status, train, resume, worker, eval, predict, summary, live bench|photo,
 sweep run|work|report|stop.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -91,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("resume", help="continue (or start) an existing run from its checkpoint")
     r.add_argument("run_dir", type=Path, help="the run directory")
+
+    w = sub.add_parser("worker", help="take trainings and sweep trials from the task queue")
+    w.add_argument("--queue", choices=("cpu", "gpu"), default="cpu",
+                   help="which queue: gpu takes the trainings that ask for a CUDA device")
+    w.add_argument("--concurrency", type=int, default=1,
+                   help="tasks at once, one process each (default 1)")
+    w.add_argument("--runs-dir", type=Path,
+                   help="the shared runs folder (default $ENGINE_RUNS_DIR or ./runs)")  # fmt: skip
 
     e = sub.add_parser("eval", help="test accuracy of a run's checkpoint")
     e.add_argument("run_dir", type=Path, help="the run directory")
@@ -236,12 +245,13 @@ def main(argv: list[str] | None = None) -> int:
             from engine.runs import open_run
 
             run = open_run(args.run_dir)
-            try:
-                code = _run_and_report(run, out)
-            finally:  # a finished job frees its slot: start the next queued run (engine.jobs)
-                from engine import jobs
+            code = _run_and_report(run, out)
+        elif args.command == "worker":
+            from engine import taskq
 
-                jobs.pump(run.path.parent)
+            if args.runs_dir is not None:
+                os.environ["ENGINE_RUNS_DIR"] = str(args.runs_dir)
+            taskq.run_worker(args.queue, args.concurrency, args.runs_dir)
         elif args.command == "eval":
             from engine.data import load, normalize
             from engine.runs import load_model

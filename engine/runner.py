@@ -66,12 +66,23 @@ def restore_state(
     return state
 
 
-def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
+def execute(
+    run: Run,
+    echo: Callable[[str], None] = print,
+    owned: Callable[[], bool] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
+) -> RunState:
     """Train ``run`` to its configured epochs, from its checkpoint if it has one.
 
     Writes status.json (running → complete/failed/cancelled), appends metrics.jsonl, saves
     checkpoint.pt atomically after every epoch, and echoes the seed-style log lines.
+
+    For a queue's worker (``engine.jobs.run_task``): ``owned()`` turns False once the run was
+    given to another attempt; the loop then stops and writes nothing more. ``on_interrupt`` is
+    called, instead of marking the run cancelled, when it stops without a cancel request (the
+    worker is shutting down, or lost the run); the run's state is then the caller's business.
     """
+    owned = owned or (lambda: True)
     cfg = run.config()
     data = load(cfg.dataset)
     run.cancel_path.unlink(missing_ok=True)
@@ -86,7 +97,9 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
     sigterm = contextlib.ExitStack()
     stop = sigterm.enter_context(sigterm_flag())
     # The batch loop asks a flag; a thread looks at the signal and the cancel file 5 times a second.
-    should_stop = sigterm.enter_context(StopPoller(lambda: stop.is_set() or run.cancel_requested()))
+    should_stop = sigterm.enter_context(
+        StopPoller(lambda: stop.is_set() or run.cancel_requested() or not owned())
+    )
     try:
         cfg.validate()  # once per run: restore_state and train are told it was done
         device = resolve_device(cfg.device)  # once per run, likewise
@@ -101,6 +114,8 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
         current = {"epoch": 0}
 
         def on_progress(p: Progress) -> None:
+            if not owned():
+                raise TrainingCancelled("the run was given to another worker")
             if p.epoch != current["epoch"]:
                 current["epoch"] = p.epoch
                 echo(f"Epoch {p.epoch}\n-------------------------------")
@@ -109,6 +124,8 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
             run.set_status(RunState.RUNNING, progress=p.examples, total=cfg.epochs * p.total)
 
         def on_epoch(r: EpochResult, st: TrainState) -> None:
+            if not owned():  # another attempt has the run: its files are not ours to write
+                raise TrainingCancelled("the run was given to another worker")
             echo(r.line())
             if keep_snapshots:  # before the checkpoint: a resume redoes (and rewrites) it
                 snapshots.save(run.path, r.epoch, st.model)
@@ -129,6 +146,10 @@ def execute(run: Run, echo: Callable[[str], None] = print) -> RunState:
             should_stop=should_stop,
         )
     except TrainingCancelled as e:
+        if on_interrupt is not None and not run.cancel_requested():
+            echo(f"Interrupted: {e}")
+            on_interrupt()
+            return RunState.QUEUED
         run.set_status(RunState.CANCELLED, message=str(e), finished=time.time())
         echo(f"Cancelled: {e}")
         return RunState.CANCELLED

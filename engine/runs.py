@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -142,25 +141,13 @@ class Run:
 
     # --- status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """status.json, with a running job whose process is gone reported as failed."""
+        """status.json as written: a pure read. A run whose worker died is put back in line by
+        the queue's ``maintain`` task (``engine.jobs``), not here."""
         try:
             st = json.loads((self.path / "status.json").read_text())
         except (OSError, json.JSONDecodeError):
             return {"state": RunState.FAILED.value, "message": "status.json missing or unreadable"}
-        if (
-            st.get("state") == RunState.RUNNING.value
-            and st.get("host") == socket.gethostname()
-            and isinstance(st.get("pid"), int)
-            and not pid_alive(st["pid"])
-        ):
-            remove_stale_temp_files(self.path)  # a save it was in the middle of
-            st = {
-                **st,
-                "state": RunState.FAILED.value,
-                "message": f"the training process (pid {st['pid']}) died; "
-                f"the checkpoint of epoch {st.get('epoch', 0)} is intact",
-            }
-        return st
+        return st if isinstance(st, dict) else {"state": RunState.FAILED.value}
 
     def state(self) -> RunState:
         return RunState(self.status().get("state", "failed"))

@@ -1,6 +1,7 @@
 """A fresh host's first start: the datasets and the default digit model, as background work.
 
-Nothing here blocks a page: the default model is an ordinary queued job (``engine.jobs``), and
+Nothing here blocks a page: the default model is an ordinary task of the queue (``engine.jobs``),
+run by the embedded worker this module starts once per server (or by the workers of a broker), and
 the datasets it does not need are prepared by a detached ``python -m engine data prepare``.
 Home shows the progress; pages that need a model wait for it (``wait_for_default``).
 """
@@ -8,11 +9,11 @@ Home shows the progress; pages that need a model wait for it (``wait_for_default
 from __future__ import annotations
 
 import os
-import time
+from pathlib import Path
 
 import streamlit as st
 
-from engine import data, jobs, procs
+from engine import data, jobs, procs, taskq
 from engine.config import DEFAULT_RUN_ID
 from engine.runs import RunError, RunState, open_run, runs_dir
 
@@ -29,20 +30,28 @@ def _prepare_datasets(runs_root: str) -> None:
 AUTO_ENV = "ENGINE_FIRST_START"  # 0: a server with no default model does not train one
 
 
-@st.cache_resource(show_spinner=False, max_entries=1)
-def _clean_expired(hour: int) -> None:
-    jobs.clean_expired()
+@st.cache_resource(show_spinner=False, ttl=30)
+def _local_worker(runs_root: str) -> int | None:
+    """At most every 30 s per server, not per render: a queue worker on this machine when the
+    queue is embedded, started if none is alive (it is detached, so a restarted server finds
+    the same one alive and starts none)."""
+    return jobs.ensure_local_worker(Path(runs_root))
 
 
 def first_start() -> None:
-    """Queue the default model when it is missing (cheap when it exists: one file check)."""
-    if os.environ.get(AUTO_ENV, "1").strip() == "0":
-        return
+    """Once per server: the embedded worker, the default model when it is missing, and the
+    datasets not prepared yet. Cheap afterwards: cached, and one file check."""
     root = runs_dir()
-    if not (root / DEFAULT_RUN_ID / "config.json").is_file():
-        jobs.ensure_default_model(root)
+    try:
+        _local_worker(str(root.resolve()))
+        if os.environ.get(AUTO_ENV, "1").strip() == "0":
+            return
+        if not (root / DEFAULT_RUN_ID / "config.json").is_file():
+            jobs.ensure_default_model(root)
+    except taskq.QueueUnavailable as e:
+        st.warning(str(e), icon=":material/cloud_off:")
+        return
     _prepare_datasets(str(root.resolve()))
-    _clean_expired(int(time.time() // 3600))  # hosted mode: idle visitors' files, hourly
 
 
 def default_progress() -> dict | None:

@@ -4,8 +4,6 @@ ways to add samples and queries. The Webcam page uses ``samples``/``replace_samp
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from engine import EngineError, sample_store
@@ -30,7 +28,6 @@ DEFAULT_LETTERS = ["alpha", "beta", "gamma"]
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
 EPOCHS = (10, 1000, 100)  # the head's epochs: min, max, default
 RATES = (0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3)  # Adam learning rates offered for the head
-_EXPIRED_AT = [0.0]  # when this server last removed expired sample sets
 
 
 # --- the visitor's sets ---------------------------------------------------------------------------
@@ -41,9 +38,6 @@ def default_samples() -> SampleSet:
 
 
 def _stored(kind: str) -> SampleSet | None:
-    if time.time() - _EXPIRED_AT[0] > 600:  # other visitors' old sets go, now and then
-        _EXPIRED_AT[0] = time.time()
-        sample_store.expire()
     try:
         return sample_store.load(visitor.current().id, kind)
     except EngineError as e:

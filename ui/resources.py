@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import data, estimate, jobs, runs
+from engine import data, estimate, jobs, runs, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.export import bundle, onnx_bytes, readme
 from engine.models import Model
@@ -45,12 +45,42 @@ def device_summary() -> str:
     dev = resolve_device("auto")
     if dev.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    cores, half, limit = os.cpu_count() or 1, auto_threads(), jobs.max_jobs()
+    cores, half = os.cpu_count() or 1, auto_threads()
     threads = f"{cores}" if cores == half else f"{cores} (or {half} beside other work)"
+    limit = taskq.slots() if not taskq.embedded() else jobs.max_jobs()
+    where = "this machine" if taskq.embedded() else "the queue's workers"
     return (
         f"{dev.type.upper()}: {threads} torch thread{'s' if cores > 1 else ''} per training "
-        f"job, {limit} job{'s' if limit > 1 else ''} at a time (setting: ENGINE_MAX_JOBS)"
+        f"job, {limit} job{'s' if limit != 1 else ''} at a time on {where} "
+        "(settings: ENGINE_MAX_JOBS, ENGINE_QUEUE_URL)"
     )
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _queue_counts() -> tuple[int, int, int]:
+    return len(jobs.running()), len(jobs.queue()), taskq.slots()
+
+
+def queue_caption() -> None:
+    """The sidebar's line on the queue: running, waiting, and the workers that take them."""
+    running, waiting, slots = _queue_counts()
+    if running or waiting:
+        who = f"{slots} worker slot{'s' if slots != 1 else ''}" if slots else "no worker up"
+        st.caption(f"Jobs: {running} running, {waiting} queued · {who}")
+
+
+def standing_line(run: runs.Run) -> str:
+    """"3rd in line, about 40 s to start, about 55 s to finish (CPU worker)", for a queued
+    run; the admin also sees the workers' host names."""
+    from ui import visitor
+
+    s = jobs.standing(run)
+    if s is None:
+        return "starting…"
+    text = s.line()
+    if s.hosts and visitor.current().is_admin:
+        text += f" · workers: {', '.join(s.hosts)}"
+    return text
 
 
 def _mtime(run: runs.Run) -> float:
@@ -159,7 +189,7 @@ def run_rows(items: list[runs.Run]) -> list[dict]:
         secs = st_.get("seconds")
         state = st_.get("state", "")
         if state == "queued" and (pos := jobs.position(run)):
-            state = f"queued (#{pos})"
+            state = f"queued ({jobs.ordinal(pos)} in line)"
         rows.append(
             {
                 "run": run.id,

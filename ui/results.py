@@ -6,7 +6,6 @@ Shared by the Train and Runs pages. Everything here reads the run directory; not
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import streamlit as st
@@ -55,9 +54,6 @@ def cancel_button(run: Run, key: str) -> None:
             st.error(str(e))
 
 
-_PUMPED = "live_pumped"  # session state: when the live view last asked for a full rerun
-
-
 @st.fragment(run_every=2.0)  # every open Train page redraws: keep the server free for clicks
 def live(run_id: str, key: str = "live") -> None:
     """Progress of a queued or running job, redrawn every 2 s from its run directory."""
@@ -72,17 +68,9 @@ def live(run_id: str, key: str = "live") -> None:
         st.rerun()  # the whole page redraws with the result view
     cfg = run.config()
     if state == RunState.QUEUED:
-        # A slot is free and nothing took it (its job was killed without pumping the queue):
-        # one full rerun, at most every 5 s, lets the sidebar's pump (the only one) start it.
-        now = time.monotonic()
-        if len(jobs.running()) < jobs.max_jobs() and now - st.session_state.get(_PUMPED, 0) > 5:
-            st.session_state[_PUMPED] = now
-            st.rerun()
-        pos, waiting = jobs.position(run), len(jobs.queue())
-        st.info(
-            f"Queued — position {pos or '?'} of {waiting}. It starts when a running job "
-            f"finishes ({jobs.max_jobs()} job(s) at a time)."
-        )
+        st.info(f"Queued — {resources.standing_line(run)}", icon=":material/schedule:")
+        if status.get("message"):
+            st.caption(no_paths(status["message"]))
         cancel_button(run, key)
         return
     done, total = status.get("progress") or 0, status.get("total") or 0

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import hosting, jobs
+from engine import hosting
 from engine.runs import runs_dir
 from ui import resources, state, visitor
 
 
 def render() -> None:
-    jobs.pump()  # every page visit may start a queued job whose slot has freed
     me = visitor.current()
     if hosting.public():
         hosting.touch(runs_dir(), me.id)  # the visitor's files expire when they are idle long
@@ -31,9 +30,7 @@ def render() -> None:
                 st.caption("The default digit model is being trained (first start).")
             else:
                 st.caption("No trained model yet: train one on the Train page.")
-        running, waiting = len(jobs.running()), len(jobs.queue())
-        if running or waiting:
-            st.caption(f"Jobs: {running} running, {waiting} queued")
+        resources.queue_caption()
         with st.expander("Datasets", expanded=False):
             for name, info in resources.dataset_status().items():
                 if info.get("source") is None:

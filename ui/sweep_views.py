@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from engine import EngineError, estimate, sweep
+from engine import EngineError, estimate, sweep, taskq
 from engine.config import DATASETS, PRESETS, TrainConfig
 from ui import forms, results, sweep_charts, visitor
 
@@ -192,16 +192,15 @@ def picker() -> str | None:
 
 
 def _read(name: str):
-    """(study, report, live local worker pids, active?) of a sweep; on error shows it, None."""
+    """(study, report, has it work to do?, active?) of a sweep; on error shows it, None."""
     try:
-        study, _ = sweep.load(name)
-        sweep.reap(study)  # a worker killed outside the page: fail and requeue its trial
+        study, spec = sweep.load(name)
         rep = sweep.report(name)
-        alive = sweep.local_workers(name)
+        alive = sweep.has_work(study, spec) and not sweep.stop_requested(study)
     except EngineError as e:
         st.error(f"Cannot read sweep {name}: {e}")
         return None
-    return study, rep, alive, bool(alive) or rep.count("running") > 0
+    return study, rep, alive, alive or rep.count("running") > 0
 
 
 def show(name: str) -> None:
@@ -237,7 +236,7 @@ def _view(name: str, was_active: bool) -> None:
         sweep_charts.show(rep, study)
 
 
-def _status(rep: sweep.SweepReport, alive: list[int]) -> None:
+def _status(rep: sweep.SweepReport, alive: bool) -> None:
     planned = rep.spec.size()
     done = rep.count("complete") + rep.count("pruned")
     with st.container(border=True):
@@ -249,7 +248,7 @@ def _status(rep: sweep.SweepReport, alive: list[int]) -> None:
             rep.count("failed"),
             help="failed trials of dead or stopped workers are queued again",
         )
-        c[3].metric("Workers here", len(alive))
+        c[3].metric("Queue workers", taskq.slots(), help="processes that take trials and trainings")
         if alive:
             if c[4].button("Stop", icon=":material/stop:", width="stretch", key="sw_stop"):
                 try:
@@ -278,8 +277,9 @@ def _status(rep: sweep.SweepReport, alive: list[int]) -> None:
             f"{rep.spec.sampler.upper()} over {', '.join(sweep.label(d) for d in rep.spec.space)} "
             f"around {rep.spec.preset} on {rep.spec.base.dataset}, "
             f"{_count(rep.spec.base.limit_train)} training examples × "
-            f"{rep.spec.base.epochs} epoch(s). Join from another machine: `python -m engine sweep "
-            f"work --storage URL --name {rep.name}` (PostgreSQL storage for several machines)."
+            f"{rep.spec.base.epochs} epoch(s). Its trials are tasks of the training queue: "
+            "`python -m engine worker` on another machine that shares the runs folder takes "
+            "them too."
         )
 
 

@@ -8,8 +8,6 @@ import functools
 import json
 import os
 import shutil
-import signal
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from engine import EngineError, hosting, procs
 from engine.config import TrainConfig
 from engine.data import Dataset
 from engine.models import param_count
-from engine.runs import RunState, atomic_write_json, create_run, runs_dir
+from engine.runs import RunState, create_run, runs_dir
 from engine.sweep.space import SweepSpec, apply
 from engine.sweep.study import (
     RESULT_ATTRS,
@@ -218,18 +216,7 @@ def keep_if_best(root: Path, name: str, number: int, cfg: TrainConfig, state: Tr
     return final.name
 
 
-# --- local worker processes (what the page starts and stops) ------------------------------------
-def _workers_file(name: str, root: Path) -> Path:
-    return root / "sweeps" / name / "workers.json"
-
-
-def _read_workers(path: Path) -> list[dict]:
-    try:
-        return list(json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError, TypeError):
-        return []
-
-
+# --- trials as tasks of the training queue (engine.jobs) ----------------------------------------
 def owner(name: str, storage: str | None = None) -> str:
     """Who started the sweep (a visitor token, or ``hosting.OPERATOR``)."""
     study, _ = load(name, storage)
@@ -242,13 +229,15 @@ def check_owner(name: str, by: hosting.Visitor | None, storage: str | None = Non
         hosting.check_owner({"owner": owner(name, storage)}, f"sweep {name}", by)
 
 
-def active_sweeps(visitor_id: str, storage: str | None = None, root: Path | None = None) -> int:
-    """How many sweeps of this visitor have live worker processes on this machine."""
-    return sum(
-        1
-        for name in list_sweeps(storage)
-        if local_workers(name, root) and owner(name, storage) == visitor_id
-    )
+def active_sweeps(visitor_id: str, storage: str | None = None) -> int:
+    """How many sweeps of this visitor have trials left to train and are not stopped."""
+    n = 0
+    for name in list_sweeps(storage):
+        study, spec = load(name, storage)
+        mine = owner(name, storage) == visitor_id
+        if mine and not stop_requested(study) and has_work(study, spec):
+            n += 1
+    return n
 
 
 def start_workers(
@@ -257,37 +246,22 @@ def start_workers(
     storage: str | None = None,
     root: Path | None = None,
     by: hosting.Visitor | None = None,
-) -> list[int]:
-    """Start ``n`` detached ``python -m engine sweep work`` processes; returns their pids.
+) -> None:
+    """Queue the sweep's trials: ``n`` chains of trial tasks, so at most ``n`` of its trials
+    train at once, on whichever workers take them (``python -m engine worker``).
 
-    Each runs in its own session (it survives a server restart), niced, with one torch thread,
-    and appends its output to ``runs/sweeps/<name>/worker-<time>.log``. In hosted mode ``by``
-    must own the sweep, and the caps on workers and running sweeps per visitor apply.
+    In hosted mode ``by`` must own the sweep, and the caps on parallel trials and running
+    sweeps per visitor apply.
     """
+    from engine import jobs
+
     if hosting.bound(by):
         check_owner(name, by, storage)
-        hosting.check_sweep(by, 0, n, active_sweeps(by.id, storage, root))
-    root = Path(root or runs_dir()).resolve()
-    url = storage or default_storage()
-    folder = root / "sweeps" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    env = procs.worker_env(1, root)  # 2 cores: processes with several busy threads slow each other
-    args = ["sweep", "work", "--storage", url, "--name", name]
-    logs = [folder / f"worker-{time.time_ns()}-{i}.log" for i in range(n)]
-    pids = [procs.spawn(args, env, log=log).pid for log in logs]
-    with procs.file_lock(folder / ".workers.lock"):
-        path = _workers_file(name, root)
-        host = socket.gethostname()
-        atomic_write_json(path, _read_workers(path) + [{"host": host, "pid": p} for p in pids])
-    return pids
-
-
-def local_workers(name: str, root: Path | None = None) -> list[int]:
-    """Pids of this machine's worker processes of the sweep that are still alive."""
-    procs.reap()
-    host = socket.gethostname()
-    entries = _read_workers(_workers_file(name, Path(root or runs_dir())))
-    return [w["pid"] for w in entries if w.get("host") == host and procs.pid_alive(int(w["pid"]))]
+        others = active_sweeps(by.id, storage) - (1 if owner(name, storage) == by.id else 0)
+        hosting.check_sweep(by, 0, n, max(0, others))
+    root = Path(root or runs_dir())
+    (root / "sweeps" / name).mkdir(parents=True, exist_ok=True)
+    jobs.send_trials(name, storage or default_storage(), root, n)
 
 
 def stop(
@@ -296,14 +270,12 @@ def stop(
     root: Path | None = None,
     by: hosting.Visitor | None = None,
 ) -> None:
-    """Ask every worker to stop (they requeue their current trial); signal the local ones now."""
+    """Ask the sweep to stop: a running trial stops at its next batch check and is queued
+    again; no further trial starts."""
     check_owner(name, by, storage)
     study, _ = load(name, storage)
     with storage_errors(f"cannot stop sweep {name}"):
         study.set_user_attr("stopped", True)
-    for pid in local_workers(name, root):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)  # the trial stops at its next batch (procs.sigterm_flag)
 
 
 def resume(
@@ -312,8 +284,8 @@ def resume(
     storage: str | None = None,
     root: Path | None = None,
     by: hosting.Visitor | None = None,
-) -> list[int]:
-    """Clear the stop request, requeue dead workers' trials and start ``n`` local workers."""
+) -> None:
+    """Clear the stop request, requeue dead workers' trials and queue ``n`` chains of trials."""
     check_owner(name, by, storage)
     study, _ = load(name, storage)
     with storage_errors(f"cannot resume sweep {name}"):
