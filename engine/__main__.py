@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             from engine.runs import open_run
 
             run = open_run(args.run_dir)
+            run.cancel_path.unlink(missing_ok=True)  # an old Cancel must not stop this one
             code = _run_and_report(run, out)
         elif args.command == "worker":
             from engine import taskq

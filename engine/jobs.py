@@ -19,7 +19,6 @@ import contextlib
 import math
 import os
 import shutil
-import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -58,6 +57,8 @@ def queue_of(cfg: TrainConfig) -> str:
 def _send(run: Run, attempt: int, kind: str, priority: int) -> None:
     taskq.send("train", run.id, attempt, kind=kind, priority=priority)
     run.set_status(RunState.QUEUED, enqueued=time.time())
+    if kind == "cpu":
+        ensure_local_worker(run.path.parent)  # embedded queue: someone must take the task
 
 
 # --- what pages call ------------------------------------------------------------------------------
@@ -121,11 +122,9 @@ def cancel(run: Run, by: hosting.Visitor | None = None) -> RunState:
             return RunState.CANCELLED
         if state != RunState.RUNNING:
             return state
-        run.request_cancel()  # the loop checks this file between batches, on any machine
-        pid = st.get("pid")
-        if isinstance(pid, int) and st.get("host") == socket.gethostname():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)  # also stops a job busy loading data
+        # The worker polls this file 5 times a second, on any machine. No signal: the process
+        # is a long-lived worker, and SIGTERM would stop the worker, not the training.
+        run.request_cancel()
     return RunState.RUNNING
 
 
@@ -321,6 +320,7 @@ def _claim(run: Run, attempt: int) -> bool:
         st = run.status()
         if st.get("state") != RunState.QUEUED.value or int(st.get("attempt") or 1) != attempt:
             return False  # cancelled, or a newer attempt was sent
+        run.cancel_path.unlink(missing_ok=True)  # a stale request: a queued run cancels at once
         run.set_status(RunState.RUNNING, pid=os.getpid(), host=socket.gethostname(),
                        launched=time.time(), message="starting", attempt=attempt)  # fmt: skip
         return True
@@ -359,8 +359,16 @@ def run_task(run_id: str, attempt: int, root: Path | None = None) -> RunState | 
             if _owns(run, attempt):  # the worker stops: back in line, at the front
                 requeue(run, "its worker stopped; resuming from the last checkpoint")
 
-        return runner.execute(run, echo=echo, owned=lambda: not beat.stopped.is_set(),
-                              on_interrupt=interrupted)  # fmt: skip
+        try:
+            return runner.execute(run, echo=echo, owned=lambda: not beat.stopped.is_set(),
+                                  on_interrupt=interrupted)  # fmt: skip
+        except BaseException:  # the worker was stopped before the loop began (loading data)
+            if run.cancel_requested():
+                with contextlib.suppress(OSError):
+                    run.set_status(RunState.CANCELLED, message="cancelled", finished=time.time())
+            else:
+                interrupted()
+            raise
 
 
 def requeue(run: Run, why: str) -> bool:
@@ -480,6 +488,7 @@ def send_trials(name: str, storage: str, root: Path, n: int) -> None:
     and the queue's workers and priority cover them like trainings."""
     for _ in range(n):
         taskq.send("sweep_trial", name, storage, str(root), priority=taskq.PRIORITY["sweep"])
+    ensure_local_worker(root)
 
 
 def sweep_task(name: str, storage: str, root: Path) -> None:
@@ -518,8 +527,11 @@ def _maintain_sweeps(root: Path) -> None:
 def ensure_local_worker(root: Path | None = None) -> int | None:
     """Start ``python -m engine worker`` on this machine unless one is alive for this runs
     folder; returns its pid. Only with the embedded queue (or $ENGINE_LOCAL_WORKER=1): with a
-    broker, workers run elsewhere and the web host only serves pages. The worker is detached,
-    so it outlives a restart of the server, and the next server finds it here."""
+    broker, workers run elsewhere and the web host only serves pages.
+
+    Called where work is sent (``submit``, ``resume``, a sweep's trials) and once at a server's
+    start when work is waiting, never on a page render. The worker is detached, so it outlives
+    a restart of the server, and the next server finds it alive here."""
     if not (taskq.embedded() or os.environ.get(LOCAL_WORKER_ENV, "").strip() == "1"):
         return None
     root = Path(root or runs_dir())

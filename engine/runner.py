@@ -85,7 +85,6 @@ def execute(
     owned = owned or (lambda: True)
     cfg = run.config()
     data = load(cfg.dataset)
-    run.cancel_path.unlink(missing_ok=True)
     remove_stale_temp_files(run.path)  # a resume after a kill: the dead writer's half saves
     n = min(cfg.limit_train or len(data.x_train), len(data.x_train))
     steps = -(-n // cfg.batch_size)

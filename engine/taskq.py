@@ -73,12 +73,15 @@ def describe(url: str | None = None) -> str:
     return url or queue_url()
 
 
-@functools.cache
 def huey(kind: str = "cpu", url: str | None = None):
     """The Huey instance of queue ``kind`` on the configured storage, with its tasks."""
     if kind not in QUEUES:
         raise EngineError(f"unknown queue {kind!r}: use one of {', '.join(QUEUES)}")
-    url = url or queue_url()
+    return _huey(kind, url or queue_url())
+
+
+@functools.cache
+def _huey(kind: str, url: str):
     name = f"engine-{kind}"
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
@@ -249,14 +252,15 @@ def read_beat(path: Path) -> dict | None:
 
 
 def beat_alive(beat: dict | None, now: float | None = None) -> bool:
-    """Whether the process behind a heartbeat still runs: on this machine, its pid says so;
-    elsewhere, a heartbeat younger than ``DEAD_AFTER_S``."""
+    """Whether the process behind a heartbeat still beats: younger than ``DEAD_AFTER_S``, and
+    on this machine its pid alive too (a SIGKILL is seen at once)."""
     from engine.procs import pid_alive
 
     if not beat:
         return False
     if beat.get("host") == host() and isinstance(beat.get("pid"), int):
-        return pid_alive(beat["pid"])
+        if not pid_alive(beat["pid"]):
+            return False
     return (now or time.time()) - float(beat.get("t") or 0) < DEAD_AFTER_S
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -24,10 +25,36 @@ torch.set_num_threads(1)
 
 @pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own empty runs directory."""
+    """Every test gets its own empty runs directory (and its own embedded queue in it); the
+    queue workers a test started there are stopped after it."""
     d = tmp_path / "runs"
     monkeypatch.setenv("ENGINE_RUNS_DIR", str(d))
-    return d
+    yield d
+    stop_workers(d)
+    stop_workers(tmp_path)
+
+
+def stop_workers(root: Path, timeout: float = 10.0) -> None:
+    """Stop every queue worker registered in ``root`` (SIGTERM, then SIGKILL)."""
+    import signal
+    import time
+
+    from engine import taskq
+
+    pids = [int(w["pid"]) for w in taskq.workers(root)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig) if sig == signal.SIGKILL else os.kill(pid, sig)
+        end = time.time() + timeout
+        while time.time() < end and any(_alive(p) for p in pids):
+            time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    from engine.procs import pid_alive
+
+    return pid_alive(pid)
 
 
 @pytest.fixture(scope="session")

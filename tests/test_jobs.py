@@ -1,7 +1,8 @@
-"""engine.jobs: the on-disk queue, the concurrency limit, cancel, SIGKILL and resume.
+"""engine.jobs on the embedded queue: order, cancel, a worker's death and resume.
 
-Jobs are real `python -m engine resume` processes on the real datasets with tiny limits; the
-limit of 1 job keeps a single torch process busy at a time.
+Jobs are real trainings on the real datasets with tiny limits, run by real worker processes
+(``python -m engine worker``) that ``submit`` starts on this machine; one worker process keeps
+a single torch process busy at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from engine import jobs
+from engine import jobs, taskq
 from engine.config import preset
 from engine.runs import RunState, load_model
 
@@ -21,49 +22,60 @@ TINY = dict(epochs=1, limit_train=512, limit_test=256, batch_size=64, threads=1)
 
 
 @pytest.fixture()
-def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
+def root(runs_dir, monkeypatch):
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
-    yield tmp_path
-    for run in jobs.running(tmp_path):  # never leave a torch process behind
-        jobs.cancel(run)
-    _wait(lambda: not jobs.running(tmp_path), 30)
+    monkeypatch.delenv(taskq.QUEUE_URL_ENV, raising=False)
+    return runs_dir
 
 
-def _wait(cond, timeout: float, step: float = 0.2):
+def _wait(cond, timeout: float, step: float = 0.1):
     end = time.time() + timeout
     while time.time() < end:
-        jobs.pump()  # what the pages do on every refresh
         if v := cond():
             return v
         time.sleep(step)
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def test_limit_one_runs_jobs_one_after_the_other(root):
-    a = jobs.submit(preset("fast", **TINY), run_id="a")
-    b = jobs.submit(preset("fast", **TINY), run_id="b")
-    assert a.state() == RunState.RUNNING
-    assert b.state() == RunState.QUEUED
-    assert jobs.position(b) == 1 and jobs.position(a) is None
-    # While a runs, b waits; b starts only after a finished (a's own exit pumps the queue).
-    while a.state() == RunState.RUNNING:
-        assert b.state() == RunState.QUEUED
-        time.sleep(0.1)
-    assert a.state() == RunState.COMPLETE, a.status()
-    _wait(lambda: b.state().is_finished(), 60)
-    assert b.state() == RunState.COMPLETE, b.status()
-    assert b.status()["started"] >= a.status()["finished"]
-    assert "Test Error: Accuracy" in a.log_path.read_text()
-    assert a.status()["test_accuracy"] > 0.3
+def test_one_worker_runs_jobs_one_after_the_other_in_order(root):
+    runs = [jobs.submit(preset("fast", **TINY), run_id=i) for i in "abc"]
+    assert [r.id for r in jobs.queue()] in (["a", "b", "c"], ["b", "c"])  # a may have started
+    assert len(taskq.workers(root)) == 1  # submit started the embedded worker, once
+    _wait(lambda: all(r.state().is_finished() for r in runs), 90)
+    assert [r.state() for r in runs] == [RunState.COMPLETE] * 3
+    started = [r.status()["started"] for r in runs]
+    finished = [r.status()["finished"] for r in runs]
+    assert started == sorted(started)
+    assert started[1] >= finished[0] and started[2] >= finished[1]  # one at a time
+    assert "Test Error: Accuracy" in runs[0].log_path.read_text()
+    assert runs[0].status()["test_accuracy"] > 0.3
 
 
-def test_queue_positions_and_cancel_of_a_queued_run(root):
+def test_the_default_model_goes_before_visitors(root):
+    """Priority: the server's first-start model jumps the line of waiting trainings."""
+    from engine.runs import create_run
+
+    long = preset("fast", epochs=2, limit_train=4096, limit_test=256, threads=1)
+    first = jobs.submit(long, run_id="first")
+    _wait(lambda: first.state() == RunState.RUNNING, 30, 0.02)
     a = jobs.submit(preset("fast", **TINY), run_id="a")
+    urgent = jobs.submit(preset("fast", **TINY), run_id="urgent", priority=20)
+    assert [r.id for r in jobs.queue()] == ["urgent", "a"]
+    s = jobs.standing(a)
+    assert s is not None and s.place == 2 and s.slots == 1 and s.kind == "cpu"
+    assert s.start_s is not None and s.finish_s > s.start_s
+    assert s.line().startswith("2nd in line, about ")
+    _wait(lambda: a.state().is_finished(), 90)
+    assert urgent.status()["started"] <= a.status()["started"]
+    assert create_run  # the run files are the queue's only truth: nothing else to clean
+
+
+def test_cancel_a_queued_run_and_a_running_one(root):
+    cfg = preset("fast", epochs=5, limit_train=8192, limit_test=256, threads=1)
+    a = jobs.submit(cfg, run_id="a")
     b = jobs.submit(preset("fast", **TINY), run_id="b")
     c = jobs.submit(preset("fast", **TINY), run_id="c")
-    assert [r.id for r in jobs.queue()] == ["b", "c"]
-    assert (jobs.position(b), jobs.position(c)) == (1, 2)
+    _wait(lambda: a.state() == RunState.RUNNING, 30, 0.02)
     assert jobs.cancel(b) == RunState.CANCELLED
     assert jobs.position(c) == 1
     jobs.cancel(a)
@@ -74,21 +86,40 @@ def test_queue_positions_and_cancel_of_a_queued_run(root):
     assert b.state() == RunState.CANCELLED and not b.has_checkpoint()
 
 
-def test_sigkill_shows_failed_with_checkpoint_and_resume_finishes(root):
+def test_cancel_reaches_a_worker_on_another_machine(root, monkeypatch):
+    """From a host that is not the worker's, Cancel cannot signal the process: the run's
+    cancel file, which every machine sees, stops it at its next batch."""
+    cfg = preset("fast", epochs=5, limit_train=8192, limit_test=256, threads=1)
+    run = jobs.submit(cfg, run_id="far")
+    _wait(lambda: run.status().get("progress"), 30, 0.02)
+    monkeypatch.setattr(jobs.socket, "gethostname", lambda: "another-web-host")
+    assert jobs.cancel(run) == RunState.RUNNING
+    _wait(lambda: run.state().is_finished(), 30)
+    assert run.state() == RunState.CANCELLED
+
+
+def test_sigkill_of_the_worker_resumes_from_the_checkpoint(root):
     cfg = preset("fast", epochs=3, limit_train=3072, limit_test=256, threads=1, log_every=2)
     run = jobs.submit(cfg, run_id="killed")
-    _wait(lambda: run.status().get("epoch", 0) >= 1, 60, 0.05)
-    pid = run.status()["pid"]
-    os.kill(pid, signal.SIGKILL)
-    _wait(lambda: run.state() == RunState.FAILED, 10)
-    assert "died" in run.status()["message"]
+    _wait(lambda: run.status().get("epoch", 0) >= 1 and run.state() == RunState.RUNNING, 60, 0.02)
+    os.kill(run.status()["pid"], signal.SIGKILL)
     model, loaded = load_model(run.path)  # the last epoch's checkpoint is intact
     assert loaded == cfg and model(torch_zeros()).shape == (1, 10)
-    jobs.resume(run)
     _wait(lambda: run.state().is_finished(), 90)
-    assert run.state() == RunState.COMPLETE, run.status()
+    st = run.status()
+    assert run.state() == RunState.COMPLETE, st
+    assert st["attempt"] >= 2 and st["requeues"] >= 1
     assert [m["epoch"] for m in run.metrics() if m["kind"] == "epoch"] == [1, 2, 3]
     assert "Resuming from the checkpoint of epoch" in run.log_path.read_text()
+
+
+def test_a_stale_task_is_dropped(root):
+    """A task whose attempt is not the run's (it was requeued meanwhile) trains nothing."""
+    run = jobs.submit(preset("fast", **TINY), run_id="x")
+    _wait(lambda: run.state().is_finished(), 60)
+    run.set_status(RunState.QUEUED, attempt=7)
+    assert jobs.run_task("x", 6) is None
+    assert run.state() == RunState.QUEUED and run.status()["attempt"] == 7
 
 
 def test_resume_refuses_a_complete_run(root):
@@ -98,6 +129,19 @@ def test_resume_refuses_a_complete_run(root):
     _wait(lambda: run.state().is_finished(), 60)
     with pytest.raises(RunError, match="only cancelled or failed"):
         jobs.resume(run)
+
+
+def test_maintain_fails_a_dead_terminal_training(root):
+    """`python -m engine train` in a terminal is not a task: when its process is gone, the
+    queue's housekeeping marks it failed (nothing would resume it)."""
+    from engine.runs import create_run
+
+    run = create_run(preset("fast", **TINY), root, "cli")
+    run.set_status(RunState.RUNNING, pid=2**22 + 12345, host=jobs.socket.gethostname(), epoch=0)
+    assert run.state() == RunState.RUNNING  # reading the status changes nothing
+    assert jobs.maintain(root)["failed"] == ["cli"]
+    st = run.status()
+    assert st["state"] == "failed" and "died" in st["message"]
 
 
 def torch_zeros():

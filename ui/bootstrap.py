@@ -30,12 +30,15 @@ def _prepare_datasets(runs_root: str) -> None:
 AUTO_ENV = "ENGINE_FIRST_START"  # 0: a server with no default model does not train one
 
 
-@st.cache_resource(show_spinner=False, ttl=30)
+@st.cache_resource(show_spinner=False, ttl=60)
 def _local_worker(runs_root: str) -> int | None:
-    """At most every 30 s per server, not per render: a queue worker on this machine when the
-    queue is embedded, started if none is alive (it is detached, so a restarted server finds
-    the same one alive and starts none)."""
-    return jobs.ensure_local_worker(Path(runs_root))
+    """Once a minute per server, never per render: with the embedded queue and work waiting (a server restarted while
+    trainings were queued), a queue worker on this machine unless one is alive. Sending work
+    (``engine.jobs.submit``) starts one too."""
+    root = Path(runs_root)
+    if jobs.queue(root) or jobs.running(root):
+        return jobs.ensure_local_worker(root)
+    return None
 
 
 def first_start() -> None:
