@@ -55,8 +55,14 @@ def queue_of(cfg: TrainConfig) -> str:
 
 
 def _send(run: Run, attempt: int, kind: str, priority: int) -> None:
-    taskq.send("train", run.id, attempt, kind=kind, priority=priority)
+    """Send the run's task. Its status is written before: once sent, a worker may claim the run
+    at once, and status.json then belongs to that worker."""
     run.set_status(RunState.QUEUED, enqueued=time.time())
+    try:
+        taskq.send("train", run.id, attempt, kind=kind, priority=priority)
+    except taskq.QueueUnavailable:
+        run.set_status(RunState.QUEUED, enqueued=0)  # not sent: ``maintain`` sends it later
+        raise
     if kind == "cpu":
         ensure_local_worker(run.path.parent)  # embedded queue: someone must take the task
 
@@ -68,6 +74,7 @@ def submit(
     run_id: str | None = None,
     by: hosting.Visitor | None = None,
     priority: int = taskq.PRIORITY["training"],
+    message: str = "",
 ) -> Run:
     """Create a run for ``cfg`` and queue it.
 
@@ -99,12 +106,12 @@ def submit(
         try:
             run = create_run(cfg, root, run_id)
             run.set_status(RunState.QUEUED, submitted=time.time(), owner=owner, attempt=1,
-                           queue=kind, priority=priority)  # fmt: skip
+                           queue=kind, priority=priority, message=message)  # fmt: skip
         except OSError as e:
             why = f"cannot queue: {e.strerror or type(e).__name__}"  # str(e) names a server path
             raise hosting.HostingError(hosting.disk_full_message(e) or why) from e
     # Sent outside the submit lock; if the broker fails now, the run stays queued and the
-    # next ``maintain`` sends it (it has no ``enqueued`` time).
+    # next ``maintain`` sends it (its ``enqueued`` is 0).
     _send(run, 1, kind, priority)
     return run
 
@@ -141,7 +148,7 @@ def resume(run: Run, by: hosting.Visitor | None = None) -> Run:
         kind = queue_of(run.config())
         priority = int(st.get("priority", taskq.PRIORITY["training"]))
         run.set_status(RunState.QUEUED, submitted=time.time(), message="", attempt=attempt,
-                       queue=kind, priority=priority, enqueued=0)  # fmt: skip
+                       queue=kind, priority=priority, enqueued=time.time())  # fmt: skip
     _send(run, attempt, kind, priority)
     return run
 
@@ -161,9 +168,8 @@ def ensure_default_model(root: Path | None = None) -> Run | None:
             if not (path / "config.json").is_file():
                 if path.exists():  # a half-created directory from a killed start
                     shutil.rmtree(path, ignore_errors=True)
-                run = submit(DEFAULT_MODEL, root, DEFAULT_RUN_ID,
-                             priority=taskq.PRIORITY["default"])  # fmt: skip
-                run.set_status(RunState.QUEUED, message="first start")
+                submit(DEFAULT_MODEL, root, DEFAULT_RUN_ID, priority=taskq.PRIORITY["default"],
+                       message="first start")  # fmt: skip
     run = Run(path)
     return run if run.state() in (RunState.QUEUED, RunState.RUNNING) else None
 
@@ -382,7 +388,8 @@ def requeue(run: Run, why: str) -> bool:
         kind = st.get("queue", "cpu")
         priority = int(st.get("priority") or 0) + 5
         run.set_status(RunState.QUEUED, attempt=attempt, message=why, priority=priority,
-                       requeues=int(st.get("requeues") or 0) + 1, enqueued=0)  # fmt: skip
+                       requeues=int(st.get("requeues") or 0) + 1,
+                       enqueued=time.time())  # fmt: skip
     with contextlib.suppress(taskq.QueueUnavailable):  # maintain sends it once the broker is back
         _send(run, attempt, kind, priority)
     return True
@@ -425,7 +432,7 @@ def _maintain(root: Path, done: dict[str, list[str]]) -> None:
                 why = f"its worker died; resuming from the checkpoint of epoch {st.get('epoch', 0)}"
                 if requeue(run, why):
                     done["requeued"].append(run.id)
-        elif _waiting(st) and now - float(st.get("enqueued") or 0) > taskq.LOST_AFTER_S:
+        elif _waiting(st) and now - float(st.get("enqueued", st["submitted"])) > taskq.LOST_AFTER_S:
             lost.append(run)
     if lost:
         held = {(args[0], int(args[1])) for kind in taskq.QUEUES

@@ -267,7 +267,7 @@ def load_model(
 
 def new_run_id(cfg: TrainConfig) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{cfg.dataset}-{cfg.model.family}-{secrets.token_hex(2)}"
+    return f"{stamp}-{cfg.dataset}-{cfg.model.family}-{secrets.token_hex(3)}"
 
 
 def create_run(cfg: TrainConfig, root: Path | None = None, run_id: str | None = None) -> Run:
@@ -275,11 +275,16 @@ def create_run(cfg: TrainConfig, root: Path | None = None, run_id: str | None = 
     cfg.validate()
     root = Path(root or runs_dir())
     root.mkdir(parents=True, exist_ok=True)
-    run = Run(root / validate_run_id(run_id or new_run_id(cfg)))
-    try:
-        run.path.mkdir()
-    except FileExistsError:
-        raise RunError(f"run {run.id} already exists") from None
+    for _ in range(5):  # a generated id that is taken (same second, same random part): another
+        run = Run(root / validate_run_id(run_id or new_run_id(cfg)))
+        try:
+            run.path.mkdir()
+            break
+        except FileExistsError:
+            if run_id is not None:
+                raise RunError(f"run {run.id} already exists") from None
+    else:
+        raise RunError("could not find a free run id")
     atomic_write_json(run.config_path, cfg.to_dict())
     run.metrics_path.touch()
     run.set_status(RunState.QUEUED, created=time.time(), epoch=0)

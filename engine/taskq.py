@@ -77,7 +77,8 @@ def huey(kind: str = "cpu", url: str | None = None):
     """The Huey instance of queue ``kind`` on the configured storage, with its tasks."""
     if kind not in QUEUES:
         raise EngineError(f"unknown queue {kind!r}: use one of {', '.join(QUEUES)}")
-    return _huey(kind, url or queue_url())
+    with reachable():  # PostgreSQL connects at once
+        return _huey(kind, url or queue_url())
 
 
 @functools.cache
@@ -91,9 +92,11 @@ def _huey(kind: str, url: str):
         path.parent.mkdir(parents=True, exist_ok=True)
         h = SqliteHuey(name, filename=str(path), results=False, timeout=30)
     elif scheme in ("redis", "rediss"):
+        import redis
         from huey import PriorityRedisHuey
 
-        h = PriorityRedisHuey(name, url=url, results=False, socket_timeout=10)
+        pool = redis.ConnectionPool.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        h = PriorityRedisHuey(name, connection_pool=pool, results=False)
     elif scheme in ("postgresql", "postgres"):
         from huey import PostgresHuey
 
