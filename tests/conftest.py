@@ -30,18 +30,19 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "runs"
     monkeypatch.setenv("ENGINE_RUNS_DIR", str(d))
     yield d
-    stop_workers(d)
     stop_workers(tmp_path)
 
 
-def stop_workers(root: Path, timeout: float = 10.0) -> None:
-    """Stop every queue worker registered in ``root`` (SIGTERM, then SIGKILL)."""
+def stop_workers(top: Path, timeout: float = 10.0) -> None:
+    """Stop every queue worker registered in a runs folder under ``top`` (SIGTERM, then
+    SIGKILL to its process group)."""
     import signal
     import time
 
     from engine import taskq
 
-    pids = [int(w["pid"]) for w in taskq.workers(root)]
+    pids = [int(w["pid"]) for folder in Path(top).rglob(taskq.WORKERS_DIR)
+            for w in taskq.workers(folder.parent)]  # fmt: skip
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -148,3 +148,15 @@ def torch_zeros():
     import torch
 
     return torch.zeros(1, 1, 28, 28)
+
+
+def test_a_gpu_training_waits_in_the_gpu_queue(root):
+    """A training that asks for a GPU goes to the gpu queue, which only `worker --queue gpu`
+    takes; the page says that no GPU worker is up."""
+    run = jobs.submit(preset("fast", **TINY, device="cuda"), run_id="g")
+    assert run.status()["queue"] == "gpu"
+    assert [n for n, _ in taskq.pending("gpu")] == ["train"] and not taskq.pending("cpu")
+    s = jobs.standing(run)
+    assert s.place == 1 and s.slots == 0 and s.kind == "gpu"
+    assert s.line() == "1st in line; no GPU worker is running, so it waits for one"
+    assert not taskq.workers(root)  # nothing was started for it on this CPU machine

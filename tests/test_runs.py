@@ -3,6 +3,7 @@ import os
 import pickle
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ import time
 import pytest
 import torch
 
-from engine import runs
+from engine import jobs, runs
 from engine.config import preset
 from engine.runner import execute, restore_state
 from engine.runs import RunError, RunState, create_run, list_runs, load_model, open_run
@@ -108,6 +109,8 @@ def test_a_killed_job_shows_failed_with_its_checkpoint_intact_and_resumes():
         proc.wait()
     finally:
         proc.kill()
+    assert run.status()["state"] == "running"  # as written: reading changes nothing
+    jobs.maintain()  # the queue's housekeeping notices the dead process
     st = run.status()
     assert st["state"] == "failed" and "died" in st["message"]
     load_model(run.path)  # the last checkpoint loads
@@ -143,7 +146,7 @@ def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
 
 def test_delete_refuses_running_runs_and_removes_finished_ones():
     run = create_run(TINY)
-    run.set_status(RunState.RUNNING, pid=os.getpid(), host=runs.socket.gethostname())
+    run.set_status(RunState.RUNNING, pid=os.getpid(), host=socket.gethostname())
     with pytest.raises(RunError, match="running"):
         runs.delete_run(run)
     run.set_status(RunState.CANCELLED)

@@ -103,6 +103,7 @@ FIELDS = {
     "epochs": _int_in(1, 30),
     "seed": _int_in(0, 2**31 - 1),
     "limit_train": _choice(LIMITS),
+    "device": _choice(("any", "cpu", "gpu")),
     "layers": layer_editor.parse,  # layer_editor.OFF while the per-layer editor is off
 }
 
@@ -133,6 +134,7 @@ def values_of(cfg: TrainConfig, preset: str) -> dict[str, Any]:
         "epochs": cfg.epochs,
         "seed": cfg.seed,
         "limit_train": cfg.limit_train,
+        "device": {"cuda": "gpu", "cpu": "cpu"}.get(cfg.device, "any"),
         "layers": layer_editor.OFF if layer_editor.simple(m) else layers_text(m),
     }
 
@@ -169,6 +171,7 @@ def config_of(v: dict[str, Any], n_train: int = 60000) -> TrainConfig:
         seed=int(v["seed"]),
         limit_train=v["limit_train"],
         log_every=max(1, min(v["limit_train"] or n_train, n_train) // v["batch_size"] // 20),
+        device={"gpu": "cuda", "cpu": "cpu"}.get(v.get("device", "any"), "auto"),
         **{k: v[k] for k in keys},
     )
 
@@ -385,3 +388,9 @@ def controls() -> None:
         c1.select_slider("Batch size", BATCHES, key="tr_batch_size")
         c2.slider("Epochs", 1, 30, key="tr_epochs")
         st.number_input("Seed", 0, 2**31 - 1, step=1, key="tr_seed")
+        st.selectbox(
+            "Device", ("any", "cpu", "gpu"), key="tr_device",
+            format_func={"any": "Any worker", "cpu": "CPU", "gpu": "GPU"}.get,
+            help="GPU: a worker started with `python -m engine worker --queue gpu` takes it; "
+            "any and CPU: the CPU workers.",
+        )  # fmt: skip

@@ -63,6 +63,7 @@ FIELDS = st.fixed_dictionaries(
         "epochs": st.integers(1, 30),
         "seed": st.integers(0, 2**31 - 1),
         "limit_train": st.sampled_from(forms.LIMITS),
+        "device": st.sampled_from(["any", "cpu", "gpu"]),
     }
 )
 VALUES = FIELDS.flatmap(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -19,7 +20,6 @@ def _finish(run, timeout: float = 90) -> None:
     end = time.time() + timeout
     while not run.state().is_finished():
         assert time.time() < end, run.status()
-        jobs.pump()
         time.sleep(0.2)
 
 
@@ -153,17 +153,41 @@ def test_runs_page_lists_opens_and_deletes(open_page, done_run):
     assert list_runs() == []
 
 
-def test_the_job_queue_is_pumped_from_one_place():
-    """Only the sidebar (drawn by app.py on every run of every page) starts queued jobs; other
-    views ask for a full rerun instead of pumping themselves."""
+def test_no_page_schedules_reaps_or_deletes():
+    """Pages only enqueue and read: the queue's housekeeping belongs to its workers."""
     root = Path(APP).parent
+    banned = ("jobs.pump(", "jobs.maintain(", "clean_expired(", "sample_store.expire(",
+              "sweep.reap(", "hosting.expire(", "remove_stale_temp_files(")  # fmt: skip
     callers = [
-        str(p.relative_to(root))
+        (str(p.relative_to(root)), b)
         for folder in ("ui", "app_pages")
         for p in sorted((root / folder).glob("*.py"))
-        if "jobs.pump(" in p.read_text()
+        for b in banned
+        if b in p.read_text()
     ]
-    assert callers == ["ui/sidebar.py"]
+    assert callers == []
+
+
+def test_rendering_every_page_changes_no_run(runs_dir, open_page, monkeypatch):
+    """A run whose worker died stays as written while pages are drawn (the queue's
+    ``maintain`` requeues it, not a page), and no file under the runs folder changes.
+    The server's own worker would requeue it: here it is a worker elsewhere."""
+    from engine.runs import create_run
+
+    monkeypatch.setattr(jobs, "ensure_local_worker", lambda root=None: None)
+    run = create_run(preset("fast", epochs=1, limit_train=512, threads=1), runs_dir, "orphan")
+    run.set_status(RunState.RUNNING, pid=2**22 + 99, host=socket.gethostname(), attempt=1,
+                   queue="cpu", submitted=1.0, owner="operator")  # fmt: skip
+    (run.path / ".checkpoint.pt.4194403-x.tmp").write_bytes(b"half a save")
+
+    def snapshot():
+        return {p: p.stat().st_mtime_ns for p in runs_dir.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    for page in ("home", "train", "runs", "inspect", "greek", "webcam", "sweeps"):
+        open_page(f"app_pages/{page}.py")  # asserts no exception
+    assert run.status()["state"] == "running"
+    assert {p: t for p, t in snapshot().items() if p in before} == before
 
 
 def test_sidebar_selects_the_trained_model(done_run):

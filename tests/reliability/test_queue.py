@@ -135,15 +135,18 @@ def test_twenty_trainings_from_five_visitors_with_two_workers(runs_dir, workers,
 
 
 # More seeds: QUEUE_KILL_SEEDS=0,1,2,3 pytest tests/reliability/test_queue.py -k sigkill
-@pytest.mark.parametrize("seed", [int(s) for s in os.environ.get("QUEUE_KILL_SEEDS", "0").split(",")])
+SEEDS = [int(s) for s in os.environ.get("QUEUE_KILL_SEEDS", "0").split(",")]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_sigkill_of_workers_in_ten_random_places(runs_dir, workers, seed):
     """SIGKILL the process training a run, 10 times at random moments (loading, mid-epoch,
     saving); every 5th kill takes a whole worker (its consumer and processes) and a new one
     is started. Every training ends complete, with each epoch recorded exactly once."""
     rng = random.Random(seed)
     pool = [workers.start(), workers.start()]
-    cfg = dict(epochs=4, limit_train=2048, limit_test=256, batch_size=64, threads=1, log_every=4)
-    runs = [jobs.submit(preset("fast", **cfg, seed=i), run_id=f"r{i}") for i in range(3)]
+    cfg = dict(epochs=4, limit_train=4096, limit_test=256, batch_size=64, threads=1, log_every=4)
+    runs = [jobs.submit(preset("fast", **cfg, seed=i), run_id=f"r{i}") for i in range(8)]
     kills = 0
     while kills < 10:
         live = _wait(lambda: [r for r in runs if r.state() == RunState.RUNNING]
