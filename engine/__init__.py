@@ -20,7 +20,10 @@ Modules:
 - ``runner``: executes a run directory (``train``/``resume``, hence every background job).
 - ``procs``: process handling: file locks, detached children, SIGTERM as a flag, ``pid_alive``,
   the environment of background workers.
-- ``jobs``: the job queue on disk with its concurrency limit.
+- ``taskq``: the task queue on Huey (embedded SQLite, Redis or PostgreSQL), heartbeats and the
+  worker (``python -m engine worker``).
+- ``jobs``: trainings as tasks of that queue: submit, cancel, resume, the line and a visitor's
+  place in it, what a worker does with a task, and the queue's housekeeping (``maintain``).
 - ``estimate``: how long a job will take, from a cost model calibrated by the finished runs.
 - ``hosting``: hosted mode: visitors, ownership and quotas.
 - ``inspect``: what a network learned: layer table, filters, activations, all in one call.

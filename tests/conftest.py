@@ -42,7 +42,7 @@ def stop_workers(top: Path, timeout: float = 10.0) -> None:
     from engine import taskq
 
     pids = [int(w["pid"]) for folder in Path(top).rglob(taskq.WORKERS_DIR)
-            for w in taskq.workers(folder.parent)]  # fmt: skip
+            for w in taskq.workers(folder.parent) if _is_worker(int(w["pid"]))]  # fmt: skip
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -50,6 +50,15 @@ def stop_workers(top: Path, timeout: float = 10.0) -> None:
         end = time.time() + timeout
         while time.time() < end and any(_alive(p) for p in pids):
             time.sleep(0.1)
+
+
+def _is_worker(pid: int) -> bool:
+    """Only `python -m engine worker` processes (never this one, nor a stand-in)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return pid != os.getpid() and b"engine" in cmd and b"worker" in cmd
 
 
 def _alive(pid: int) -> bool:

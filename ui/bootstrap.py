@@ -32,9 +32,9 @@ AUTO_ENV = "ENGINE_FIRST_START"  # 0: a server with no default model does not tr
 
 @st.cache_resource(show_spinner=False, ttl=60)
 def _local_worker(runs_root: str) -> int | None:
-    """Once a minute per server, never per render: with the embedded queue and work waiting (a server restarted while
-    trainings were queued), a queue worker on this machine unless one is alive. Sending work
-    (``engine.jobs.submit``) starts one too."""
+    """Once a minute per server, never per render: with the embedded queue and work waiting
+    (say, a server restarted while trainings were queued), a queue worker on this machine
+    unless one is alive. Sending work (``engine.jobs.submit``) starts one too."""
     root = Path(runs_root)
     if jobs.queue(root) or jobs.running(root):
         return jobs.ensure_local_worker(root)

@@ -69,6 +69,15 @@ def queue_caption() -> None:
         st.caption(f"Jobs: {running} running, {waiting} queued · {who}")
 
 
+def state_label(run: runs.Run, status: dict) -> str:
+    """A run's state in words, with its place in line while queued: "queued (2nd in line)".
+    The run header, the Runs table and the live view's line all say it this way."""
+    state = status.get("state", "")
+    if state == "queued" and (pos := jobs.position(run)):
+        return f"queued ({jobs.ordinal(pos)} in line)"
+    return state
+
+
 def standing_line(run: runs.Run) -> str:
     """"3rd in line, about 40 s to start, about 55 s to finish (CPU worker)", for a queued
     run; the admin also sees the workers' host names."""
@@ -187,9 +196,7 @@ def run_rows(items: list[runs.Run]) -> list[dict]:
         st_ = run.status()
         acc = st_.get("test_accuracy")
         secs = st_.get("seconds")
-        state = st_.get("state", "")
-        if state == "queued" and (pos := jobs.position(run)):
-            state = f"queued ({jobs.ordinal(pos)} in line)"
+        state = state_label(run, st_)
         rows.append(
             {
                 "run": run.id,

@@ -111,7 +111,8 @@ def header(run: Run, resume_hint: str = RESUME_ON_RUNS_PAGE) -> None:
     state = status.get("state", "failed")
     cfg = run.config()
     st.markdown(
-        f"{ICONS.get(state, '')} **{run.id}** · {state} · {cfg.dataset} · "
+        f"{ICONS.get(state, '')} **{run.id}** · {resources.state_label(run, status)} · "
+        f"{cfg.dataset} · "
         f"{resources.describe_model(cfg)} · {cfg.optimizer} lr {cfg.lr:g} · batch {cfg.batch_size}"
     )
     hint = f" {resume_hint}" if resume_hint else ""
