@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import hosting, procs, taskq
+from engine import EngineError, hosting, procs, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.runs import (
     Run,
@@ -88,14 +88,7 @@ def submit(
     kind = queue_of(cfg)
     with taskq.locked("submit"):
         if hosting.bound(by):
-            active: dict[str, int] = {}
-            stored: dict[str, int] = {}
-            for r in list_runs(root):
-                st = r.status()
-                o = hosting.owner_of(st)
-                stored[o] = stored.get(o, 0) + 1
-                if st.get("state") == RunState.RUNNING.value or _waiting(st):
-                    active[o] = active.get(o, 0) + 1
+            active, stored = _tasks_by_owner(root)
             n = min(cfg.limit_train or 10**9, _train_size(cfg))
             hosting.check_training(by, cfg.epochs, n, active, stored)
             try:
@@ -114,6 +107,47 @@ def submit(
     # next ``maintain`` sends it (its ``enqueued`` is 0).
     _send(run, 1, kind, priority)
     return run
+
+
+def _tasks_by_owner(root: Path, sweep_name: str = "") -> tuple[dict[str, int], dict[str, int]]:
+    """(active tasks, stored runs) per owner. Active: trainings queued or running, plus the
+    parallel trials of sweeps that have work left: one queue, one set of caps."""
+    from engine import sweep
+
+    active: dict[str, int] = {}
+    stored: dict[str, int] = {}
+    for r in list_runs(root):
+        st = r.status()
+        o = hosting.owner_of(st)
+        stored[o] = stored.get(o, 0) + 1
+        if st.get("state") == RunState.RUNNING.value or _waiting(st):
+            active[o] = active.get(o, 0) + 1
+    with contextlib.suppress(EngineError):  # no sweep storage yet: no trials
+        for o, n in sweep.active_trials(exclude=sweep_name):
+            active[o] = active.get(o, 0) + n
+    return active, stored
+
+
+def check_tasks(
+    by: hosting.Visitor | None, n: int, root: Path | None = None, sweep_name: str = ""
+) -> None:
+    """Raise HostingError when ``n`` more tasks of ``by`` would break the queue's caps (per
+    visitor, and in all), counting trainings and sweep trials alike; ``sweep_name``: the sweep
+    being (re)started, whose own trials are the ``n``."""
+    if not hosting.bound(by):
+        return
+    lim = hosting.Limits.from_env()
+    active, _ = _tasks_by_owner(Path(root or runs_dir()), sweep_name)
+    if active.get(by.id, 0) + n > lim.jobs_per_visitor:
+        raise hosting.HostingError(
+            f"You already have {active.get(by.id, 0)} training or sweep trial(s) queued or "
+            f"running, and one visitor may have {lim.jobs_per_visitor} on this shared server: "
+            "wait for them to finish or stop them."
+        )
+    if sum(active.values()) + n > lim.queue:
+        raise hosting.HostingError(
+            f"The server's queue is full ({lim.queue} tasks): please try again in a few minutes."
+        )
 
 
 def cancel(run: Run, by: hosting.Visitor | None = None) -> RunState:

@@ -163,3 +163,23 @@ def test_idle_visitors_runs_are_removed_and_make_room(root, monkeypatch):
     assert jobs.clean_expired(root) == ["old"]  # Alice was idle 25 h: her finished run goes
     assert (root / "operator-job").is_dir()  # the operator's runs never expire
     assert hosting.visitor_dir(root, BOB.id).is_dir()
+
+
+def test_sweep_trials_and_trainings_share_a_visitors_cap(tmp_path, monkeypatch):
+    """One queue, one set of caps: a visitor's running sweep counts like a training."""
+    from engine import sweep
+    from engine.sweep import SweepSpec
+
+    monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv(hosting.PUBLIC_ENV, "1")
+    monkeypatch.setattr(jobs, "ensure_local_worker", lambda root=None: None)  # nothing trains
+    name = sweep.create(SweepSpec(space={"activation": ("relu", "tanh")}), "alices", by=ALICE)
+    sweep.start_workers(name, 1, by=ALICE)
+    with pytest.raises(HostingError, match="already have 1 training"):
+        jobs.submit(preset("fast", **TINY), run_id="alices-run", by=ALICE)
+    jobs.submit(preset("fast", **TINY), run_id="bobs-run", by=BOB)  # Bob has his own cap
+    other = sweep.create(SweepSpec(space={"activation": ("relu", "gelu")}), "bobs", by=BOB)
+    with pytest.raises(HostingError, match="already have 1 training or sweep trial"):
+        sweep.start_workers(other, 1, by=BOB)
+    sweep.stop(name, by=ALICE)  # a stopped sweep frees the slot
+    jobs.submit(preset("fast", **TINY), run_id="alices-run", by=ALICE)

@@ -60,6 +60,7 @@ from engine.sweep.worker import (
     NothingLeft,
     SweepStopped,
     active_sweeps,
+    active_trials,
     best_run_id,
     check_owner,
     objective,
@@ -77,6 +78,7 @@ from engine.sweep.study import report  # noqa: E402  isort: skip
 __all__ = [
     "DIMENSIONS",
     "active_sweeps",
+    "active_trials",
     "check_owner",
     "MIN_TRIALS",
     "REPEAT",

@@ -231,13 +231,20 @@ def check_owner(name: str, by: hosting.Visitor | None, storage: str | None = Non
 
 def active_sweeps(visitor_id: str, storage: str | None = None) -> int:
     """How many sweeps of this visitor have trials left to train and are not stopped."""
-    n = 0
+    return sum(1 for o, _ in active_trials(storage) if o == visitor_id)
+
+
+def active_trials(storage: str | None = None, exclude: str = "") -> list[tuple[str, int]]:
+    """(owner, trials at once) of every started sweep with trials left and not stopped."""
+    out = []
     for name in list_sweeps(storage):
+        if name == exclude:
+            continue
         study, spec = load(name, storage)
-        mine = owner(name, storage) == visitor_id
-        if mine and not stop_requested(study) and has_work(study, spec):
-            n += 1
-    return n
+        parallel = int(study.user_attrs.get("parallel") or 0)  # 0: never started
+        if parallel and not stop_requested(study) and has_work(study, spec):
+            out.append((owner(name, storage), parallel))
+    return out
 
 
 def start_workers(
@@ -255,11 +262,15 @@ def start_workers(
     """
     from engine import jobs
 
+    root = Path(root or runs_dir())
     if hosting.bound(by):
         check_owner(name, by, storage)
         others = active_sweeps(by.id, storage) - (1 if owner(name, storage) == by.id else 0)
         hosting.check_sweep(by, 0, n, max(0, others))
-    root = Path(root or runs_dir())
+        jobs.check_tasks(by, n, root, name)  # the queue's caps count trainings and trials alike
+    study, _ = load(name, storage)
+    with storage_errors(f"cannot start sweep {name}"):
+        study.set_user_attr("parallel", int(n))
     (root / "sweeps" / name).mkdir(parents=True, exist_ok=True)
     jobs.send_trials(name, storage or default_storage(), root, n)
 
