@@ -94,10 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dir", type=Path, help="the run directory")
 
     w = sub.add_parser("worker", help="take trainings and sweep trials from the task queue")
-    w.add_argument("--queue", choices=("cpu", "gpu"), default="cpu",
-                   help="which queue: gpu takes the trainings that ask for a CUDA device")
-    w.add_argument("--concurrency", type=int, default=1,
-                   help="tasks at once, one process each (default 1)")
+    w.add_argument(
+        "--queue",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="which queue: gpu takes the trainings that ask for a CUDA device",
+    )
+    w.add_argument(
+        "--concurrency", type=int, default=1, help="tasks at once, one process each (default 1)"
+    )
     w.add_argument("--runs-dir", type=Path,
                    help="the shared runs folder (default $ENGINE_RUNS_DIR or ./runs)")  # fmt: skip
 

@@ -258,7 +258,7 @@ class Standing:
     hosts: tuple[str, ...]  # the workers' host names, for the admin
 
     def line(self) -> str:
-        """"3rd in line, about 40 s to start, about 55 s to finish (CPU worker)"."""
+        """The line: "3rd in line, about 40 s to start, about 55 s to finish (CPU worker)"."""
         where = f"{ordinal(self.place)} in line"
         if self.slots == 0:
             return f"{where}; no {self.kind.upper()} worker is running, so it waits for one"

@@ -38,7 +38,7 @@ def _fresh_copy(dest: Path) -> Path:
 def test_dockerfile_builds_a_cpu_only_non_root_image_with_volumes_and_a_healthcheck():
     text = (ROOT / "Dockerfile").read_text()
     install = (ROOT / "deploy" / "install.sh").read_text()
-    assert 'deploy/install.sh' in text and 'CMD ["deploy/start.sh"]' in text
+    assert "deploy/install.sh" in text and 'CMD ["deploy/start.sh"]' in text
     assert "download.pytorch.org/whl/cpu" in install  # no CUDA libraries in the image
     assert re.search(r"^USER (?!root)\w+", text, re.M), "the app must not run as root"
     assert 'VOLUME ["/app/runs", "/app/data"]' in text

@@ -79,7 +79,7 @@ def state_label(run: runs.Run, status: dict) -> str:
 
 
 def standing_line(run: runs.Run) -> str:
-    """"3rd in line, about 40 s to start, about 55 s to finish (CPU worker)", for a queued
+    """The line "3rd in line, about 40 s to start, about 55 s to finish (CPU worker)", for a queued
     run; the admin also sees the workers' host names."""
     from ui import visitor
 
