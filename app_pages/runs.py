@@ -7,7 +7,7 @@ from engine.config import DEFAULT_RUN_ID
 from engine.runs import RunState, delete_run, list_runs, open_run
 from ui import results, run_views, state, visitor
 
-st.title("Runs")  # the sidebar (app.py) has pumped the job queue just before this page
+st.title("Runs")
 all_runs = list_runs()
 if not all_runs:
     st.info("No runs yet: start one on the Train page.")

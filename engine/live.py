@@ -195,6 +195,16 @@ def crop_to_mnist(gray: np.ndarray) -> np.ndarray:
     return fit_and_centre(thicken(crop_to_ink(ink)))
 
 
+def _inside(corners: tuple[int, int, int, int], box: tuple[int, int, int, int]) -> float:
+    """The share of the area of ``corners`` (x0, y0, x1, y1) that lies inside ``box`` (x, y,
+    w, h)."""
+    x0, y0, x1, y1 = corners
+    bx, by, bw, bh = box
+    iw = max(0, min(x1, bx + bw) - max(x0, bx))
+    ih = max(0, min(y1, by + bh) - max(y0, by))
+    return iw * ih / max(1, (x1 - x0) * (y1 - y0))
+
+
 @dataclass
 class LiveRecognizer:
     """Holds the classifier and settings; ``process`` is called once per video frame."""
@@ -310,6 +320,8 @@ class LiveRecognizer:
             cx, cy = (x + bw / 2) / f, (y + bh / 2) / f
             x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
             x1, y1 = min(w, int(cx + side / 2)), min(h, int(cy + side / 2))
+            if any(_inside((x0, y0, x1, y1), b) > 0.6 for b in boxes):
+                continue  # mostly within a larger symbol's box: a detached part of it
             boxes.append((x0, y0, x1 - x0, y1 - y0))
         return [boxes[i] for i in reading_order(boxes)]  # rows, then left → right
 

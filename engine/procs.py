@@ -1,4 +1,4 @@
-"""Process handling for background work: training jobs (``engine.jobs``), sweep workers
+"""Process handling for background work: the queue's worker (``engine.jobs``), sweep workers
 (``engine.sweep``) and the sweep CLI's helper processes (``engine.sweep_cli``).
 
 - ``file_lock``: an fcntl lock on a file, for processes on one machine that take turns.
@@ -65,7 +65,7 @@ def worker_env(threads: int, runs_root: Path, nice: bool = True) -> dict[str, st
     """The environment of a background ``python -m engine`` process.
 
     ``threads``: its torch/OpenMP/MKL thread count (one pool in every library torch may use).
-    ``nice``: run at ``NICENESS`` (jobs, the page's sweep workers); False inherits this
+    ``nice``: run at ``NICENESS`` (the queue's worker, data preparation); False inherits this
     process's priority (the CLI's helpers, which share the user's terminal).
     """
     from engine.data import data_dir

@@ -33,6 +33,13 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     stop_workers(tmp_path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_worker_outlives_the_session(tmp_path_factory):
+    """Workers started in session-wide runs folders (shared by a module's tests) stop too."""
+    yield
+    stop_workers(tmp_path_factory.getbasetemp())
+
+
 def stop_workers(top: Path, timeout: float = 10.0) -> None:
     """Stop every queue worker registered in a runs folder under ``top`` (SIGTERM, then
     SIGKILL to its process group)."""

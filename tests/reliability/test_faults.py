@@ -144,11 +144,11 @@ def test_jobs_survive_the_server_that_started_them(runs_dir):
     # A "server" process submits a job and dies at once, as in a restart mid-job.
     server = textwrap.dedent(
         """
-        from engine import jobs
+        from engine import jobs, taskq
         from engine.config import preset
         cfg = preset("fast", epochs=2, limit_train=512, limit_test=100)
         run = jobs.submit(cfg, run_id="orphan")
-        print(run.status()["pid"])
+        print(taskq.workers(run.path.parent)[0]["pid"])  # the worker it started
         """
     )
     out = subprocess.run(
@@ -156,7 +156,7 @@ def test_jobs_survive_the_server_that_started_them(runs_dir):
     )
     assert out.returncode == 0, out.stderr
     pid = int(out.stdout.split()[-1])
-    assert os.getsid(pid) != os.getsid(0)  # its own session: not killed with the server
+    assert os.getsid(pid) != os.getsid(0)  # the worker's own session: not killed with the server
     run = runs.open_run("orphan")
     _wait(lambda: run.state().is_finished(), timeout=120)
     assert run.state() == RunState.COMPLETE and _epochs(run) == [1, 2]

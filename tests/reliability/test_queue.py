@@ -107,6 +107,8 @@ def test_twenty_trainings_from_five_visitors_with_two_workers(runs_dir, workers,
     workers.start()
     workers.start()
     visitors = [hosting.Visitor(id=f"visitor-{i:02d}-token", is_admin=False) for i in range(5)]
+    for v in visitors:  # seen, as a page visit records them: their runs do not expire
+        hosting.touch(runs_dir, v.id)
     runs = []
     for k in range(4):
         for v in visitors:
