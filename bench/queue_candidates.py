@@ -29,6 +29,7 @@ flushes DB 13 only):
 
 The workers are idle / sleeping almost all the time, so CPU use is light.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,11 +60,10 @@ _TASK_BODY = textwrap.dedent(
 
     def _work(tid):
         _log(f"start {tid}")
-        time.sleep(%d)
+        time.sleep(TASK_SECONDS)
         _log(f"done {tid}")
     """
-    % TASK_SECONDS
-)
+).replace("TASK_SECONDS", str(TASK_SECONDS))
 
 MODULES = {
     "huey-redis": (
@@ -131,7 +131,7 @@ SETTINGS = {
     "celery-default": "redis broker, all defaults (acks early, vt 3600 s)",
     "celery-late-vt10": "acks_late+reject_on_worker_lost, vt=10 s, default restore sweep",
     "celery-tuned": "acks_late+reject_on_worker_lost, vt=10 s, restore interval 2 s/throttle 1",
-    "dramatiq-default": "RedisBroker defaults (heartbeat_timeout 60 s, maintenance_chance 1000/1e6)",
+    "dramatiq-default": "RedisBroker defaults (heartbeat_timeout 60 s, maintenance 1000/1e6)",
     "dramatiq-tuned": "RedisBroker heartbeat_timeout=10 s, maintenance_chance=1e6/1e6",
 }
 
@@ -157,7 +157,9 @@ def embedded_store(lib: str) -> str:
     if lib == "dramatiq":
         import dramatiq.brokers as db
 
-        brokers = sorted(p.stem for p in Path(db.__file__).parent.glob("*.py") if p.stem != "__init__")
+        brokers = sorted(
+            p.stem for p in Path(db.__file__).parent.glob("*.py") if p.stem != "__init__"
+        )
         return f"no ({'/'.join(brokers)}; stub=tests)"
     return "?"
 
@@ -202,27 +204,62 @@ def env_for(log: Path) -> dict:
 def worker_cmd(cfg: str, mod: str) -> list[str]:
     lib = LIBRARY[cfg]
     if lib == "huey":
-        return [str(BIN / "huey_consumer.py"), f"{mod}.huey", "-w", "1", "-k", "process"]
+        return [str(BIN / "huey_consumer"), f"{mod}.huey", "-w", "1", "-k", "process"]
     if lib == "celery":
-        return [str(BIN / "celery"), "-A", mod, "worker", "--concurrency", "1",
-                "--pool", "prefork", "--loglevel", "INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    return [str(BIN / "dramatiq"), mod, "--processes", "1", "--threads", "1",
-            "--path", str(TASKDIR)]
+        return [
+            str(BIN / "celery"),
+            "-A",
+            mod,
+            "worker",
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    return [
+        str(BIN / "dramatiq"),
+        mod,
+        "--processes",
+        "1",
+        "--threads",
+        "1",
+        "--path",
+        str(TASKDIR),
+    ]
 
 
 def start_worker(cfg: str, mod: str, log: Path, n: int) -> subprocess.Popen:
     out = open(TASKDIR / f"{cfg}.worker{n}.out", "w")
-    p = subprocess.Popen(worker_cmd(cfg, mod), cwd=TASKDIR, env=env_for(log),
-                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    p = subprocess.Popen(
+        worker_cmd(cfg, mod),
+        cwd=TASKDIR,
+        env=env_for(log),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     _PROCS.append(p)
     return p
 
 
 def enqueue(cfg: str, mod: str, log: Path, tid: str) -> None:
-    call = "job.send" if LIBRARY[cfg] == "dramatiq" else ("job.delay" if LIBRARY[cfg] == "celery" else "job")
-    subprocess.run([sys.executable, "-c", f"import {mod}; {mod}.{call}({tid!r})"],
-                   cwd=TASKDIR, env=env_for(log), check=True, timeout=30)
+    call = (
+        "job.send"
+        if LIBRARY[cfg] == "dramatiq"
+        else ("job.delay" if LIBRARY[cfg] == "celery" else "job")
+    )
+    subprocess.run(
+        [sys.executable, "-c", f"import {mod}; {mod}.{call}({tid!r})"],
+        cwd=TASKDIR,
+        env=env_for(log),
+        check=True,
+        timeout=30,
+    )
 
 
 def read_log(log: Path) -> list[tuple[str, float]]:
@@ -251,8 +288,17 @@ def run_config(cfg: str, wait_s: float) -> dict:
     log = TASKDIR / f"{cfg}.log"
     log.unlink(missing_ok=True)
     flush_stores()
-    row = {"cfg": cfg, "lib": lib, "version": version(lib), "embedded": embedded_store(lib),
-           "redelivered": "?", "delay": "-", "starts": 0, "dones": 0, "note": ""}
+    row = {
+        "cfg": cfg,
+        "lib": lib,
+        "version": version(lib),
+        "embedded": embedded_store(lib),
+        "redelivered": "?",
+        "delay": "-",
+        "starts": 0,
+        "dones": 0,
+        "note": "",
+    }
     try:
         w1 = start_worker(cfg, mod, log, 1)
         time.sleep(1.0)
@@ -296,16 +342,26 @@ def run_config(cfg: str, wait_s: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=list(MODULES), help="subset of configs")
-    ap.add_argument("--wait", type=float, default=None,
-                    help="seconds to wait for redelivery (default 90; 130 for celery-late-vt10)")
+    ap.add_argument(
+        "--wait",
+        type=float,
+        default=None,
+        help="seconds to wait for redelivery (default 90; 130 for celery-late-vt10)",
+    )
     args = ap.parse_args()
 
     shutil.rmtree(TASKDIR, ignore_errors=True)
     TASKDIR.mkdir(parents=True)
     print(f"loadavg at start: {os.getloadavg()}")
-    print(f"task: start, sleep {TASK_SECONDS} s, done; SIGKILL worker group after 'start'; "
-          f"fresh worker; wait {args.wait or 90:.0f} s (celery-late-vt10: {args.wait or WAIT_OVERRIDE['celery-late-vt10']:.0f} s)")
-    hdr = f"{'config':17} {'library':9} {'version':8} {'embedded store':52} {'redelivered':13} {'kill->rerun s':13} {'runs(start/done)':16}"
+    print(
+        f"task: start, sleep {TASK_SECONDS} s, done; SIGKILL worker group after 'start'; "
+        f"fresh worker; wait {args.wait or 90:.0f} s "
+        f"(celery-late-vt10: {args.wait or WAIT_OVERRIDE['celery-late-vt10']:.0f} s)"
+    )
+    hdr = (
+        f"{'config':17} {'library':9} {'version':8} {'embedded store':52} "
+        f"{'redelivered':13} {'kill->rerun s':13} {'runs(start/done)':16}"
+    )
     rows = []
     for cfg in args.only or list(MODULES):
         wait_s = args.wait if args.wait is not None else WAIT_OVERRIDE.get(cfg, 90.0)
@@ -318,8 +374,11 @@ def main() -> None:
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print(f"{r['cfg']:17} {r['lib']:9} {r['version']:8} {r['embedded'][:52]:52} {r['redelivered']:13} "
-              f"{r['delay']:13} {r['starts']}/{r['dones']}{('  ' + r['note']) if r['note'] else ''}")
+        print(
+            f"{r['cfg']:17} {r['lib']:9} {r['version']:8} {r['embedded'][:52]:52} "
+            f"{r['redelivered']:13} {r['delay']:13} {r['starts']}/{r['dones']}"
+            + (f"  {r['note']}" if r["note"] else "")
+        )
     print()
     for r in rows:
         print(f"  {r['cfg']:17} settings: {SETTINGS[r['cfg']]}")
