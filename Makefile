@@ -76,6 +76,7 @@ bench: setup
 	$(PY) bench/live_speed.py
 	$(PY) bench/preprocess_speed.py
 	$(PY) bench/real_inputs.py
+	$(PY) bench/queue_load.py
 
 bench-quick: setup
 	$(PY) bench/train_speed.py --threads 1 --quick
@@ -85,6 +86,7 @@ bench-quick: setup
 	$(PY) bench/live_speed.py --quick
 	$(PY) bench/preprocess_speed.py --quick
 	$(PY) bench/real_inputs.py --quick
+	$(PY) bench/queue_load.py --quick
 
 # The fault and load suites, longer: 25 random kills instead of 4, several seeds.
 stress: setup

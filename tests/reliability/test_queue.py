@@ -222,3 +222,34 @@ def test_an_unreachable_broker_says_so_and_creates_nothing(runs_dir, monkeypatch
         jobs.submit(preset("fast", **TINY), run_id="never")
     assert not (runs_dir / "never").exists()
     assert jobs.ensure_local_worker(runs_dir) is None  # a broker: the web host starts none
+
+
+def test_a_sweeps_trials_run_under_the_same_limit_as_trainings(runs_dir, workers):
+    """A sweep of 8 trials (2 at once) and 3 trainings on 2 workers: at every sample, the
+    trials and trainings running together never exceed the 2 workers' slots; all finish."""
+    from engine import sweep
+    from engine.sweep import SweepSpec
+
+    workers.start()
+    workers.start()
+    space = {"activation": ("relu", "tanh"), "batch_size": (32, 64), "dropout": (0.0, 0.25)}
+    base = sweep.default_base(limit_train=2048, limit_test=500, epochs=1)
+    name = sweep.create(SweepSpec(base=base, space=space), "under-the-limit")
+    sweep.start_workers(name, 2)
+    runs = [jobs.submit(preset("fast", **TINY, seed=i)) for i in range(3)]
+    most = samples = 0
+    while True:
+        rep = sweep.report(name)
+        trials = rep.count("running")
+        trainings = sum(r.state() == RunState.RUNNING for r in runs)
+        assert trials + trainings <= 2, (trials, trainings)
+        assert trials <= 2  # the sweep's own parallelism
+        most, samples = max(most, trials + trainings), samples + 1
+        done = rep.count("complete") == 8 and all(r.state().is_finished() for r in runs)
+        if done:
+            break
+        assert samples < 10_000, "the sweep and trainings did not finish"
+        time.sleep(0.05)
+    assert [r.state() for r in runs] == [RunState.COMPLETE] * 3
+    assert len(rep.rows) == 8  # each grid point once
+    assert most == 2
