@@ -550,7 +550,8 @@ def sweep_task(name: str, storage: str, root: Path) -> None:
 
 
 def _maintain_sweeps(root: Path) -> None:
-    """Requeue dead workers' trials; restart a chain for a sweep that has work left and none."""
+    """Requeue dead workers' trials; restart a chain for a sweep started on the queue that has
+    work left and lost every chain (its worker died)."""
     from engine import sweep
 
     with contextlib.suppress(Exception):  # a sweep storage hiccup must not stop the rest
@@ -558,9 +559,9 @@ def _maintain_sweeps(root: Path) -> None:
         for name in sweep.list_sweeps():
             study, spec = sweep.load(name)
             sweep.reap(study)
-            running_trials = sweep.report(name).count("running")
-            if (name not in held and not running_trials and not sweep.stop_requested(study)
-                    and sweep.has_work(study, spec)):  # fmt: skip
+            started = study.user_attrs.get("parallel")  # by start_workers (not the CLI's)
+            idle = not sweep.report(name).count("running") and name not in held
+            if started and idle and not sweep.stop_requested(study) and sweep.has_work(study, spec):
                 send_trials(name, sweep.default_storage(), root, 1)
 
 
