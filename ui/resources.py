@@ -69,6 +69,13 @@ def queue_caption() -> None:
         st.caption(f"Jobs: {running} running, {waiting} queued · {who}")
 
 
+@st.cache_data(ttl=5, show_spinner=False)
+def _standing(path: str) -> jobs.Standing | None:
+    """A queued run's standing, read at most every 5 s however many pages show it (it reads
+    every run of the folder to calibrate the estimate)."""
+    return jobs.standing(runs.Run(Path(path)))
+
+
 def state_label(run: runs.Run, status: dict) -> str:
     """A run's state in words, with its place in line while queued: "queued (2nd in line)".
     The run header, the Runs table and the live view's line all say it this way."""
@@ -83,7 +90,7 @@ def standing_line(run: runs.Run) -> str:
     run; the admin also sees the workers' host names."""
     from ui import visitor
 
-    s = jobs.standing(run)
+    s = _standing(str(run.path))
     if s is None:
         return "starting…"
     text = s.line()
