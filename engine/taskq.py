@@ -184,22 +184,22 @@ def locked(name: str, wait_s: float = 20.0, ttl_s: float = 60.0) -> Iterator[Non
 
 # --- tasks --------------------------------------------------------------------------------------
 def _train_task(run_id: str, attempt: int) -> None:
-    from engine import jobs
+    from engine import tasks
 
-    jobs.run_task(run_id, int(attempt))
+    tasks.run_task(run_id, int(attempt))
 
 
 def _sweep_task(name: str, storage: str, root: str) -> None:
-    from engine import jobs
+    from engine import tasks
 
-    jobs.sweep_task(name, storage, Path(root))
+    tasks.sweep_task(name, storage, Path(root))
 
 
 def maintain() -> None:
     """Requeue dead workers' trainings, re-send lost tasks, reap sweeps, clean expired files."""
-    from engine import jobs
+    from engine import tasks
 
-    jobs.maintain()
+    tasks.maintain()
 
 
 def _maintain_quietly() -> None:

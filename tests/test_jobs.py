@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from engine import jobs, taskq
+from engine import jobs, standing, taskq, tasks
 from engine.config import preset
 from engine.runs import RunState, load_model
 
@@ -61,7 +61,7 @@ def test_the_default_model_goes_before_visitors(root):
     a = jobs.submit(preset("fast", **TINY), run_id="a")
     urgent = jobs.submit(preset("fast", **TINY), run_id="urgent", priority=20)
     assert [r.id for r in jobs.queue()] == ["urgent", "a"]
-    s = jobs.standing(a)
+    s = standing.standing(a)
     assert s is not None and s.place == 2 and s.slots == 1 and s.kind == "cpu"
     assert s.start_s is not None and s.finish_s > s.start_s
     assert s.line().startswith("2nd in line, about ")
@@ -118,7 +118,7 @@ def test_a_stale_task_is_dropped(root):
     run = jobs.submit(preset("fast", **TINY), run_id="x")
     _wait(lambda: run.state().is_finished(), 60)
     run.set_status(RunState.QUEUED, attempt=7)
-    assert jobs.run_task("x", 6) is None
+    assert tasks.run_task("x", 6) is None
     assert run.state() == RunState.QUEUED and run.status()["attempt"] == 7
 
 
@@ -139,7 +139,7 @@ def test_maintain_fails_a_dead_terminal_training(root):
     run = create_run(preset("fast", **TINY), root, "cli")
     run.set_status(RunState.RUNNING, pid=2**22 + 12345, host=jobs.socket.gethostname(), epoch=0)
     assert run.state() == RunState.RUNNING  # reading the status changes nothing
-    assert jobs.maintain(root)["failed"] == ["cli"]
+    assert tasks.maintain(root)["failed"] == ["cli"]
     st = run.status()
     assert st["state"] == "failed" and "died" in st["message"]
 
@@ -156,7 +156,7 @@ def test_a_gpu_training_waits_in_the_gpu_queue(root):
     run = jobs.submit(preset("fast", **TINY, device="cuda"), run_id="g")
     assert run.status()["queue"] == "gpu"
     assert [n for n, _ in taskq.pending("gpu")] == ["train"] and not taskq.pending("cpu")
-    s = jobs.standing(run)
+    s = standing.standing(run)
     assert s.place == 1 and s.slots == 0 and s.kind == "gpu"
     assert s.line() == "1st in line; no GPU worker is running, so it waits for one"
     assert not taskq.workers(root)  # nothing was started for it on this CPU machine

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from engine import live
+from engine import live, live_bench
 from engine.config import DEFAULT_RUN_ID
 from engine.runs import Run, load_model
 
@@ -39,13 +39,13 @@ def _covered(inner, outer) -> float:
 
 
 def test_finds_and_labels_digits_on_paper(recognizer, test_digits):
-    frames = live.bench_frames(*test_digits, n=20, per_frame=6, seed=1)
+    frames = live_bench.bench_frames(*test_digits, n=20, per_frame=6, seed=1)
     right, total, extra = 0, 0, 0
     for frame, truth in frames:
         out, dets = recognizer.process(frame)
         assert out.shape == frame.shape and out.dtype == np.uint8
         assert not np.shares_memory(out, frame)  # the input frame is not drawn on
-        r, e = live.match(dets, truth)
+        r, e = live_bench.match(dets, truth)
         right, total, extra = right + r, total + len(truth), extra + e
         for t in truth:  # every digit lies (almost all) inside exactly one box
             assert sum(_covered(t.box, d.box) > 0.8 for d in dets) == 1, (t, [d.box for d in dets])
@@ -57,7 +57,7 @@ def test_finds_and_labels_digits_on_paper(recognizer, test_digits):
 
 
 def test_detections_come_in_reading_order(recognizer, test_digits):
-    (frame, truth), = live.bench_frames(*test_digits, n=1, per_frame=4, seed=3)  # fmt: skip
+    (frame, truth), = live_bench.bench_frames(*test_digits, n=1, per_frame=4, seed=3)  # fmt: skip
     _, dets = recognizer.process(frame)
     rows = [(d.box[1] // d.box[3], d.box[0]) for d in dets]
     assert rows == sorted(rows)
@@ -67,7 +67,7 @@ def test_empty_paper_gives_no_detections(recognizer, test_digits):
     x, _ = test_digits
     rng = np.random.default_rng(0)
     for _ in range(5):
-        frame, truth = live.synthetic_frame(x[:0], [], rng)  # paper, noise and lighting only
+        frame, truth = live_bench.synthetic_frame(x[:0], [], rng)  # paper, noise and lighting only
         assert truth == [] and recognizer.process(frame)[1] == []
     assert recognizer.process(np.zeros((480, 640, 3), np.uint8))[1] == []
 
@@ -97,7 +97,7 @@ def test_guide_box_mode_classifies_what_is_in_the_box(digit_run, test_digits):
 
 def test_min_confidence_hides_unsure_detections(digit_run, test_digits):
     model, cfg = load_model(digit_run.path)
-    (frame, _), = live.bench_frames(*test_digits, n=1, seed=5)  # fmt: skip
+    (frame, _), = live_bench.bench_frames(*test_digits, n=1, seed=5)  # fmt: skip
     strict = live.LiveRecognizer(
         live.net_classifier(model, cfg), live.LiveSettings(min_confidence=1.01)
     )
@@ -118,9 +118,9 @@ def test_greek_letters_with_a_few_shot_classifier(digit_run):
         right = total = 0
         for k in range(0, len(query), 4):
             imgs, labs = query.images[k : k + 4], query.labels[k : k + 4]
-            frame, truth = live.synthetic_frame(imgs, labs, rng)
+            frame, truth = live_bench.synthetic_frame(imgs, labs, rng)
             _, dets = rec.process(frame)
-            right += live.match(dets, truth)[0]
+            right += live_bench.match(dets, truth)[0]
             total += len(truth)
             assert all(d.label in letters and 0 <= d.confidence <= 1 for d in dets)
         assert right / total >= 0.6, (method, right, total)  # chance is 1/3
@@ -137,7 +137,7 @@ def test_bad_input_and_settings_are_refused(recognizer, digit_run):
 
 
 def test_fps_counter_and_timing(recognizer, test_digits):
-    frames = live.bench_frames(*test_digits, n=3, seed=7)
+    frames = live_bench.bench_frames(*test_digits, n=3, seed=7)
     for frame, _ in frames:
         recognizer.process(frame)
     assert recognizer.fps > 0 and recognizer.ms > 0

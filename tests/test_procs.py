@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from engine import jobs, procs
+from engine import procs, tasks
 from engine.config import preset
 from engine.runs import RunState, create_run, remove_stale_temp_files
 
@@ -102,7 +102,7 @@ def test_a_dead_writers_temp_files_go_when_its_death_is_seen(tmp_path):
         p.write_bytes(b"half")
     run.set_status(RunState.RUNNING, pid=dead, host=socket.gethostname())
     assert run.status()["state"] == "running" and stale.exists()  # a read changes nothing
-    jobs.maintain(tmp_path)  # the queue's housekeeping sees the process is gone ...
+    tasks.maintain(tmp_path)  # the queue's housekeeping sees the process is gone ...
     assert run.status()["state"] == "failed"
     assert not stale.exists() and not stale_status.exists()  # ... and its half saves go
     assert live.exists() and foreign.exists()

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from engine import jobs, runs
+from engine import runs, tasks
 from engine.config import preset
 from engine.runner import execute, restore_state
 from engine.runs import RunError, RunState, create_run, list_runs, load_model, open_run
@@ -110,7 +110,7 @@ def test_a_killed_job_shows_failed_with_its_checkpoint_intact_and_resumes():
     finally:
         proc.kill()
     assert run.status()["state"] == "running"  # as written: reading changes nothing
-    jobs.maintain()  # the queue's housekeeping notices the dead process
+    tasks.maintain()  # the queue's housekeeping notices the dead process
     st = run.status()
     assert st["state"] == "failed" and "died" in st["message"]
     load_model(run.path)  # the last checkpoint loads

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import data, estimate, jobs, runs, taskq
+from engine import data, estimate, jobs, runs, standing, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.export import bundle, onnx_bytes, readme
 from engine.models import Model
@@ -70,10 +70,10 @@ def queue_caption() -> None:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def _standing(path: str) -> jobs.Standing | None:
+def _standing(path: str) -> standing.Standing | None:
     """A queued run's standing, read at most every 5 s however many pages show it (it reads
     every run of the folder to calibrate the estimate)."""
-    return jobs.standing(runs.Run(Path(path)))
+    return standing.standing(runs.Run(Path(path)))
 
 
 def state_label(run: runs.Run, status: dict) -> str:
@@ -81,7 +81,7 @@ def state_label(run: runs.Run, status: dict) -> str:
     The run header, the Runs table and the live view's line all say it this way."""
     state = status.get("state", "")
     if state == "queued" and (pos := jobs.position(run)):
-        return f"queued ({jobs.ordinal(pos)} in line)"
+        return f"queued ({standing.ordinal(pos)} in line)"
     return state
 
 

@@ -156,7 +156,7 @@ def test_runs_page_lists_opens_and_deletes(open_page, done_run):
 def test_no_page_schedules_reaps_or_deletes():
     """Pages only enqueue and read: the queue's housekeeping belongs to its workers."""
     root = Path(APP).parent
-    banned = ("jobs.pump(", "jobs.maintain(", "clean_expired(", "sample_store.expire(",
+    banned = ("jobs.pump(", "tasks.maintain(", "clean_expired(", "sample_store.expire(",
               "sweep.reap(", "hosting.expire(", "remove_stale_temp_files(")  # fmt: skip
     callers = [
         (str(p.relative_to(root)), b)

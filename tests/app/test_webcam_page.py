@@ -223,11 +223,13 @@ def test_no_camera_puts_the_photo_upload_first(open_page, monkeypatch, digit_run
 def test_uploaded_photo_gets_a_box_and_the_video_frames_label_for_each_digit(
     open_page, digit_runs, mnist
 ):
-    from engine import live
+    from engine import live_bench
     from ui.webcam_views import HOLDER
 
     labels = [str(v) for v in mnist.y_test.tolist()]
-    ((frame, truth),) = live.bench_frames(mnist.x_test.numpy(), labels, n=1, per_frame=4, seed=3)
+    ((frame, truth),) = live_bench.bench_frames(
+        mnist.x_test.numpy(), labels, n=1, per_frame=4, seed=3
+    )
     at = open_page("app_pages/webcam.py", digit_runs)
     holder = at.session_state[HOLDER]
     _, video = holder.process(frame)  # what the video callback gets for this frame
@@ -258,11 +260,11 @@ def test_a_bad_upload_is_a_message(open_page, digit_runs):
 
 def test_photo_of_a_rotated_phone_picture_is_turned_upright(digit_runs, mnist):
     """EXIF orientation: a phone photo stored sideways is read as it was taken."""
-    from engine import live
+    from engine import live, live_bench
     from engine.runs import load_model
 
     labels = [str(v) for v in mnist.y_test.tolist()]
-    ((frame, _),) = live.bench_frames(mnist.x_test.numpy(), labels, n=1, per_frame=3, seed=5)
+    ((frame, _),) = live_bench.bench_frames(mnist.x_test.numpy(), labels, n=1, per_frame=3, seed=5)
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
     rec = live.LiveRecognizer(live.net_classifier(model, cfg))
     upright = [(d.label, d.box) for d in rec.process_photo(_photo_bytes(frame), "up.png")[1]]
@@ -300,7 +302,7 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
     """The callback path without a browser: av frames in, annotated av frames out."""
     import av
 
-    from engine import live
+    from engine import live, live_bench
     from engine.runs import load_model
     from ui.webcam_views import LiveHolder
 
@@ -308,7 +310,7 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
     h = LiveHolder()
     h.configure("k", lambda: live.LiveRecognizer(live.net_classifier(model, cfg)))
     labels = [str(v) for v in mnist.y_test.tolist()]
-    frames = live.bench_frames(mnist.x_test.numpy(), labels, n=3, per_frame=4, seed=2)
+    frames = live_bench.bench_frames(mnist.x_test.numpy(), labels, n=3, per_frame=4, seed=2)
     for frame, _ in frames:
         out = h.callback(av.VideoFrame.from_ndarray(frame, format="bgr24"))
         assert out.to_ndarray(format="bgr24").shape == frame.shape
@@ -318,10 +320,10 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
 
 
 def test_jpeg_photo_goes_through_the_same_engine(digit_runs, mnist):
-    from engine import live
+    from engine import live, live_bench
     from engine.runs import load_model
 
-    ((frame, truth),) = live.bench_frames(  # fmt: skip
+    ((frame, truth),) = live_bench.bench_frames(  # fmt: skip
         mnist.x_test.numpy(), [str(v) for v in mnist.y_test.tolist()], n=1, per_frame=3
     )
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
@@ -331,7 +333,7 @@ def test_jpeg_photo_goes_through_the_same_engine(digit_runs, mnist):
 
 
 def test_snapshot_adds_the_current_crop_to_the_greek_samples(open_page, digit_runs, mnist):
-    from engine import live
+    from engine import live_bench
     from ui.greek_views import SAMPLES
     from ui.webcam_views import HOLDER
 
@@ -339,7 +341,7 @@ def test_snapshot_adds_the_current_crop_to_the_greek_samples(open_page, digit_ru
     add = next(b for b in at.button if b.label.startswith("Add the current crop"))
     add.click().run()
     assert any("nothing to add" in w.value for w in at.warning)
-    ((frame, _),) = live.bench_frames(  # fmt: skip
+    ((frame, _),) = live_bench.bench_frames(  # fmt: skip
         mnist.x_test.numpy(), [str(v) for v in mnist.y_test.tolist()], n=1, per_frame=2
     )
     at.session_state[HOLDER].process(frame)  # what the video callback does with a frame

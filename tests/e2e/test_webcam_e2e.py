@@ -12,7 +12,7 @@ import harness
 import numpy as np
 import pytest
 
-from engine import live
+from engine import live, live_bench
 from engine.config import DEFAULT_RUN_ID
 
 pytestmark = pytest.mark.e2e
@@ -63,9 +63,9 @@ def known_digits_frame(digit_run, mnist) -> tuple[np.ndarray, set[str]]:
         labels = [y[i] for i in idx]
         if len(set(labels)) < 4:
             continue
-        frame, truth = live.synthetic_frame(x[idx], labels, rng, heights=(70, 100))
+        frame, truth = live_bench.synthetic_frame(x[idx], labels, rng, heights=(70, 100))
         _, dets = rec.process(frame)
-        if live.match(dets, truth) == (4, 0):
+        if live_bench.match(dets, truth) == (4, 0):
             return frame, set(labels)
     pytest.fail("no frame of four digits that the engine reads right")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import jobs, runs
+from engine import runs, tasks
 from engine import train as train_mod
 from engine.config import preset
 from engine.runner import execute
@@ -62,7 +62,7 @@ def test_sigkill_at_random_points_never_loses_a_checkpoint():
             proc.wait()
         finally:
             proc.kill()
-        jobs.maintain()  # the queue's housekeeping notices the dead process (pages only read)
+        tasks.maintain()  # the queue's housekeeping notices the dead process (pages only read)
         st = run.status()
         if st["state"] == "complete":
             break

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import hosting, jobs, taskq
+from engine import hosting, jobs, taskq, tasks
 from engine.config import preset
 from engine.runs import RunState, read_checkpoint
 
@@ -204,7 +204,7 @@ def test_a_broker_that_lost_its_tasks_gets_them_again(runs_dir, broker, monkeypa
     assert taskq.pending("cpu")
     _flush()  # the broker forgets
     monkeypatch.setattr(taskq, "LOST_AFTER_S", 0.0)
-    assert jobs.maintain(runs_dir)["resent"] == ["kept"]
+    assert tasks.maintain(runs_dir)["resent"] == ["kept"]
     assert [n for n, _ in taskq.pending("cpu")] == ["train"]
     w = Workers(runs_dir)
     try:
