@@ -4,6 +4,7 @@ README beside the checkpoint or the ONNX file in the downloaded ZIP."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -91,10 +92,13 @@ def readme(cfg: TrainConfig, run_id: str, model_file: str) -> str:
 def onnx_bytes(model: Model, cfg: TrainConfig | None = None, run_id: str = "") -> bytes:
     """The model as an ONNX file from the current (dynamo) exporter: input "image"
     (batch, 1, 28, 28) normalised as in training, output "scores"; with ``cfg``, the model card
-    goes into its ``metadata_props``."""
+    goes into its ``metadata_props``.
+
+    It exports a private copy: the exporter swaps a module's parameters while it traces, and
+    ``model`` may be the one object that every visitor's page classifies with at this moment."""
     import onnx  # noqa: F401 - fail here with a clear message rather than inside the exporter
 
-    model = model.eval().cpu()
+    model = copy.deepcopy(model).eval().cpu()
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level

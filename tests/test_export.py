@@ -101,3 +101,43 @@ def test_onnxruntime_scores_equal_torch(digit_runs_factory, mnist, fashion):
         assert got.shape == expected.shape == (10, 10)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
         assert (got.argmax(1) == expected.argmax(1)).all()
+
+
+def test_export_leaves_the_shared_model_alone():
+    """The app caches one model per run for every visitor (Inspect, Greek, "try it", the
+    webcam). The exporter swaps a module's parameters while it traces, so exporting that very
+    object broke classifications running beside it (AssertionError "Unexpected key
+    _export_root…"). The export must work on its own copy: reads during 2 exports all succeed,
+    give the same scores, and the model's parameters are the same objects afterwards."""
+    import threading
+
+    torch.manual_seed(0)
+    model = build_model(FAST_CNN).eval()
+    x = torch.rand(64, 1, 28, 28)
+    with torch.no_grad():
+        want = model(x)
+    params = {k: id(v) for k, v in model.named_parameters()}
+    errors, reads, done = [], [0], threading.Event()
+
+    def classify():
+        while not done.is_set():
+            try:
+                with torch.no_grad():
+                    got = model(x)
+                assert torch.allclose(got, want, atol=1e-5)
+                reads[0] += 1
+            except Exception as e:  # noqa: BLE001 - any failure of a read is the bug
+                errors.append(f"{type(e).__name__}: {e}"[:200])
+
+    reader = threading.Thread(target=classify)
+    reader.start()
+    try:
+        for _ in range(2):
+            onnx_bytes(model)
+    finally:
+        done.set()
+        reader.join()
+    assert not errors, errors[:3]
+    assert reads[0] > 0
+    assert {k: id(v) for k, v in model.named_parameters()} == params
+    assert not model.training
