@@ -85,10 +85,8 @@ def greek(args: argparse.Namespace, out: dict) -> int:
 
 
 def predict(args: argparse.Namespace, out: dict) -> int:
-    import torch
-
-    from engine.data import CLASSES, ImageError, normalize
-    from engine.models import probabilities
+    from engine.data import CLASSES, ImageError
+    from engine.predict import classify
     from engine.preprocess import preprocess
     from engine.runs import load_model
 
@@ -103,11 +101,9 @@ def predict(args: argparse.Namespace, out: dict) -> int:
             results.append({"path": str(path), "error": str(e)})
             failed += 1
             continue
-        with torch.inference_mode():
-            probs = model(normalize(img, cfg)).float()
-            probs = probabilities(cfg.model, probs)
-        p, k = probs[0].max(0)
-        print(f"{path}\t{classes[k]}\t{p.item():.3f}")
-        results.append({"path": str(path), "label": classes[k], "probability": p.item()})
+        probs = classify(model, cfg, img)[0]
+        k, p = int(probs.argmax()), float(probs.max())
+        print(f"{path}\t{classes[k]}\t{p:.3f}")
+        results.append({"path": str(path), "label": classes[k], "probability": p})
     out.update(predictions=results, failed=failed)
     return 1 if failed else 0

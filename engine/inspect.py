@@ -3,13 +3,12 @@
 Pure functions over an ``engine.models.Model`` (a named ``nn.Sequential``); nothing here trains
 or changes the model. Views that need conv layers raise ``NotApplicable`` for an MLP, with a
 message a page can show as it is. Saliency (input gradient, Grad-CAM) is in ``engine.saliency``;
-``analyse`` gathers every view the Inspect page shows.
+``engine.analysis.analyse`` gathers every view the Inspect page shows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,10 +19,7 @@ from engine import EngineError
 from engine.config import IMAGE_SIZE
 from engine.data import normalize
 from engine.models import Model
-from engine.models import probabilities as probabilities_of
-
-if TYPE_CHECKING:
-    from engine.saliency import Saliency
+from engine.predict import as_input, device_of, ensure_eval, output_probabilities
 
 NO_CONV = "not applicable: this model has no conv layers"
 
@@ -99,9 +95,9 @@ def layer_table(model: Model, title: str = "model", upto: str | None = None) -> 
         raise NotApplicable(f"no layer named {upto!r}; layers are: {', '.join(names)}")
     rows = [LayerRow("input", "InputLayer", (None, 1, IMAGE_SIZE, IMAGE_SIZE), 0)]
     trainable = non_trainable = 0
-    x = torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE, device=_device(model))
+    x = torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE, device=device_of(model))
     was_training = model.training
-    _eval(model)  # BatchNorm must not update its statistics with our zeros
+    ensure_eval(model)  # BatchNorm must not update its statistics with our zeros
     try:
         with torch.no_grad():
             for name, layer in model.named_children():
@@ -202,98 +198,18 @@ class Activations:
     predicted: int
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _eval(model: nn.Module) -> None:
-    """Eval mode, set only when needed: a shared, cached model (always in eval mode) is never
-    written to by a view."""
-    if model.training:
-        model.eval()
-
-
-def _probs(model: Model, out: torch.Tensor) -> torch.Tensor:
-    """Class probabilities from the network's output (a bare stack is taken to give logits)."""
-    config = getattr(model, "config", None)
-    return probabilities_of(config, out) if config is not None else out.softmax(dim=-1)
-
-
-def _as_input(model: Model, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    x = torch.as_tensor(x, dtype=torch.float32)
-    if x.dim() == 2:
-        x = x[None, None]
-    elif x.dim() == 3:
-        x = x[None]
-    if x.shape[0] != 1:
-        raise ValueError(f"expected one normalised image (1, 1, 28, 28), got {tuple(x.shape)}")
-    return x.to(_device(model))
-
-
 def activations(model: Model, x: torch.Tensor | np.ndarray) -> Activations:
     """The output of every layer for one normalised image (1, 1, 28, 28), and the prediction.
 
     Running the stack layer by layer gives, after each layer, exactly what the truncated
     sub-model ``truncate(model, name)`` would output, in one forward pass instead of one per layer.
     """
-    x = _as_input(model, x)
+    x = as_input(model, x)
     layers = []
-    _eval(model)
+    ensure_eval(model)
     with torch.inference_mode():
         for name, layer in model.named_children():
             x = layer(x)
             layers.append(LayerOutput(name, type(layer).__name__, x[0].float().cpu().numpy()))
-        probs = _probs(model, x.float())[0].cpu().numpy()
+        probs = output_probabilities(model, x)[0].cpu().numpy()
     return Activations(layers, probs, int(probs.argmax()))
-
-
-def probabilities(model: Model, x: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Class probabilities (num_classes,) for one normalised image."""
-    _eval(model)
-    with torch.inference_mode():
-        return _probs(model, model(_as_input(model, x)).float())[0].cpu().numpy()
-
-
-# --- everything the Inspect page shows, in one call ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """One model (and optionally one input image) seen every way the Inspect page shows it."""
-
-    table: LayerTable
-    filters: np.ndarray | None  # (C_out, k, k) first-layer filters; None for an MLP
-    second: np.ndarray | None  # (C_out, C_in, k, k) second-layer filters; None without one
-    no_filters: str  # why there are no filters ("" when there are)
-    no_second: str
-    smoothness: float | None  # spatial_autocorrelation of the first-layer filters
-    responses: np.ndarray | None  # (C_out, 28, 28) filter2D of the image; None without both
-    activations: Activations | None  # None without an image
-    saliency: Saliency | None  # engine.saliency.Saliency
-
-
-def analyse(model: Model, cfg, image: np.ndarray | None = None, title: str = "model") -> Analysis:
-    """Every view of ``model``: layer table, filters and, for a (28, 28) uint8 ``image``, the
-    filter responses, activations, prediction and saliency. ``cfg``: the run's TrainConfig
-    (its input normalisation)."""
-    table = layer_table(model, title=title)
-    filters = second = None
-    no_filters = no_second = ""
-    try:
-        filters = first_layer_filters(model)
-        second = second_layer_filters(model)
-    except NotApplicable as e:
-        if filters is None:
-            no_filters = no_second = str(e)
-        else:
-            no_second = str(e)
-    smooth = spatial_autocorrelation(filters) if filters is not None else None
-    if image is None:
-        return Analysis(table, filters, second, no_filters, no_second, smooth, None, None, None)
-    x = normalize(np.asarray(image), cfg)  # (1, 1, 28, 28), as in training
-    acts = activations(model, x)
-    responses = filter_responses(model, image, cfg) if filters is not None else None
-    from engine.saliency import saliency  # it builds on this module's helpers
-
-    sal = saliency(model, x, acts.predicted)
-    return Analysis(table, filters, second, no_filters, no_second, smooth, responses, acts, sal)

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import torch
 
 from engine import EngineError
 from engine.config import TrainConfig
-from engine.data import CLASSES, ImageError, normalize
-from engine.models import NOT_SURE_BELOW, Model, probabilities
+from engine.data import CLASSES, ImageError
+from engine.models import NOT_SURE_BELOW, Model
+from engine.predict import classify
 from engine.preprocess import (
     WORK_SIDE,
     ImageSource,
@@ -92,19 +92,13 @@ Classifier = Callable[[np.ndarray], list[tuple[str, float, str]]]
 def net_classifier(model: Model, cfg: TrainConfig) -> Classifier:
     """The run's own classes (digits, clothes): one batched forward pass."""
     classes = CLASSES[cfg.dataset]
-    model.eval()
 
-    def classify(images: np.ndarray) -> list[tuple[str, float, str]]:
-        with torch.inference_mode():
-            out = model(normalize(images, cfg)).float()  # (N, K), normalised as the run was
-            probs = probabilities(cfg.model, out)
-        conf, k = probs.max(1)
-        return [
-            (classes[j], float(c), f"{classes[j]} {float(c):.0%}")
-            for c, j in zip(conf.tolist(), k.tolist())
-        ]
+    def run(images: np.ndarray) -> list[tuple[str, float, str]]:
+        probs = classify(model, cfg, images)  # (N, K), normalised as the run was
+        k, conf = probs.argmax(1), probs.max(1)
+        return [(classes[j], float(c), f"{classes[j]} {float(c):.0%}") for c, j in zip(conf, k)]
 
-    return classify
+    return run
 
 
 def fewshot_classifier(

@@ -18,16 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.config import IMAGE_SIZE
-from engine.inspect import (
-    NO_CONV,
-    NotApplicable,
-    _as_input,
-    _device,
-    _eval,
-    conv_layers,
-    probabilities,
-)
+from engine.inspect import NO_CONV, NotApplicable, conv_layers
 from engine.models import SCORES, Model, score_model, truncate
+from engine.predict import as_input, device_of, ensure_eval, predict
 
 
 @dataclass(frozen=True)
@@ -50,8 +43,8 @@ def gradient_saliency(
     Bright pixels are those whose change would move the score most. Works for any model; the
     values are in score units per unit of normalised input (not scaled).
     """
-    x = _as_input(model, x)
-    _eval(model)
+    x = as_input(model, x)
+    ensure_eval(model)
     with torch.inference_mode(False), torch.enable_grad():
         x = x.clone().requires_grad_(True)  # a normal tensor even if x came from inference mode
         scores = score_model(model)(x)
@@ -71,7 +64,7 @@ def block_outputs(model: Model) -> list[tuple[str, int]]:
         return []
     starts = [names.index(c) for c in convs] + [names.index("flatten")]
     ends = [names[j - 1] for j in starts[1:]]
-    out, x = [], torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE, device=_device(model))
+    out, x = [], torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE, device=device_of(model))
     with torch.no_grad():
         for name, layer in model.named_children():
             if name == "flatten":
@@ -139,8 +132,8 @@ def _grad_cam(
         raise ValueError(f"weighting must be 'position' or 'channel', not {weighting!r}")
     layer = layer or grad_cam_layer(model)
     head, tail = split(model, layer)
-    x = _as_input(model, x)
-    _eval(model)
+    x = as_input(model, x)
+    ensure_eval(model)
     with torch.inference_mode(False), torch.enable_grad():
         with torch.no_grad():
             a = head(x.clone())
@@ -162,7 +155,7 @@ def _grad_cam(
 def saliency(model: Model, x: torch.Tensor | np.ndarray, target: int | None = None) -> Saliency:
     """The input gradient and, for a CNN, Grad-CAM of one class for one normalised image."""
     if target is None:
-        target = int(probabilities(model, x).argmax())
+        target = int(predict(model, as_input(model, x))[0].argmax())
     grad = gradient_saliency(model, x, target)
     try:
         cam, _, layer, shape = _grad_cam(model, x, target, None)

@@ -13,6 +13,7 @@ from engine.__main__ import main
 from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP, ModelConfig
 from engine.data import normalize
 from engine.models import build_model, count_params, truncate
+from engine.predict import predict
 from engine.runs import load_model
 
 DEEP = ModelConfig(channels=(8, 16, 32), kernel_sizes=(3, 3, 3), padding="same", pool="avg")
@@ -139,7 +140,7 @@ def test_activations_are_the_truncated_submodels_outputs(cnn, digit):
 
 def test_probabilities_of_a_logit_model_use_softmax(mlp, digit):
     x = normalize(digit, "mnist")
-    probs = ins.probabilities(mlp, x)
+    probs = predict(mlp, x)[0]
     with torch.inference_mode():
         want = mlp(x).softmax(1)[0].numpy()
     np.testing.assert_allclose(probs, want, rtol=1e-5)

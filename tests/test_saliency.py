@@ -17,11 +17,11 @@ import torch
 from inspect_runs import CNN_RUN, trained_runs
 from torch import nn
 
-from engine import inspect as ins
 from engine import saliency as sal
 from engine.config import CLASSIC_CNN, FAST_CNN, ModelConfig
 from engine.data import normalize
 from engine.models import Model, build_model
+from engine.predict import as_input, predict
 from engine.runs import load_model
 
 
@@ -104,7 +104,7 @@ def test_saliency_explains_the_logit_not_a_saturated_probability():
     confident = Model(layers, ModelConfig(channels=(2,), kernel_sizes=(3,), padding="same")).eval()
     x = signs_image()
     x[14:] = 0
-    assert ins.probabilities(confident, x)[0] > 0.999999
+    assert predict(confident, as_input(confident, x))[0, 0] > 0.999999
     s = sal.saliency(confident, x)
     assert s.target == 0 and s.cam.max() == pytest.approx(1.0)
     assert quadrants(s.cam)["top-left"] > 0.9 and s.gradient.max() > 1.0

@@ -1,6 +1,6 @@
 """The Inspect page's sections and its one cached analysis call.
 
-The page lays these out; the work is ``engine.inspect.analyse``, cached here by the model's
+The page lays these out; the work is ``engine.analysis.analyse``, cached here by the model's
 weights and the image, so a rerun that changes nothing recomputes nothing.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import inspect as ins
+from engine import analysis as an
 from engine.config import TrainConfig
 from engine.data import ImageError
 from engine.models import SCORES
@@ -45,14 +45,14 @@ def fingerprint(model: torch.nn.Module) -> str:
 @st.cache_data(max_entries=32, show_spinner="Looking inside the network…")
 def _analysis(
     key: str, title: str, image: np.ndarray | None, _model: torch.nn.Module, _cfg: TrainConfig
-) -> ins.Analysis:
-    return ins.analyse(_model, _cfg, image, title)
+) -> an.Analysis:
+    return an.analyse(_model, _cfg, image, title)
 
 
 def analysis(
     model: torch.nn.Module, cfg: TrainConfig, image: np.ndarray | None, title: str
-) -> ins.Analysis:
-    """``engine.inspect.analyse``, cached by the model's weights, its config and the image."""
+) -> an.Analysis:
+    """``engine.analysis.analyse``, cached by the model's weights, its config and the image."""
     key = fingerprint(model) + json.dumps(cfg.to_dict(), sort_keys=True)
     return _analysis(key, title, image, model, cfg)
 
@@ -86,7 +86,7 @@ def pick_input(test_images, draw_pad) -> tuple[np.ndarray | None, int | None]:
     return pre.image, None
 
 
-def layers_section(a: ins.Analysis) -> None:
+def layers_section(a: an.Analysis) -> None:
     st.header("Layers")
     st.write(
         "Each layer with the shape of its output for one 28×28 image (`None` is the batch size) "
@@ -113,7 +113,7 @@ def layers_section(a: ins.Analysis) -> None:
         st.code(t.text(), language=None)
 
 
-def filters_section(a: ins.Analysis) -> None:
+def filters_section(a: an.Analysis) -> None:
     st.header("Filters")
     if a.filters is None:
         st.info(
@@ -141,14 +141,14 @@ def filters_section(a: ins.Analysis) -> None:
         st.plotly_chart(second_filters_figure(a.second), width="stretch")
 
 
-def prediction_line(a: ins.Analysis, classes: tuple[str, ...], label: int | None) -> None:
+def prediction_line(a: an.Analysis, classes: tuple[str, ...], label: int | None) -> None:
     acts = a.activations
     truth = f" (true label: {classes[label]})" if label is not None else ""
     p = acts.probabilities[acts.predicted]
     st.subheader(f"Predicted: {classes[acts.predicted]} ({100 * p:.1f}%){truth}")
 
 
-def responses_section(a: ins.Analysis, image: np.ndarray) -> None:
+def responses_section(a: an.Analysis, image: np.ndarray) -> None:
     if a.responses is None:
         return
     st.header("Filter responses")
@@ -162,7 +162,7 @@ def responses_section(a: ins.Analysis, image: np.ndarray) -> None:
     right.plotly_chart(maps_figure(a.responses, cols=5, px=5), width="stretch")
 
 
-def activations_section(a: ins.Analysis, classes: tuple[str, ...]) -> None:
+def activations_section(a: an.Analysis, classes: tuple[str, ...]) -> None:
     st.header("Activations")
     st.write(
         "What every layer outputs for this image — the truncated sub-model up to that layer. "
@@ -183,13 +183,13 @@ def activations_section(a: ins.Analysis, classes: tuple[str, ...]) -> None:
                 st.plotly_chart(vector_figure(v, names), width="stretch", key=key)
 
 
-def probabilities_section(a: ins.Analysis, classes: tuple[str, ...]) -> None:
+def probabilities_section(a: an.Analysis, classes: tuple[str, ...]) -> None:
     st.header("Prediction")
     st.write("The probability the network gives each class (softmax of its class scores).")
     st.plotly_chart(probabilities_figure(a.activations.probabilities, classes), width="stretch")
 
 
-def saliency_section(a: ins.Analysis, image: np.ndarray, classes: tuple[str, ...]) -> None:
+def saliency_section(a: an.Analysis, image: np.ndarray, classes: tuple[str, ...]) -> None:
     st.header("Saliency")
     s = a.saliency
     name = classes[s.target]

@@ -14,7 +14,7 @@ from engine import data, estimate, jobs, runs, standing, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.export import bundle, onnx_bytes, readme
 from engine.models import Model
-from engine.models import probabilities as probabilities_of
+from engine.predict import classify
 from engine.train import resolve_device
 
 # The server only runs small inferences; leave the other core to the training job.
@@ -129,26 +129,13 @@ class Predictions:
         return np.bincount(self.labels * k + self.predicted, minlength=k * k).reshape(k, k)
 
 
-def probabilities(m: Model, cfg: TrainConfig, images: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Class probabilities (N, K) of uint8 images (N, 28, 28) or of one image (28, 28)."""
-    x = torch.as_tensor(images)
-    if x.dim() == 2:
-        x = x[None]
-    parts = []
-    with torch.inference_mode():
-        for i in range(0, len(x), 1000):
-            out = m(data.normalize(x[i : i + 1000], cfg)).float()  # (B, K)
-            parts.append(probabilities_of(cfg.model, out))
-    return torch.cat(parts).numpy()
-
-
 @st.cache_resource(max_entries=4, show_spinner="Classifying the test set…")
 def _predictions(path: str, mtime: float) -> Predictions:
     m, cfg = _model(path, mtime)
     ds = dataset(cfg.dataset)
     n = min(cfg.limit_test or len(ds.y_test), len(ds.y_test))  # the set the accuracy is on
     x, y = ds.x_test[:n], ds.y_test[:n]
-    return Predictions(x.numpy(), y.numpy(), probabilities(m, cfg, x), ds.classes)
+    return Predictions(x.numpy(), y.numpy(), classify(m, cfg, x), ds.classes)
 
 
 def predictions(run: runs.Run) -> Predictions:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from engine import EngineError
 from engine.models import NOT_SURE_BELOW
+from engine.predict import classify
 from engine.preprocess import ImageSource, preprocess
 from engine.runs import Run
 from ui import draw, resources
@@ -95,7 +96,7 @@ def answers(model, cfg, inputs: list[TryInput], progress=None) -> tuple[list[Ans
         errors.append(f"Only the first {MAX_TRY} of {len(inputs)} images are shown.")
     if not prepared:
         return [], errors
-    probs = resources.probabilities(model, cfg, np.stack([img for _, img, _, _ in prepared]))
+    probs = classify(model, cfg, np.stack([img for _, img, _, _ in prepared]))
     out = [
         Answer(item.name, img, p, item.actual, steps, notes)
         for (item, img, steps, notes), p in zip(prepared, probs, strict=True)

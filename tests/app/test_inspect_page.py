@@ -47,11 +47,11 @@ def test_renders_the_default_cnn_with_every_view(page):
 
 
 def test_a_rerun_that_changes_nothing_recomputes_nothing(page, monkeypatch):
-    from engine import inspect as ins
+    from engine import analysis
 
     calls = []
-    real = ins.analyse
-    monkeypatch.setattr(ins, "analyse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = analysis.analyse
+    monkeypatch.setattr(analysis, "analyse", lambda *a, **k: calls.append(1) or real(*a, **k))
     page.number_input[0].set_value(3).run()  # a new image: analysed once
     assert len(calls) == 1 and not page.exception
     page.run()  # nothing changed
