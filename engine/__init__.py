@@ -27,8 +27,12 @@ Modules:
   ``standing``: a queued run's place and expected wait; ``tasks``: what a worker does with a
   task, and the queue's housekeeping (``maintain``).
 - ``estimate``: how long a job will take, from a cost model calibrated by the finished runs.
-- ``hosting``: hosted mode: visitors, ownership and quotas.
-- ``inspect``: what a network learned: layer table, filters, activations, all in one call.
+- ``hosting``: hosted mode: visitors, ownership and quotas; ``admin``: the admin password
+  (a growing wait after wrong tries) and unlocks that survive a reload.
+- ``inspect``: what a network learned: layer table, filters, activations; ``analysis``: every
+  view the Inspect page shows, in one call.
+- ``predict``: class probabilities of images, on the model's own device (the one place that
+  classifies).
 - ``saliency``: input gradient and Grad-CAM, without hooks or writes to a shared model.
 - ``embed``: embeddings of a truncated network and few-shot classifiers (Greek letters).
 - ``samples``, ``sample_files``, ``sample_store``: few-shot sample sets, their files (ZIP, the

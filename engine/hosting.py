@@ -11,6 +11,7 @@ server's own first-start job) acts as the operator.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -22,8 +23,9 @@ from engine import EngineError
 
 PUBLIC_ENV = "ENGINE_PUBLIC"
 OPERATOR = "operator"  # the owner recorded for work started from the CLI or by the server itself
-VISITORS_DIR = ".visitors"  # under the runs directory: one folder per visitor token
+VISITORS_DIR = ".visitors"  # under the runs directory: one folder per visitor id
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_ID = re.compile(r"^[0-9a-f]{32}$")  # what visitor_id returns
 
 
 class HostingError(EngineError):
@@ -32,7 +34,7 @@ class HostingError(EngineError):
 
 @dataclass(frozen=True)
 class Visitor:
-    id: str  # a random token kept in the browser (cookie); stable across reloads
+    id: str  # visitor_id() of the random token in the browser's cookie; stable across reloads
     is_admin: bool = False  # may cancel, resume and delete anything; no quotas
 
 
@@ -48,6 +50,20 @@ def public() -> bool:
 def valid_token(token: object) -> bool:
     """Whether ``token`` can name a visitor (and a folder): 8-64 URL-safe characters."""
     return isinstance(token, str) and bool(_TOKEN.match(token))
+
+
+def visitor_id(token: str) -> str:
+    """The name a visitor goes by on the server: 32 hex digits of the SHA-256 of their token.
+
+    Status files, folder names and logs hold this, never the token. Knowing it does not make
+    anyone that visitor: a cookie holding an id is hashed once more, into another id.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def is_visitor_id(name: str) -> bool:
+    """Whether ``name`` has the form of ``visitor_id``'s answers (and not of a raw token)."""
+    return bool(_ID.match(name))
 
 
 def _env_int(name: str, default: int) -> int:
@@ -210,7 +226,7 @@ def tree_bytes(path: Path) -> int:
 
 
 def expire(root: Path, now: float | None = None, limits: Limits | None = None) -> list[str]:
-    """Remove the files of visitors idle longer than the limit; returns their tokens.
+    """Remove the files of visitors idle longer than the limit; returns their ids.
 
     Only their sample folders go here; their finished runs are deleted by ``engine.jobs.expire``.
     """

@@ -283,6 +283,38 @@ def _remove_expired(root: Path) -> list[str]:
     return removed
 
 
+def adopt_legacy_visitor(token: str, root: Path | None = None) -> list[str]:
+    """A visitor whose cookie predates hashed ids (``hosting.visitor_id``) is back: their folder
+    and the runs they own move from the raw token to its id, so they keep their work and the
+    token leaves the disk. Returns the runs changed. A running run (its worker writes its status
+    without the lock) and the folder wait for their next visit; sweeps keep the token (the admin
+    can still stop them, and they end by themselves)."""
+    root = Path(root or runs_dir())
+    old = root / hosting.VISITORS_DIR / token
+    if hosting.is_visitor_id(token) or not hosting.valid_token(token) or not old.is_dir():
+        return []  # an id is no token to adopt: that would hand its owner's work to the caller
+    new, changed, running_left = hosting.visitor_id(token), [], False
+    for run in list_runs(root):
+        if run.status().get("owner") != token:
+            continue
+        with taskq.locked(f"run-{run.id}"):
+            st = run.status()
+            state = RunState(st.get("state", "failed"))
+            if state == RunState.RUNNING:
+                running_left = True
+            elif st.get("owner") == token:
+                run.set_status(state, owner=new)
+                changed.append(run.id)
+    if not running_left:
+        home = old.with_name(new)
+        home.mkdir(exist_ok=True)
+        for f in old.iterdir():
+            if not (home / f.name).exists():
+                f.rename(home / f.name)
+        shutil.rmtree(old, ignore_errors=True)
+    return changed
+
+
 # --- sweeps: each trial is a task of the same queue -----------------------------------------------
 def send_trials(name: str, storage: str, root: Path, n: int) -> None:
     """Start ``n`` chains of trial tasks for sweep ``name``: each task trains one trial and,

@@ -183,3 +183,65 @@ def test_sweep_trials_and_trainings_share_a_visitors_cap(tmp_path, monkeypatch):
         sweep.start_workers(other, 1, by=BOB)
     sweep.stop(name, by=ALICE)  # a stopped sweep frees the slot
     jobs.submit(preset("fast", **TINY), run_id="alices-run", by=ALICE)
+
+
+# --- the token stays in the browser (issue: the admin password can be tried forever, item 3) ---
+def test_the_server_knows_a_visitor_by_a_hash_of_their_token():
+    token = "Zq3-raw_cookie_token_xy"
+    vid = hosting.visitor_id(token)
+    assert vid == hosting.visitor_id(token) and token not in vid
+    assert hosting.is_visitor_id(vid) and hosting.valid_token(vid)  # it can name their folder
+    assert not hosting.is_visitor_id(token)
+    assert hosting.visitor_id(vid) != vid  # a cookie holding someone's id is somebody else
+
+
+def _legacy_run(root, run_id: str, owner: str, state: RunState):
+    from engine.runs import create_run
+
+    run = create_run(preset("fast", **TINY), root, run_id)
+    run.set_status(state, owner=owner, submitted=1.0, attempt=1)
+    return run
+
+
+def test_a_visitor_back_with_an_old_cookie_keeps_their_work_under_the_hash(runs_dir):
+    token = "OldRawToken_from-before"
+    vid = hosting.visitor_id(token)
+    done = _legacy_run(runs_dir, "old-done", token, RunState.CANCELLED)
+    busy = _legacy_run(runs_dir, "old-busy", token, RunState.RUNNING)
+    other = _legacy_run(runs_dir, "someone-elses", "AnotherRawToken", RunState.COMPLETE)
+    folder = runs_dir / hosting.VISITORS_DIR / token
+    folder.mkdir(parents=True)
+    (folder / "samples.zip").write_bytes(b"their samples")
+
+    assert jobs.adopt_legacy_visitor(token, runs_dir) == ["old-done"]
+    assert done.status()["owner"] == vid
+    assert token not in (done.path / "status.json").read_text()
+    assert busy.status()["owner"] == token  # its worker writes its status: next visit
+    assert other.status()["owner"] == "AnotherRawToken"
+    assert folder.is_dir()  # kept until every run moved
+
+    busy.set_status(RunState.COMPLETE)
+    assert jobs.adopt_legacy_visitor(token, runs_dir) == ["old-busy"]
+    assert not folder.exists()
+    assert (hosting.visitor_dir(runs_dir, vid) / "samples.zip").read_bytes() == b"their samples"
+    assert jobs.adopt_legacy_visitor(token, runs_dir) == []  # once
+
+
+def test_an_id_in_a_cookie_adopts_nothing(runs_dir):
+    """An id is not secret (logs, status files): a cookie holding one must not take the work
+    of its owner."""
+    vid = hosting.visitor_id("VictimsRawToken")
+    run = _legacy_run(runs_dir, "victims", vid, RunState.COMPLETE)
+    hosting.touch(runs_dir, vid)
+    assert jobs.adopt_legacy_visitor(vid, runs_dir) == []
+    assert run.status()["owner"] == vid and hosting.visitor_dir(runs_dir, vid).is_dir()
+
+
+def test_the_readme_says_what_the_visitor_cookie_can_and_cannot_protect():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("**What the visitor cookie can and cannot protect.**")
+    para = " ".join(readme[start : readme.index("\n\n", start)].split())
+    for needed in ("not HttpOnly", "hash", "not a login", "HTTPS", "Secure", "wrong try"):
+        assert needed in para, needed

@@ -2,24 +2,26 @@
 
 A visitor is a random token kept in a cookie, so it survives a reload in the same browser and
 another browser is another visitor. Streamlit reads cookies (``st.context.cookies``) but cannot
-set them, so a tiny custom component (v2, inline JS) writes the cookie once.
+set them, so a tiny custom component (v2, inline JS) writes the cookie once: it cannot be
+HttpOnly. The server knows the visitor by a hash of the token (``engine.hosting.visitor_id``),
+never the token itself. The admin unlock is kept on the server per visitor (``engine.admin``).
 """
 
 from __future__ import annotations
 
-import hmac
+import contextlib
 import os
 import secrets
 
 import streamlit as st
 
-from engine import hosting
-from engine.hosting import Visitor
+from engine import EngineError, admin, hosting, jobs
+from engine.hosting import HostingError, Visitor
+from engine.runs import runs_dir
 
 COOKIE = "engine_visitor"
 COOKIE_DAYS = 30
-_TOKEN = "visitor_token"  # session-state keys
-_ADMIN = "visitor_admin"
+_TOKEN = "visitor_token"  # session-state key: the raw token, kept only in this session
 
 _SET_COOKIE_JS = """
 export default function (component) {
@@ -72,19 +74,30 @@ def _logged_in_admin() -> bool:
         return False
 
 
-def current() -> Visitor:
-    """This browser's visitor. In local mode (not public) every visitor is the admin."""
+def _token() -> str:
+    """This session's token: the cookie's, else a new one."""
     token = st.session_state.get(_TOKEN)
     if not hosting.valid_token(token):
-        token = _cookie_token() or secrets.token_urlsafe(16)
+        token = _cookie_token()
+        if token:  # once per session: work stored under the raw token moves to its hash
+            with contextlib.suppress(EngineError, OSError):
+                jobs.adopt_legacy_visitor(token, runs_dir())
+        else:
+            token = secrets.token_urlsafe(16)
         st.session_state[_TOKEN] = token
-    admin = not hosting.public() or bool(st.session_state.get(_ADMIN)) or _logged_in_admin()
-    return Visitor(id=token, is_admin=admin)
+    return token
+
+
+def current() -> Visitor:
+    """This browser's visitor. In local mode (not public) every visitor is the admin."""
+    me = hosting.visitor_id(_token())
+    is_admin = not hosting.public() or admin.unlocked(me) or _logged_in_admin()
+    return Visitor(id=me, is_admin=is_admin)
 
 
 def keep_cookie() -> None:
     """Write this session's token into the browser's cookie when it is not there yet."""
-    token = current().id
+    token = _token()
     if _cookie_token() != token:
         _cookie_writer(
             data={"name": COOKIE, "token": token, "maxAge": COOKIE_DAYS * 86400},
@@ -97,10 +110,11 @@ def admin_panel() -> None:
     """Sidebar unlock for the admin (hosted mode only): a password from ``st.secrets``."""
     if not hosting.public():
         return
-    if st.session_state.get(_ADMIN) or _logged_in_admin():
+    me = current().id
+    if admin.unlocked(me) or _logged_in_admin():
         st.caption(":material/shield_person: Admin: every run and sweep can be changed.")
-        if st.session_state.get(_ADMIN) and st.button("Lock admin", key="admin_lock"):
-            st.session_state[_ADMIN] = False
+        if admin.unlocked(me) and st.button("Lock admin", key="admin_lock"):
+            admin.lock(me)
             st.rerun()
         return
     expected = _secret("admin_password")
@@ -113,9 +127,12 @@ def admin_panel() -> None:
         with st.form("admin_unlock", clear_on_submit=True, border=False):
             given = st.text_input("Admin password", type="password")
             if st.form_submit_button("Unlock"):
-                # compare_digest: the time taken says nothing about how much of it matched
-                if hmac.compare_digest(given.encode(), expected.encode()):
-                    st.session_state[_ADMIN] = True
+                try:
+                    right = admin.unlock(me, given, expected)
+                except HostingError as e:  # wrong tries before: the password is not checked
+                    st.error(str(e))
+                    return
+                if right:
                     st.rerun()
                 st.error("Wrong password.")
 
