@@ -77,6 +77,7 @@ bench: setup
 	$(PY) bench/preprocess_speed.py
 	$(PY) bench/real_inputs.py
 	$(PY) bench/queue_load.py
+	$(PY) bench/hosted_load.py
 
 bench-quick: setup
 	$(PY) bench/train_speed.py --threads 1 --quick
@@ -87,11 +88,14 @@ bench-quick: setup
 	$(PY) bench/preprocess_speed.py --quick
 	$(PY) bench/real_inputs.py --quick
 	$(PY) bench/queue_load.py --quick
+	$(PY) bench/hosted_load.py --quick
 
-# The fault and load suites, longer: 25 random kills instead of 4, several seeds.
+# The fault and load suites, longer: 25 random kills instead of 4, several seeds; the queue's
+# long tests on all three storages (`make test` runs each on one), SIGKILL loop over 5 seeds.
 stress: setup
 	for seed in 1 2 3 4; do \
 		STRESS_KILLS=25 STRESS_SEED=$$seed $(PY) -m pytest -q tests/reliability/test_faults.py || exit 1; \
 	done
 	STRESS_EXAMPLES=2000 $(PY) -m pytest -q tests/reliability/test_load.py \
 		tests/reliability/test_bad_input.py
+	QUEUE_ALL_BROKERS=1 QUEUE_KILL_SEEDS=0,1,2,3,4 $(PY) -m pytest -q tests/reliability/test_queue.py

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
+from queue_workers import wait_for
 
 from engine import jobs, standing, taskq, tasks
 from engine.config import preset
@@ -28,20 +28,11 @@ def root(runs_dir, monkeypatch):
     return runs_dir
 
 
-def _wait(cond, timeout: float, step: float = 0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        if v := cond():
-            return v
-        time.sleep(step)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def test_one_worker_runs_jobs_one_after_the_other_in_order(root):
     runs = [jobs.submit(preset("fast", **TINY), run_id=i) for i in "abc"]
     assert [r.id for r in jobs.queue()] in (["a", "b", "c"], ["b", "c"])  # a may have started
     assert len(taskq.workers(root)) == 1  # submit started the embedded worker, once
-    _wait(lambda: all(r.state().is_finished() for r in runs), 90)
+    wait_for(lambda: all(r.state().is_finished() for r in runs), 90)
     assert [r.state() for r in runs] == [RunState.COMPLETE] * 3
     started = [r.status()["started"] for r in runs]
     finished = [r.status()["finished"] for r in runs]
@@ -57,7 +48,7 @@ def test_the_default_model_goes_before_visitors(root):
 
     long = preset("fast", epochs=2, limit_train=4096, limit_test=256, threads=1)
     first = jobs.submit(long, run_id="first")
-    _wait(lambda: first.state() == RunState.RUNNING, 30, 0.02)
+    wait_for(lambda: first.state() == RunState.RUNNING, 30, 0.02)
     a = jobs.submit(preset("fast", **TINY), run_id="a")
     urgent = jobs.submit(preset("fast", **TINY), run_id="urgent", priority=20)
     assert [r.id for r in jobs.queue()] == ["urgent", "a"]
@@ -65,7 +56,7 @@ def test_the_default_model_goes_before_visitors(root):
     assert s is not None and s.place == 2 and s.slots == 1 and s.kind == "cpu"
     assert s.start_s is not None and s.finish_s > s.start_s
     assert s.line().startswith("2nd in line, about ")
-    _wait(lambda: a.state().is_finished(), 90)
+    wait_for(lambda: a.state().is_finished(), 90)
     assert urgent.status()["started"] <= a.status()["started"]
     assert create_run  # the run files are the queue's only truth: nothing else to clean
 
@@ -75,13 +66,13 @@ def test_cancel_a_queued_run_and_a_running_one(root):
     a = jobs.submit(cfg, run_id="a")
     b = jobs.submit(preset("fast", **TINY), run_id="b")
     c = jobs.submit(preset("fast", **TINY), run_id="c")
-    _wait(lambda: a.state() == RunState.RUNNING, 30, 0.02)
+    wait_for(lambda: a.state() == RunState.RUNNING, 30, 0.02)
     assert jobs.cancel(b) == RunState.CANCELLED
     assert jobs.position(c) == 1
     jobs.cancel(a)
-    _wait(lambda: a.state().is_finished(), 30)
+    wait_for(lambda: a.state().is_finished(), 30)
     assert a.state() == RunState.CANCELLED, a.status()
-    _wait(lambda: c.state().is_finished(), 60)
+    wait_for(lambda: c.state().is_finished(), 60)
     assert c.state() == RunState.COMPLETE
     assert b.state() == RunState.CANCELLED and not b.has_checkpoint()
 
@@ -91,21 +82,23 @@ def test_cancel_reaches_a_worker_on_another_machine(root, monkeypatch):
     cancel file, which every machine sees, stops it at its next batch."""
     cfg = preset("fast", epochs=5, limit_train=8192, limit_test=256, threads=1)
     run = jobs.submit(cfg, run_id="far")
-    _wait(lambda: run.status().get("progress"), 30, 0.02)
+    wait_for(lambda: run.status().get("progress"), 30, 0.02)
     monkeypatch.setattr(jobs.socket, "gethostname", lambda: "another-web-host")
     assert jobs.cancel(run) == RunState.RUNNING
-    _wait(lambda: run.state().is_finished(), 30)
+    wait_for(lambda: run.state().is_finished(), 30)
     assert run.state() == RunState.CANCELLED
 
 
 def test_sigkill_of_the_worker_resumes_from_the_checkpoint(root):
     cfg = preset("fast", epochs=3, limit_train=3072, limit_test=256, threads=1, log_every=2)
     run = jobs.submit(cfg, run_id="killed")
-    _wait(lambda: run.status().get("epoch", 0) >= 1 and run.state() == RunState.RUNNING, 60, 0.02)
+    wait_for(
+        lambda: run.status().get("epoch", 0) >= 1 and run.state() == RunState.RUNNING, 60, 0.02
+    )
     os.kill(run.status()["pid"], signal.SIGKILL)
     model, loaded = load_model(run.path)  # the last epoch's checkpoint is intact
     assert loaded == cfg and model(torch_zeros()).shape == (1, 10)
-    _wait(lambda: run.state().is_finished(), 90)
+    wait_for(lambda: run.state().is_finished(), 90)
     st = run.status()
     assert run.state() == RunState.COMPLETE, st
     assert st["attempt"] >= 2 and st["requeues"] >= 1
@@ -116,7 +109,7 @@ def test_sigkill_of_the_worker_resumes_from_the_checkpoint(root):
 def test_a_stale_task_is_dropped(root):
     """A task whose attempt is not the run's (it was requeued meanwhile) trains nothing."""
     run = jobs.submit(preset("fast", **TINY), run_id="x")
-    _wait(lambda: run.state().is_finished(), 60)
+    wait_for(lambda: run.state().is_finished(), 60)
     run.set_status(RunState.QUEUED, attempt=7)
     assert tasks.run_task("x", 6) is None
     assert run.state() == RunState.QUEUED and run.status()["attempt"] == 7
@@ -126,7 +119,7 @@ def test_resume_refuses_a_complete_run(root):
     from engine.runs import RunError
 
     run = jobs.submit(preset("fast", **TINY), run_id="done")
-    _wait(lambda: run.state().is_finished(), 60)
+    wait_for(lambda: run.state().is_finished(), 60)
     with pytest.raises(RunError, match="only cancelled or failed"):
         jobs.resume(run)
 

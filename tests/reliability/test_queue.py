@@ -12,70 +12,38 @@ import contextlib
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from queue_workers import BROKERS, Workers, broker_url, flush, wait_for
 
 from engine import hosting, jobs, taskq, tasks
 from engine.config import preset
 from engine.runs import RunState, read_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
-BROKERS = {
-    "sqlite": None,  # the embedded default: a file in the runs folder
-    "redis": "redis://127.0.0.1:6379/15",
-    "postgresql": "postgresql://postgres@127.0.0.1:5432/test",
-}
 TINY = dict(epochs=1, limit_train=512, limit_test=256, batch_size=64, threads=1)
+# The long tests run on one storage each, so that every `make test` covers all three;
+# `make stress` (QUEUE_ALL_BROKERS=1) runs each of them on every storage.
+ALL_BROKERS = os.environ.get("QUEUE_ALL_BROKERS") == "1"
 
 
-def _flush() -> None:
-    for kind in taskq.QUEUES:
-        taskq.huey(kind).flush()
+def on(name: str):
+    """Run the test on broker ``name`` (on all three with QUEUE_ALL_BROKERS=1)."""
+    return pytest.mark.parametrize("broker", list(BROKERS) if ALL_BROKERS else [name],
+                                   indirect=True)  # fmt: skip
 
 
 @pytest.fixture(params=list(BROKERS))
 def broker(request, runs_dir, monkeypatch) -> str:
-    url = BROKERS[request.param] or f"sqlite:///{runs_dir.resolve()}/.queue.sqlite3"
-    monkeypatch.setenv(taskq.QUEUE_URL_ENV, url)
+    monkeypatch.setenv(taskq.QUEUE_URL_ENV, broker_url(request.param, runs_dir))
     runs_dir.mkdir(parents=True, exist_ok=True)
     try:
-        _flush()
+        flush()
     except Exception as e:  # noqa: BLE001 - whatever the client raises: no server here
         pytest.skip(f"no {request.param} server at 127.0.0.1 ({type(e).__name__}: {e})")
     yield request.param
     with contextlib.suppress(Exception):
-        _flush()
-
-
-class Workers:
-    """Real worker processes on this machine, each in its own process group."""
-
-    def __init__(self, root: Path) -> None:
-        self.root, self.procs = root, []
-
-    def start(self, concurrency: int = 1) -> subprocess.Popen:
-        env = {**os.environ, "ENGINE_RUNS_DIR": str(self.root), "OMP_NUM_THREADS": "1",
-               "PYTHONPATH": str(ROOT)}  # fmt: skip
-        log = open(self.root / f"worker-{len(self.procs)}.log", "ab")
-        cmd = [sys.executable, "-m", "engine", "worker", "--concurrency", str(concurrency)]
-        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                             start_new_session=True)  # fmt: skip
-        self.procs.append(p)
-        _wait(lambda: any(w["pid"] == p.pid for w in taskq.workers(self.root)), 60)
-        return p
-
-    def kill_group(self, p: subprocess.Popen) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-
-    def stop(self) -> None:
-        for p in self.procs:
-            self.kill_group(p)
+        flush()
 
 
 @pytest.fixture()
@@ -85,19 +53,11 @@ def workers(runs_dir, broker):
     w.stop()
 
 
-def _wait(cond, timeout: float, step: float = 0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        if v := cond():
-            return v
-        time.sleep(step)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def _epochs(run) -> list[int]:
     return [m["epoch"] for m in run.metrics() if m.get("kind") == "epoch"]
 
 
+@on("redis")
 def test_twenty_trainings_from_five_visitors_with_two_workers(runs_dir, workers, monkeypatch):
     """All complete, each exactly once, and the caps hold at every sample: never more than
     the 2 workers' slots running, never more than a visitor's quota active."""
@@ -140,6 +100,7 @@ def test_twenty_trainings_from_five_visitors_with_two_workers(runs_dir, workers,
 SEEDS = [int(s) for s in os.environ.get("QUEUE_KILL_SEEDS", "0").split(",")]
 
 
+@on("postgresql")
 @pytest.mark.parametrize("seed", SEEDS)
 def test_sigkill_of_workers_in_ten_random_places(runs_dir, workers, seed):
     """SIGKILL the process training a run, 10 times at random moments (loading, mid-epoch,
@@ -151,7 +112,7 @@ def test_sigkill_of_workers_in_ten_random_places(runs_dir, workers, seed):
     runs = [jobs.submit(preset("fast", **cfg, seed=i), run_id=f"r{i}") for i in range(8)]
     kills = 0
     while kills < 10:
-        live = _wait(lambda: [r for r in runs if r.state() == RunState.RUNNING]
+        live = wait_for(lambda: [r for r in runs if r.state() == RunState.RUNNING]
                      or all(r.state().is_finished() for r in runs), 60)  # fmt: skip
         if live is True:
             break  # everything finished before 10 kills: the assertions below still hold
@@ -172,7 +133,7 @@ def test_sigkill_of_workers_in_ten_random_places(runs_dir, workers, seed):
                 os.kill(st["pid"], signal.SIGKILL)
         kills += 1
     assert kills == 10, "the trainings finished before 10 kills: make them longer"
-    _wait(lambda: all(r.state().is_finished() for r in runs), 240, 0.2)
+    wait_for(lambda: all(r.state().is_finished() for r in runs), 240, 0.2)
     requeues = 0
     for r in runs:
         st = r.status()
@@ -202,14 +163,14 @@ def test_a_broker_that_lost_its_tasks_gets_them_again(runs_dir, broker, monkeypa
         pytest.skip("the embedded queue is a file in the runs folder: it loses nothing alone")
     run = jobs.submit(preset("fast", **TINY), run_id="kept")
     assert taskq.pending("cpu")
-    _flush()  # the broker forgets
+    flush()  # the broker forgets
     monkeypatch.setattr(taskq, "LOST_AFTER_S", 0.0)
     assert tasks.maintain(runs_dir)["resent"] == ["kept"]
     assert [n for n, _ in taskq.pending("cpu")] == ["train"]
     w = Workers(runs_dir)
     try:
         w.start()
-        _wait(lambda: run.state().is_finished(), 60)
+        wait_for(lambda: run.state().is_finished(), 60)
     finally:
         w.stop()
     assert run.state() == RunState.COMPLETE and run.status()["attempt"] == 2
@@ -224,6 +185,7 @@ def test_an_unreachable_broker_says_so_and_creates_nothing(runs_dir, monkeypatch
     assert jobs.ensure_local_worker(runs_dir) is None  # a broker: the web host starts none
 
 
+@on("sqlite")
 def test_a_sweeps_trials_run_under_the_same_limit_as_trainings(runs_dir, workers):
     """A sweep of 8 trials (2 at once) and 3 trainings on 2 workers: at every sample, the
     trials and trainings running together never exceed the 2 workers' slots; all finish."""
