@@ -42,7 +42,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import embed, glyphs, samples  # noqa: E402
+from engine import embed, glyph_sets, glyphs, samples  # noqa: E402
 from engine.augment import augment  # noqa: E402
 from engine.config import (  # noqa: E402
     CLASSIC_CNN,
@@ -53,7 +53,7 @@ from engine.config import (  # noqa: E402
     preset,
 )
 from engine.data import Dataset, DatasetInfo, load, normalize  # noqa: E402
-from engine.glyphs import LATIN  # noqa: E402
+from engine.glyph_sets import LATIN  # noqa: E402
 from engine.models import Model, build_model, truncate  # noqa: E402
 from engine.samples import (  # noqa: E402
     GREEK,
@@ -190,7 +190,7 @@ NETS = {
 
 
 # "+latin" nets (the experiment that led to the default model's glyphs): a net without glyphs
-# also learns the classes of engine.glyphs.LATIN rendered from the DejaVu fonts (those of the
+# also learns the classes of engine.glyph_sets.LATIN rendered from the DejaVu fonts (those of the
 # letter proxies' support side: not a fair test there), as plain extra classes. The default
 # model renders them in handwriting fonts instead, none of which a proxy uses.
 SCRIPT_FONTS = ("solomos", "olga")  # GFS Greek script faces: the "script" letter proxy
@@ -223,7 +223,7 @@ def digit_net(
         limit_test=500,
     )
     parts = [cfg.to_dict(), classes, data.info.source, data.info.n_train]
-    parts += [glyphs.glyph_count(cfg.glyphs)] if cfg.glyphs else []
+    parts += [glyph_sets.glyph_count(cfg.glyphs)] if cfg.glyphs else []
     key = json.dumps(parts + (["latin"] if latin else []))
     path = CACHE / f"net-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
     model = build_model(cfg.model)

@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(info.describe(), flush=True)
                 out["datasets"][name] = info.__dict__
             if args.action == "prepare" and "mnist" in names:
-                from engine.glyphs import GLYPH_SETS, glyph_data
+                from engine.glyph_sets import GLYPH_SETS
+                from engine.glyphs import glyph_data
 
                 for g in GLYPH_SETS:  # the default digit model's extra training classes
                     n = len(glyph_data(g, args.data_dir)[0])
@@ -253,11 +254,11 @@ def main(argv: list[str] | None = None) -> int:
             run.cancel_path.unlink(missing_ok=True)  # an old Cancel must not stop this one
             code = _run_and_report(run, out)
         elif args.command == "worker":
-            from engine import taskq
+            from engine import tasks
 
             if args.runs_dir is not None:
                 os.environ["ENGINE_RUNS_DIR"] = str(args.runs_dir)
-            taskq.run_worker(args.queue, args.concurrency, args.runs_dir)
+            tasks.run_worker(args.queue, args.concurrency, args.runs_dir)
         elif args.command == "eval":
             from engine.data import load, normalize
             from engine.runs import load_model

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from engine import EngineError
+from engine.glyph_sets import GLYPH_SETS
 
 DATASETS = ("mnist", "fashion-mnist")
 FAMILIES = ("cnn", "mlp")
@@ -271,9 +272,11 @@ class TrainConfig:
             raise ConfigError("limits and threads cannot be negative")
         augmentations(self.augment)
         self.model.validate()
-        from engine.glyphs import check_glyphs
-
-        check_glyphs(self.glyphs, self.model.aux_classes)
+        name, aux = self.glyphs, self.model.aux_classes  # one extra output per glyph class
+        if name and name not in GLYPH_SETS:
+            raise ConfigError(f"glyphs must be one of {list(GLYPH_SETS)} or empty, not {name!r}")
+        if aux != (extra := len(GLYPH_SETS[name]) if name else 0):
+            raise ConfigError(f"glyphs {name!r} needs model.aux_classes={extra}, not {aux}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterable
 
 from engine.config import TrainConfig, auto_threads, conv_geometry, flat_features
-from engine.glyphs import glyph_count
+from engine.glyph_sets import glyph_count
 
 MACS_PER_SECOND = 8e9  # one CPU thread here, measured on the fast and classic CNNs (rough)
 SECONDS_PER_EXAMPLE = 5e-5  # per-example overhead (indexing, optimizer, activations)

@@ -16,18 +16,18 @@ import os
 import zipfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from engine import EngineError
-from engine.config import ConfigError
 from engine.data import data_dir
+from engine.glyph_sets import GLYPH_SETS, PER_CLASS
+from engine.preprocess import preprocess
 
 # Capitals, and the small letters whose shape differs from their capital once cropped and
 # scaled ("o" and "O" are one shape). Class name → character.
-LATIN = {c: c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"} | {f"{c}_": c for c in "abdefghijmnqrty"}
-GLYPH_SETS = {"latin-hand": LATIN}
-PER_CLASS = 200  # rendered images per class (8,200 in all: about as many as the MNIST subset)
 SEED = 7
 # Font folders under /usr/share/fonts and the Debian packages that install them.
 HAND_FONTS = {
@@ -46,26 +46,15 @@ class GlyphError(EngineError):
     """The glyph classes cannot be made here (their fonts are missing)."""
 
 
-def check_glyphs(name: str, aux_classes: int) -> None:
-    """ConfigError unless ``name`` is "" or a glyph set, and the model has one extra output for
-    each of its classes (``TrainConfig.validate`` asks)."""
-    if name and name not in GLYPH_SETS:
-        raise ConfigError(f"glyphs must be one of {list(GLYPH_SETS)} or empty, not {name!r}")
-    extra = len(GLYPH_SETS[name]) if name else 0
-    if aux_classes != extra:
-        raise ConfigError(f"glyphs {name!r} needs model.aux_classes={extra}, not {aux_classes}")
-
-
-def glyph_count(name: str) -> int:
-    """Training examples that the glyph set ``name`` adds to each epoch ("" adds none)."""
-    return len(GLYPH_SETS[name]) * PER_CLASS if name else 0
+def fonts_under(root: Path, pattern: str = "*") -> list[Path]:
+    """The .ttf/.otf files under ``root`` whose path ends as ``pattern``, sorted: the one font
+    finder (handwriting fonts here, DejaVu for ``engine.samples``, script fonts in bench/)."""
+    return sorted(p for p in root.rglob(pattern) if p.suffix.lower() in {".ttf", ".otf"})
 
 
 def fonts_in(folders, root: Path = FONT_ROOT) -> list[Path]:
-    """The .ttf/.otf files in the font folders of these names under ``root``, sorted."""
-    return sorted(
-        p for d in folders for p in root.rglob(f"{d}/*") if p.suffix.lower() in {".ttf", ".otf"}
-    )
+    """The font files in the font folders of these names under ``root``, sorted."""
+    return sorted(p for d in folders for p in fonts_under(root, f"{d}/*"))
 
 
 def hand_fonts(root: Path = FONT_ROOT) -> list[Path]:
@@ -80,7 +69,7 @@ def hand_fonts(root: Path = FONT_ROOT) -> list[Path]:
 
 def glyph_data(name: str, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The glyph set ``name`` as (images (N, 28, 28) uint8, labels 0..K-1), preprocessed like a
-    photo (``engine.samples.synthetic_glyphs``). Rendered once (about 20 s), then read from
+    photo. Rendered once (about 20 s), then read from
     ``data/glyphs-NAME-PER_CLASS.npz``."""
     if name not in GLYPH_SETS:
         raise GlyphError(f"unknown glyph set {name!r}; choose from {', '.join(GLYPH_SETS)}")
@@ -113,11 +102,45 @@ def rendered(
 
 
 def _render(glyphs: dict[str, str], path: Path, per_class: int, fonts: list[Path]) -> None:
-    from engine.samples import synthetic_glyphs
-
-    s = synthetic_glyphs(glyphs, per_class, seed=SEED, fonts=fonts)
-    labels = np.array([list(glyphs).index(v) for v in s.labels], np.int64)
+    photos = render(glyphs, per_class, seed=SEED, fonts=fonts)
+    x = np.stack([preprocess(p, name=f"{name} {k + 1}").image for name, k, p in photos])
+    labels = np.array([list(glyphs).index(name) for name, _, _ in photos], np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.npz")
-    np.savez(tmp, x=s.images, y=labels)
+    np.savez(tmp, x=x, y=labels)
     tmp.replace(path)
+
+
+def render(
+    glyphs: dict[str, str], per_class: int, seed: int, fonts: list[Path]
+) -> list[tuple[str, int, np.ndarray]]:
+    """Each character (class name → character) ``per_class`` times from a random font of
+    ``fonts`` with random stroke width, rotation, shear, scale and elastic distortion, as dark
+    ink on light paper: (class name, k, photo (160, 160) uint8). Deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, char in glyphs.items():
+        for k in range(per_class):
+            font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), 96)
+            im = Image.new("L", (160, 160), 255)
+            ImageDraw.Draw(im).text((80, 80), char, font=font, fill=0, anchor="mm")
+            a = 255 - np.asarray(im, np.float32)  # ink bright
+            grow = int(rng.integers(0, 3))  # stroke width
+            if grow:
+                a = cv2.dilate(a, np.ones((grow, grow), np.uint8))
+            angle, shear = rng.uniform(-15, 15), rng.uniform(-0.3, 0.3)
+            scale = rng.uniform(0.8, 1.1)
+            m = cv2.getRotationMatrix2D((80, 80), angle, scale)
+            m[0, 1] += shear
+            m[0, 2] -= shear * 80
+            a = cv2.warpAffine(a, m, (160, 160))
+            # Elastic distortion: smooth random displacement fields (Simard et al. 2003).
+            dx, dy = (
+                cv2.GaussianBlur(rng.uniform(-1, 1, (160, 160)).astype(np.float32), (0, 0), 8) * 120
+                for _ in range(2)
+            )
+            ys, xs = np.mgrid[0:160, 0:160].astype(np.float32)
+            a = cv2.remap(a, xs + dx, ys + dy, cv2.INTER_LINEAR)
+            photo = np.clip(235 - a * 0.85 + rng.normal(0, 4, a.shape), 0, 255).astype(np.uint8)
+            out.append((name, k, photo))
+    return out

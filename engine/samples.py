@@ -11,12 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from engine import EngineError
 from engine.data import ImageError
+from engine.glyphs import fonts_under, render
 from engine.preprocess import preprocess
 
 GREEK = {
@@ -88,14 +87,6 @@ class SampleSet:
         return h.hexdigest()
 
 
-def stored_usage(visitor_id: str, root: Path | None = None):
-    """What a visitor keeps on the server: ``Usage(count, bytes)`` of their stored samples and
-    queries (``engine.sample_store``, where they are saved, loaded and expired)."""
-    from engine.sample_store import usage
-
-    return usage(visitor_id, root)
-
-
 def check_class_name(name: str) -> str:
     name = name.strip()
     if not CLASS_NAME.match(name):
@@ -152,15 +143,10 @@ def from_folder(root: Path | str) -> SampleSet:
 
 def font_files() -> list[Path]:
     """The machine's DejaVu fonts (not the monospaced ones) the synthetic letters use."""
-    found = []
     for d in FONT_DIRS:
-        if d.is_dir():
-            found += sorted(p for p in d.rglob("DejaVu*.ttf") if "Mono" not in p.name)
-        if found:
-            break
-    if not found:
-        raise SampleError("no DejaVu fonts found (apt-get install fonts-dejavu-core)")
-    return found
+        if found := [p for p in fonts_under(d, "DejaVu*") if "Mono" not in p.name]:
+            return found
+    raise SampleError("no DejaVu fonts found (apt-get install fonts-dejavu-core)")
 
 
 def synthetic_greek(
@@ -181,33 +167,10 @@ def synthetic_greek(
 def synthetic_glyphs(
     glyphs: dict[str, str], per_class: int, seed: int = 0, fonts: list[Path] | None = None
 ) -> SampleSet:
-    """Any characters (class name → character) rendered as ``synthetic_greek`` renders letters."""
-    fonts = list(fonts or font_files())
-    rng = np.random.default_rng(seed)
+    """Any characters (class name → character) rendered as ``synthetic_greek`` renders letters
+    (``engine.glyphs.render``), each preprocessed like a photo."""
     out = SampleSet()
-    for name, char in glyphs.items():
-        for k in range(per_class):
-            font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), 96)
-            im = Image.new("L", (160, 160), 255)
-            ImageDraw.Draw(im).text((80, 80), char, font=font, fill=0, anchor="mm")
-            a = 255 - np.asarray(im, np.float32)  # ink bright
-            grow = int(rng.integers(0, 3))  # stroke width
-            if grow:
-                a = cv2.dilate(a, np.ones((grow, grow), np.uint8))
-            angle, shear = rng.uniform(-15, 15), rng.uniform(-0.3, 0.3)
-            scale = rng.uniform(0.8, 1.1)
-            m = cv2.getRotationMatrix2D((80, 80), angle, scale)
-            m[0, 1] += shear
-            m[0, 2] -= shear * 80
-            a = cv2.warpAffine(a, m, (160, 160))
-            # Elastic distortion: smooth random displacement fields (Simard et al. 2003).
-            dx, dy = (
-                cv2.GaussianBlur(rng.uniform(-1, 1, (160, 160)).astype(np.float32), (0, 0), 8) * 120
-                for _ in range(2)
-            )
-            ys, xs = np.mgrid[0:160, 0:160].astype(np.float32)
-            a = cv2.remap(a, xs + dx, ys + dy, cv2.INTER_LINEAR)
-            photo = np.clip(235 - a * 0.85 + rng.normal(0, 4, a.shape), 0, 255).astype(np.uint8)
-            s = preprocess(photo, name=f"{name} {k + 1}")
-            out.samples.append(Sample(s.image, name, f"synthetic {name} {k + 1}", photo[::2, ::2]))
+    for n, k, photo in render(glyphs, per_class, seed, list(fonts or font_files())):
+        image = preprocess(photo, name=f"{n} {k + 1}").image
+        out.samples.append(Sample(image, n, f"synthetic {n} {k + 1}", photo[::2, ::2]))
     return out

@@ -6,15 +6,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engine import glyphs
+from engine import glyph_sets, glyphs
 from engine.config import DEFAULT_MODEL, ConfigError, ModelConfig, TrainConfig
 from engine.models import build_model
 from engine.train import train
 
 
 def test_the_glyph_set_is_41_latin_shapes_and_no_greek_letter_or_digit():
-    chars = set(glyphs.LATIN.values())
-    assert len(glyphs.LATIN) == 41 and len(chars) == 41
+    chars = set(glyph_sets.LATIN.values())
+    assert len(glyph_sets.LATIN) == 41 and len(chars) == 41
     assert not chars & set("0123456789αβγδεζηθικλμνξοπρστυφχψω")
 
 
@@ -46,7 +46,7 @@ def test_the_config_needs_one_extra_output_per_glyph_class():
     with pytest.raises(ConfigError, match="aux_classes=0"):
         TrainConfig(model=ModelConfig(aux_classes=3)).validate()
     DEFAULT_MODEL.validate()
-    assert DEFAULT_MODEL.glyphs and DEFAULT_MODEL.model.aux_classes == len(glyphs.LATIN)
+    assert DEFAULT_MODEL.glyphs and DEFAULT_MODEL.model.aux_classes == len(glyph_sets.LATIN)
     # runs saved before the fields existed load without them
     old = DEFAULT_MODEL.to_dict()
     del old["glyphs"], old["model"]["aux_classes"]
@@ -89,4 +89,4 @@ def test_the_time_estimate_counts_the_glyph_examples():
 
     without = replace(DEFAULT_MODEL, glyphs="", model=replace(DEFAULT_MODEL.model, aux_classes=0))
     ratio = epoch_seconds(DEFAULT_MODEL, 8000, 0) / epoch_seconds(without, 8000, 0)
-    assert ratio == pytest.approx((8000 + glyphs.glyph_count("latin-hand")) / 8000, rel=0.02)
+    assert ratio == pytest.approx((8000 + glyph_sets.glyph_count("latin-hand")) / 8000, rel=0.02)

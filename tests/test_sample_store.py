@@ -6,7 +6,7 @@ import pytest
 
 from engine import sample_store
 from engine.hosting import HostingError, Visitor
-from engine.samples import SampleError, SampleSet, from_folder, stored_usage, synthetic_greek
+from engine.samples import SampleError, SampleSet, from_folder, synthetic_greek
 
 ME, YOU = Visitor("visitor-aaaaaaaa"), Visitor("visitor-bbbbbbbb")
 
@@ -34,10 +34,10 @@ def test_an_emptied_set_stays_empty_and_queries_keep_their_missing_classes(greek
 
 
 def test_usage_counts_samples_and_queries_and_their_bytes(runs_dir):
-    assert stored_usage(ME.id) == sample_store.Usage(0, 0)
+    assert sample_store.usage(ME.id) == sample_store.Usage(0, 0)
     sample_store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 3))
     sample_store.save(ME, "queries", synthetic_greek(["gamma"], 2))
-    use = stored_usage(ME.id)
+    use = sample_store.usage(ME.id)
     greek = runs_dir / ".visitors" / ME.id / "greek"
     assert use.count == 8 and use.bytes == sum(p.stat().st_size for p in greek.glob("*.zip"))
 
