@@ -10,7 +10,8 @@ Modules:
 - ``photos``: synthetic phone photos of handwriting, for benchmarks and tests.
 - ``augment``: random distortions of training batches (affine, elastic, stroke width, photo).
 - ``glyphs``: extra training classes (Latin letters in handwriting fonts) that the default
-  digit model learns beside the digits, for features that carry over to new symbols.
+  digit model learns beside the digits, for features that carry over to new symbols, and the
+  one renderer and font finder; ``glyph_sets``: which sets there are (data only).
 - ``models``: CNN/MLP as named ``nn.Sequential`` stacks, truncation, and what the outputs mean
   (log-probabilities or logits: loss and probabilities).
 - ``train``: the one training loop.
@@ -21,11 +22,12 @@ Modules:
 - ``runner``: executes a run directory (``train``/``resume``, hence every background job).
 - ``procs``: process handling: file locks, detached children, SIGTERM as a flag, ``pid_alive``,
   the environment of background workers.
-- ``taskq``: the task queue on Huey (embedded SQLite, Redis or PostgreSQL), heartbeats and the
-  worker (``python -m engine worker``).
+- ``taskq``: the task queue on Huey (embedded SQLite, Redis or PostgreSQL), its task names,
+  locks, heartbeats and the workers' registry.
 - ``jobs``: trainings as tasks of that queue: submit, cancel, resume, the caps and the line;
-  ``standing``: a queued run's place and expected wait; ``tasks``: what a worker does with a
-  task, and the queue's housekeeping (``maintain``).
+  ``standing``: a queued run's place and expected wait; ``trials``: a sweep's trials as tasks
+  of the same queue (start, resume); ``tasks``: what a worker does with each task, the queue's
+  housekeeping (``maintain``) and the worker itself (``python -m engine worker``).
 - ``estimate``: how long a job will take, from a cost model calibrated by the finished runs.
 - ``hosting``: hosted mode: visitors, ownership and quotas; ``admin``: the admin password
   (a growing wait after wrong tries) and unlocks that survive a reload.

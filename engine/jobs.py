@@ -315,16 +315,6 @@ def adopt_legacy_visitor(token: str, root: Path | None = None) -> list[str]:
     return changed
 
 
-# --- sweeps: each trial is a task of the same queue -----------------------------------------------
-def send_trials(name: str, storage: str, root: Path, n: int) -> None:
-    """Start ``n`` chains of trial tasks for sweep ``name``: each task trains one trial and,
-    while the sweep has work left, sends the next. So at most ``n`` of its trials run at once,
-    and the queue's workers and priority cover them like trainings."""
-    for _ in range(n):
-        taskq.send("sweep_trial", name, storage, str(root), priority=taskq.PRIORITY["sweep"])
-    ensure_local_worker(root)
-
-
 # --- the embedded worker --------------------------------------------------------------------------
 def ensure_local_worker(root: Path | None = None) -> int | None:
     """Start ``python -m engine worker`` on this machine unless one is alive for this runs

@@ -38,6 +38,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from engine import EngineError
+from engine.procs import pid_alive
+from engine.runs import atomic_write_json, runs_dir
 
 QUEUE_URL_ENV = "ENGINE_QUEUE_URL"
 QUEUES = ("cpu", "gpu")
@@ -54,8 +56,6 @@ class QueueUnavailable(EngineError):
 
 def queue_url() -> str:
     """$ENGINE_QUEUE_URL, or the embedded SQLite file in the runs folder."""
-    from engine.runs import runs_dir
-
     url = os.environ.get(QUEUE_URL_ENV, "").strip()
     return url or f"sqlite:///{(runs_dir() / '.queue.sqlite3').resolve()}"
 
@@ -114,7 +114,7 @@ def _register(h) -> None:
         "train": h.task(name="train")(_train_task),
         "sweep_trial": h.task(name="sweep_trial")(_sweep_task),
     }
-    h.periodic_task(crontab(minute="*"), name="maintain")(maintain)
+    h.periodic_task(crontab(minute="*"), name="maintain")(_maintain)
     h.on_startup(name="maintain_at_start")(_maintain_quietly)
 
 
@@ -182,29 +182,27 @@ def locked(name: str, wait_s: float = 20.0, ttl_s: float = 60.0) -> Iterator[Non
                 h.delete(key)
 
 
-# --- tasks --------------------------------------------------------------------------------------
-def _train_task(run_id: str, attempt: int) -> None:
-    from engine import tasks
+# --- tasks ----------------------------------------------------------------------------------------
+# What a worker does with each task is registered by ``engine.tasks`` (imported by every worker):
+# the queue knows the tasks' names and arguments, not what they do.
+BODIES: dict[str, Callable[..., None]] = {}
 
-    tasks.run_task(run_id, int(attempt))
+
+def _train_task(run_id: str, attempt: int) -> None:
+    BODIES["train"](run_id, int(attempt))
 
 
 def _sweep_task(name: str, storage: str, root: str) -> None:
-    from engine import tasks
-
-    tasks.sweep_task(name, storage, Path(root))
+    BODIES["sweep_trial"](name, storage, Path(root))
 
 
-def maintain() -> None:
-    """Requeue dead workers' trainings, re-send lost tasks, reap sweeps, clean expired files."""
-    from engine import tasks
-
-    tasks.maintain()
+def _maintain() -> None:
+    BODIES["maintain"]()
 
 
 def _maintain_quietly() -> None:
     with contextlib.suppress(Exception):  # a worker must start even when this fails once
-        maintain()
+        _maintain()
 
 
 # --- heartbeats ---------------------------------------------------------------------------------
@@ -224,8 +222,6 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._loop, daemon=True, name="heartbeat")
 
     def beat(self) -> None:
-        from engine.runs import atomic_write_json
-
         data = {"host": host(), "pid": os.getpid(), "t": time.time(), **self.extra}
         with contextlib.suppress(OSError):
             atomic_write_json(self.path, data)
@@ -257,8 +253,6 @@ def read_beat(path: Path) -> dict | None:
 def beat_alive(beat: dict | None, now: float | None = None) -> bool:
     """Whether the process behind a heartbeat still beats: younger than ``DEAD_AFTER_S``, and
     on this machine its pid alive too (a SIGKILL is seen at once)."""
-    from engine.procs import pid_alive
-
     if not beat:
         return False
     if beat.get("host") == host() and isinstance(beat.get("pid"), int):
@@ -269,8 +263,6 @@ def beat_alive(beat: dict | None, now: float | None = None) -> bool:
 
 def workers(root: Path | None = None, kind: str | None = None) -> list[dict]:
     """The live workers that share this runs folder: host, pid, queue, concurrency."""
-    from engine.runs import runs_dir
-
     folder = Path(root or runs_dir()) / WORKERS_DIR
     out = []
     for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -286,8 +278,6 @@ def worker_file(root: Path, pid: int) -> Path:
 
 def register_worker(root: Path, pid: int, kind: str, concurrency: int) -> None:
     """A worker's entry in the registry (its own heartbeat rewrites it while it lives)."""
-    from engine.runs import atomic_write_json
-
     path = worker_file(root, pid)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, {"host": host(), "pid": pid, "t": time.time(), "queue": kind,
@@ -297,34 +287,3 @@ def register_worker(root: Path, pid: int, kind: str, concurrency: int) -> None:
 def slots(root: Path | None = None, kind: str = "cpu") -> int:
     """How many tasks of queue ``kind`` the live workers run at once."""
     return sum(int(w.get("concurrency") or 1) for w in workers(root, kind))
-
-
-# --- the worker ---------------------------------------------------------------------------------
-def run_worker(kind: str = "cpu", concurrency: int = 1, root: Path | None = None) -> None:
-    """``python -m engine worker``: take tasks of queue ``kind`` with ``concurrency`` processes
-    until SIGINT or SIGTERM (a training in progress goes back in line, first)."""
-    import logging
-
-    from engine.runs import runs_dir
-
-    root = Path(root or runs_dir())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    h = huey(kind)
-    with reachable(f"the {kind} queue ({describe()})"):
-        h.storage.queue_size()  # fail now, with a clear message, when the broker is down
-    consumer = h.create_consumer(
-        workers=max(1, concurrency),
-        worker_type="process",  # one training per process: a kill takes one, torch threads apart
-        periodic=True,
-        health_check_interval=1.0,  # a killed process is replaced within a second
-        max_delay=1.0,  # an idle worker looks at the queue at least every second
-    )
-    register_worker(root, os.getpid(), kind, concurrency)
-    print(f"worker {host()}:{os.getpid()} takes the {kind} queue at {describe()} "
-          f"with {concurrency} process(es); runs in {root.resolve()}", flush=True)  # fmt: skip
-    extra = {"queue": kind, "concurrency": concurrency}
-    try:
-        with Heartbeat(worker_file(root, os.getpid()), extra):
-            consumer.run()
-    finally:
-        worker_file(root, os.getpid()).unlink(missing_ok=True)

@@ -7,12 +7,13 @@ send again the tasks a broker lost, fail dead terminal runs, expire visitors' fi
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import time
 from pathlib import Path
 
-from engine import jobs, procs, taskq
+from engine import jobs, procs, sweep, taskq, trials
 from engine.config import auto_threads
 from engine.runs import Run, RunState, list_runs, remove_stale_temp_files, runs_dir
 
@@ -165,8 +166,6 @@ def sweep_task(name: str, storage: str, root: Path) -> None:
     """One trial of sweep ``name`` in this worker, then the next task of its chain."""
     import torch
 
-    from engine import sweep
-
     torch.set_num_threads(1)  # trials of a sweep run side by side
     log = Path(root) / "sweeps" / name / f"worker-{socket.gethostname()}-{os.getpid()}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -175,14 +174,12 @@ def sweep_task(name: str, storage: str, root: Path) -> None:
                    max_trials=1)  # fmt: skip
     study, spec = sweep.load(name, storage)
     if not sweep.stop_requested(study) and sweep.has_work(study, spec):
-        jobs.send_trials(name, storage, root, 1)
+        trials.send(name, storage, root, 1)
 
 
 def _maintain_sweeps(root: Path) -> None:
     """Requeue dead workers' trials; restart a chain for a sweep started on the queue that has
     work left and lost every chain (its worker died)."""
-    from engine import sweep
-
     with contextlib.suppress(Exception):  # a sweep storage hiccup must not stop the rest
         held = {args[0] for name, args in _pending("cpu") if name == "sweep_trial"}
         for name in sweep.list_sweeps():
@@ -191,4 +188,34 @@ def _maintain_sweeps(root: Path) -> None:
             started = study.user_attrs.get("parallel")  # by start_workers (not the CLI's)
             idle = not sweep.report(name).count("running") and name not in held
             if started and idle and not sweep.stop_requested(study) and sweep.has_work(study, spec):
-                jobs.send_trials(name, sweep.default_storage(), root, 1)
+                trials.send(name, sweep.default_storage(), root, 1)
+
+
+taskq.BODIES.update(train=run_task, sweep_trial=sweep_task, maintain=maintain)
+
+
+# --- the worker ---------------------------------------------------------------------------------
+def run_worker(kind: str = "cpu", concurrency: int = 1, root: Path | None = None) -> None:
+    """``python -m engine worker``: take tasks of queue ``kind`` with ``concurrency`` processes
+    until SIGINT or SIGTERM (a training in progress goes back in line, first)."""
+    root = Path(root or runs_dir())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    h = taskq.huey(kind)
+    with taskq.reachable(f"the {kind} queue ({taskq.describe()})"):
+        h.storage.queue_size()  # fail now, with a clear message, when the broker is down
+    consumer = h.create_consumer(
+        workers=max(1, concurrency),
+        worker_type="process",  # one training per process: a kill takes one, torch threads apart
+        periodic=True,
+        health_check_interval=1.0,  # a killed process is replaced within a second
+        max_delay=1.0,  # an idle worker looks at the queue at least every second
+    )
+    taskq.register_worker(root, os.getpid(), kind, concurrency)
+    print(f"worker {taskq.host()}:{os.getpid()} takes the {kind} queue at {taskq.describe()} "
+          f"with {concurrency} process(es); runs in {root.resolve()}", flush=True)  # fmt: skip
+    extra = {"queue": kind, "concurrency": concurrency}
+    try:
+        with taskq.Heartbeat(taskq.worker_file(root, os.getpid()), extra):
+            consumer.run()
+    finally:
+        taskq.worker_file(root, os.getpid()).unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from engine import hosting, jobs
+from engine import hosting, jobs, trials
 from engine.config import preset
 from engine.hosting import HostingError, Visitor
 from engine.runs import RunState, delete_run
@@ -147,9 +147,9 @@ def test_sweeps_have_owners_and_a_trial_cap(tmp_path, monkeypatch):
     with pytest.raises(HostingError, match="another visitor"):
         sweep.stop(name, storage, tmp_path, by=BOB)
     with pytest.raises(HostingError, match="another visitor"):
-        sweep.resume(name, 1, storage, tmp_path, by=BOB)
+        trials.resume(name, 1, storage, tmp_path, by=BOB)
     with pytest.raises(HostingError, match="worker"):
-        sweep.start_workers(name, 2, storage, tmp_path, by=ALICE)  # at most 1 worker each
+        trials.start(name, 2, storage, tmp_path, by=ALICE)  # at most 1 worker each
     sweep.stop(name, storage, tmp_path, by=ALICE)  # the owner may
     sweep.stop(name, storage, tmp_path, by=ADMIN)  # and the admin
 
@@ -174,13 +174,13 @@ def test_sweep_trials_and_trainings_share_a_visitors_cap(tmp_path, monkeypatch):
     monkeypatch.setenv(hosting.PUBLIC_ENV, "1")
     monkeypatch.setattr(jobs, "ensure_local_worker", lambda root=None: None)  # nothing trains
     name = sweep.create(SweepSpec(space={"activation": ("relu", "tanh")}), "alices", by=ALICE)
-    sweep.start_workers(name, 1, by=ALICE)
+    trials.start(name, 1, by=ALICE)
     with pytest.raises(HostingError, match="already have 1 training"):
         jobs.submit(preset("fast", **TINY), run_id="alices-run", by=ALICE)
     jobs.submit(preset("fast", **TINY), run_id="bobs-run", by=BOB)  # Bob has his own cap
     other = sweep.create(SweepSpec(space={"activation": ("relu", "gelu")}), "bobs", by=BOB)
     with pytest.raises(HostingError, match="already have 1 training or sweep trial"):
-        sweep.start_workers(other, 1, by=BOB)
+        trials.start(other, 1, by=BOB)
     sweep.stop(name, by=ALICE)  # a stopped sweep frees the slot
     jobs.submit(preset("fast", **TINY), run_id="alices-run", by=ALICE)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from engine import sweep
+from engine import sweep, trials
 from engine.config import PRESETS
 from engine.runs import load_model, runs_dir
 from engine.sweep import SweepSpec, TrialRow
@@ -246,7 +246,7 @@ def test_killed_worker_trial_is_failed_and_retried():
 
     spec = tiny({"batch_size": (32, 64), "activation": ("relu", "tanh")}, limit_train=2000)
     name = sweep.create(spec, "pytest-kill")
-    sweep.start_workers(name, 1)  # trials are tasks; submitting starts this machine's worker
+    trials.start(name, 1)  # trials are tasks; submitting starts this machine's worker
     rep = _wait(
         lambda: (
             (r := sweep.report(name)).count("complete") >= 1

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from engine import EngineError, estimate, sweep, taskq
+from engine import EngineError, estimate, sweep, taskq, trials
 from engine.config import DATASETS, PRESETS, TrainConfig
 from ui import forms, results, sweep_charts, visitor
 
@@ -160,7 +160,7 @@ def _estimate(spec: sweep.SweepSpec, points: list[dict], workers: int) -> float:
 def start(spec: sweep.SweepSpec, name: str, workers: int) -> None:
     try:
         sweep.create(spec, name, by=visitor.current())
-        sweep.start_workers(name, workers, by=visitor.current())
+        trials.start(name, workers, by=visitor.current())
     except EngineError as e:
         st.error(f"Could not start the sweep: {e}")
         return
@@ -262,7 +262,7 @@ def _status(rep: sweep.SweepReport, alive: bool) -> None:
                 type="primary",
             ):  # fmt: skip
                 try:
-                    sweep.resume(
+                    trials.resume(
                         rep.name,
                         int(st.session_state.get("sw_workers", 1)),
                         by=visitor.current(),

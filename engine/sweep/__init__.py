@@ -55,6 +55,7 @@ from engine.sweep.study import (
     reap,
     row_of,
     stop_requested,
+    storage_errors,
 )
 from engine.sweep.worker import (
     NothingLeft,
@@ -65,8 +66,6 @@ from engine.sweep.worker import (
     check_owner,
     objective,
     owner,
-    resume,
-    start_workers,
     stop,
     work,
 )
@@ -115,10 +114,9 @@ __all__ = [
     "parse_values",
     "reap",
     "report",
-    "resume",
     "row_of",
-    "start_workers",
     "stop",
     "stop_requested",
+    "storage_errors",
     "work",
 ]

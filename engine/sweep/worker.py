@@ -25,7 +25,6 @@ from engine.sweep.space import SweepSpec, apply
 from engine.sweep.study import (
     RESULT_ATTRS,
     STATE_NAMES,
-    default_storage,
     has_work,
     is_queued,
     list_sweeps,
@@ -216,7 +215,7 @@ def keep_if_best(root: Path, name: str, number: int, cfg: TrainConfig, state: Tr
     return final.name
 
 
-# --- trials as tasks of the training queue (engine.jobs) ----------------------------------------
+# --- who owns a sweep, and what it keeps busy (engine.trials queues its trials) -------------------
 def owner(name: str, storage: str | None = None) -> str:
     """Who started the sweep (a visitor token, or ``hosting.OPERATOR``)."""
     study, _ = load(name, storage)
@@ -247,34 +246,6 @@ def active_trials(storage: str | None = None, exclude: str = "") -> list[tuple[s
     return out
 
 
-def start_workers(
-    name: str,
-    n: int,
-    storage: str | None = None,
-    root: Path | None = None,
-    by: hosting.Visitor | None = None,
-) -> None:
-    """Queue the sweep's trials: ``n`` chains of trial tasks, so at most ``n`` of its trials
-    train at once, on whichever workers take them (``python -m engine worker``).
-
-    In hosted mode ``by`` must own the sweep, and the caps on parallel trials and running
-    sweeps per visitor apply.
-    """
-    from engine import jobs
-
-    root = Path(root or runs_dir())
-    if hosting.bound(by):
-        check_owner(name, by, storage)
-        others = active_sweeps(by.id, storage) - (1 if owner(name, storage) == by.id else 0)
-        hosting.check_sweep(by, 0, n, max(0, others))
-        jobs.check_tasks(by, n, root, name)  # the queue's caps count trainings and trials alike
-    study, _ = load(name, storage)
-    with storage_errors(f"cannot start sweep {name}"):
-        study.set_user_attr("parallel", int(n))
-    (root / "sweeps" / name).mkdir(parents=True, exist_ok=True)
-    jobs.send_trials(name, storage or default_storage(), root, n)
-
-
 def stop(
     name: str,
     storage: str | None = None,
@@ -287,19 +258,3 @@ def stop(
     study, _ = load(name, storage)
     with storage_errors(f"cannot stop sweep {name}"):
         study.set_user_attr("stopped", True)
-
-
-def resume(
-    name: str,
-    n: int,
-    storage: str | None = None,
-    root: Path | None = None,
-    by: hosting.Visitor | None = None,
-) -> None:
-    """Clear the stop request, requeue dead workers' trials and queue ``n`` chains of trials."""
-    check_owner(name, by, storage)
-    study, _ = load(name, storage)
-    with storage_errors(f"cannot resume sweep {name}"):
-        study.set_user_attr("stopped", False)
-        reap(study)
-    return start_workers(name, n, storage, root, by)

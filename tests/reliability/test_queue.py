@@ -17,7 +17,7 @@ import time
 import pytest
 from queue_workers import BROKERS, Workers, broker_url, flush, wait_for
 
-from engine import hosting, jobs, taskq, tasks
+from engine import hosting, jobs, taskq, tasks, trials
 from engine.config import preset
 from engine.runs import RunState, read_checkpoint
 
@@ -197,16 +197,16 @@ def test_a_sweeps_trials_run_under_the_same_limit_as_trainings(runs_dir, workers
     space = {"activation": ("relu", "tanh"), "batch_size": (32, 64), "dropout": (0.0, 0.25)}
     base = sweep.default_base(limit_train=2048, limit_test=500, epochs=1)
     name = sweep.create(SweepSpec(base=base, space=space), "under-the-limit")
-    sweep.start_workers(name, 2)
+    trials.start(name, 2)
     runs = [jobs.submit(preset("fast", **TINY, seed=i)) for i in range(3)]
     most = samples = 0
     while True:
         rep = sweep.report(name)
-        trials = rep.count("running")
+        running = rep.count("running")
         trainings = sum(r.state() == RunState.RUNNING for r in runs)
-        assert trials + trainings <= 2, (trials, trainings)
-        assert trials <= 2  # the sweep's own parallelism
-        most, samples = max(most, trials + trainings), samples + 1
+        assert running + trainings <= 2, (running, trainings)
+        assert running <= 2  # the sweep's own parallelism
+        most, samples = max(most, running + trainings), samples + 1
         done = rep.count("complete") == 8 and all(r.state().is_finished() for r in runs)
         if done:
             break

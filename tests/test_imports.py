@@ -1,0 +1,83 @@
+"""The import contract: no cycle among engine's modules, counting the imports inside functions
+too (a lazy import hides a cycle, it does not remove it). A new cycle fails here, naming it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _graph() -> dict[str, set[str]]:
+    """engine module → the engine modules it imports, at any depth of its code."""
+    files = {}
+    for f in (ROOT / "engine").rglob("*.py"):
+        parts = f.relative_to(ROOT).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    graph = {m: set() for m in files}
+
+    def resolve(name: str | None) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name
+
+    for mod, f in files.items():
+        package = mod if f.name == "__init__.py" else mod.rpartition(".")[0]
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                names = [f"{base}.{a.name}" for a in node.names] + [base]
+            for name in names:
+                target = resolve(name) if name.startswith("engine") else None
+                if target and target != mod:
+                    graph[mod].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_engine_has_no_import_cycle():
+    assert _cycles(_graph()) == []
+
+
+def test_the_contract_sees_a_cycle_held_by_a_lazy_import():
+    """The check itself: a cycle through an import inside a function is found."""
+    graph = {"engine.a": {"engine.b"}, "engine.b": {"engine.a"}, "engine.c": {"engine.a"}}
+    assert _cycles(graph) == [["engine.a", "engine.b"]]
+    assert "engine.taskq" in _graph()["engine.tasks"]  # lazy and top-level imports both count
