@@ -272,10 +272,9 @@ class TrainConfig:
             raise ConfigError("limits and threads cannot be negative")
         augmentations(self.augment)
         self.model.validate()
-        name, aux = self.glyphs, self.model.aux_classes  # one extra output per glyph class
-        if name and name not in GLYPH_SETS:
+        if (name := self.glyphs) and name not in GLYPH_SETS:
             raise ConfigError(f"glyphs must be one of {list(GLYPH_SETS)} or empty, not {name!r}")
-        if aux != (extra := len(GLYPH_SETS[name]) if name else 0):
+        if (aux := self.model.aux_classes) != (extra := len(GLYPH_SETS[name]) if name else 0):
             raise ConfigError(f"glyphs {name!r} needs model.aux_classes={extra}, not {aux}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -392,9 +391,8 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 # layout with 32/64 filters and BatchNorm, AdamW one-cycle, 3 epochs of the full MNIST (8 epochs
 # when only the 10,000-digit subset was there: about as many steps) distorted as handwriting
 # varies (affine+elastic) and as a prepared phone photo looks (photo: blur, noise), and 41 Latin
-# letters in handwriting fonts learned beside them by training-only outputs (engine.glyphs). Its
-# conv features recognise symbols it never saw far better than the seed's network: README,
-# "Few-shot transfer"; how it reads real inputs: docs/real_inputs.md.
+# letters in handwriting fonts learned beside them by training-only outputs (engine.glyphs). It
+# reads unseen symbols far better than the seed's network (README, docs/real_inputs.md).
 EMBEDDING_CNN = replace(CLASSIC_CNN, channels=(32, 64), batchnorm=True, aux_classes=41)
 DEFAULT_MODEL = TrainConfig(
     model=EMBEDDING_CNN, epochs=3, batch_size=64, lr=3e-3, optimizer="adamw", momentum=0.0,
