@@ -121,7 +121,7 @@ def fewshot_classifier(
         raise LiveError(f"method must be one of {embed.METHODS}, not {method!r}")
     layer = layer or model.embedding_layer()
     support = embed.embed(model, support_images, cfg, layer)
-    head = embed.finetune_head(support, labels) if method == "finetune" else None
+    head = embed.finetune_head(support, labels, held_out=False) if method == "finetune" else None
     classes, cents = embed.centroids(support, labels)
 
     def classify(images: np.ndarray) -> list[tuple[str, float, str]]:

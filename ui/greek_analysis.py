@@ -42,6 +42,7 @@ class Queries:
 
     names: tuple[str, ...]
     truth: tuple[str, ...]  # the class given with each query; "" when none was given
+    classes: tuple[str, ...]  # the classes that have samples
     thumbs: tuple[str, ...]  # data URLs of their 28×28 images
     least: np.ndarray  # (Q,) the least SSD from each query to any sample
     margin: np.ndarray  # (Q,) how clearly nearest neighbour's class wins (embed.nn_margin)
@@ -49,8 +50,14 @@ class Queries:
 
     @property
     def scored(self) -> list[int]:
-        """Indices of the queries that came with a class."""
-        return [i for i, t in enumerate(self.truth) if t]
+        """Indices of the queries that came with a class that has samples."""
+        return [i for i, t in enumerate(self.truth) if t in self.classes]
+
+    @property
+    def orphans(self) -> list[int]:
+        """Indices of the queries whose class has no samples: no method can name it, so they
+        are left out of the score."""
+        return [i for i, t in enumerate(self.truth) if t and t not in self.classes]
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,8 @@ class Analysis:
     dist: np.ndarray  # (N, N) SSD between every pair of samples
     class_means: np.ndarray  # (K, K) mean SSD between the samples of two classes
     thumbs: tuple[str, ...]  # data URLs of the samples' 28×28 images
-    head: Head  # the new last layer, trained on every sample
+    head: Head  # the new last layer, trained on every sample (with its leave-one-out answers)
     head_settings: HeadSettings
-    fit: float  # the head's accuracy on the samples it was trained on
     loo: dict[str, tuple[Prediction, ...]]  # leave-one-out predictions per method
     reject_at: float  # a suggested "unknown" threshold: the largest nearest-sample SSD in the set
     map_xy: np.ndarray  # (N + MAP_DIGITS, 2) PCA of the samples and then the digits
@@ -129,8 +135,7 @@ def _analyse(
         thumbs=_thumbs(s_digest, _samples),
         head=trained,
         head_settings=head,
-        fit=embed.accuracy(trained.predict(emb), list(labels)),
-        loo=_loo(key, layer, s_digest, head, emb, labels),
+        loo=_loo(key, layer, s_digest, emb, labels) | {"finetune": tuple(trained.held_out())},
         reject_at=float(nearest.max()) if len(nearest) else 0.0,
         map_xy=xy,
         map_digits=digit_names,
@@ -171,28 +176,16 @@ def _digits(key: str, layer: str, _model, _cfg) -> tuple[np.ndarray, tuple[str, 
 
 @st.cache_resource(max_entries=32, ttl=TTL, show_spinner="Training the new last layer…")
 def _head(key: str, layer: str, digest: str, head: HeadSettings, _emb, _labels) -> Head:
+    """The head on every sample, trained beside one head without each sample for its
+    leave-one-out answers (engine.embed.finetune_head)."""
     return embed.finetune_head(_emb, list(_labels), epochs=head.epochs, lr=head.lr)
 
 
 @st.cache_resource(max_entries=32, ttl=TTL, show_spinner="Leave-one-out on every sample…")
-def _loo(
-    key: str, layer: str, digest: str, head: HeadSettings, _emb, _labels
-) -> dict[str, tuple[Prediction, ...]]:
-    """Each sample classified with all the others as the samples, by every method (the head is
-    trained again without it: with the page's epochs and learning rate)."""
-    labels = list(_labels)
-    out = {m: tuple(embed.leave_one_out(m, _emb, labels)) for m in ("nn", "centroid")}
-    heads = []
-    for i in range(len(labels)):
-        keep = np.arange(len(labels)) != i
-        rest = [c for j, c in enumerate(labels) if j != i]
-        if len(set(rest)) < 2:  # a class left with no sample: no head to train
-            heads.append(embed.nearest_neighbour(_emb[keep], rest, _emb[i : i + 1])[0])
-            continue
-        h = embed.finetune_head(_emb[keep], rest, epochs=head.epochs, lr=head.lr)
-        heads.append(h.predict(_emb[i : i + 1])[0])
-    out["finetune"] = tuple(heads)
-    return out
+def _loo(key: str, layer: str, digest: str, _emb, _labels) -> dict[str, tuple[Prediction, ...]]:
+    """Each sample classified with all the others as the samples, by the distance methods (the
+    head's come with it)."""
+    return {m: tuple(embed.leave_one_out(m, _emb, list(_labels))) for m in ("nn", "centroid")}
 
 
 def _typical(xy: np.ndarray, labels: tuple[str, ...], classes: list[str]) -> tuple[int, ...]:
@@ -215,6 +208,7 @@ def _answers(
     return Queries(
         names=tuple(s.name for s in queries.samples),
         truth=tuple(queries.labels),
+        classes=tuple(sorted(set(labels))),
         thumbs=_thumbs(digest, queries),
         least=embed.ssd(q, emb).min(1),
         margin=embed.nn_margin(emb, lab, q),
@@ -237,25 +231,18 @@ def answers(q: Queries, threshold: float | None) -> dict[str, list[Prediction]]:
     }
 
 
-def correct(pred: str, truth: str, classes: tuple[str, ...]) -> bool:
-    """Right when it names the true class, or says UNKNOWN for a class that has no samples."""
-    return pred == truth or (pred == UNKNOWN and truth not in classes)
-
-
 def scores(
-    q: Queries, preds: dict[str, list[Prediction]], classes: tuple[str, ...]
+    q: Queries, preds: dict[str, list[Prediction]]
 ) -> tuple[dict[str, float], list[str], dict[str, np.ndarray]]:
-    """On the queries that came with a class: accuracy per method, the confusion matrices'
-    labels (the sample classes, the query classes, UNKNOWN when answered) and the matrices."""
+    """On the queries that came with a class that has samples (``q.scored``): accuracy per
+    method, the confusion matrices' labels (the classes, UNKNOWN when answered) and the
+    matrices."""
     idx = q.scored
     truth = [q.truth[i] for i in idx]
     said = {m: [ps[i] for i in idx] for m, ps in preds.items()}
-    names = sorted(set(classes) | set(truth)) + (
+    names = list(q.classes) + (
         [UNKNOWN] if any(p.label == UNKNOWN for ps in said.values() for p in ps) else []
     )
-    acc = {
-        m: float(np.mean([correct(p.label, t, classes) for p, t in zip(ps, truth)]))
-        for m, ps in said.items()
-    }
+    acc = {m: embed.accuracy(ps, truth) for m, ps in said.items()}
     cms = {m: embed.confusion(ps, truth, names) for m, ps in said.items()}
     return acc, names, cms

@@ -314,6 +314,61 @@ def test_letters_far_from_every_sample_can_be_answered_unknown(digit_runs, greek
     assert all(" is (unknown) with the least ssd" in x for x in _seed_lines(at))
 
 
+# --- the methods ranked by leave-one-out; queries of classes with no samples (issue 4/5) ------
+def test_the_head_is_judged_by_leave_one_out_and_the_methods_are_ranked(digit_runs):
+    at = _open(digit_runs)
+    loo = {m.label: int(m.value.rstrip("%")) for m in at.metric}  # leave-one-out's three
+    text = " ".join(m.value for m in at.markdown)
+    assert "fits the samples" not in text  # the head's score on its own training samples
+    head = next(m.value for m in at.markdown if m.value.startswith("The fine-tuned head"))
+    assert f"({loo['Fine-tuned head']}%) on leave-one-out" in head, head
+    assert "softmax(" in head and "× cosine)" in head
+    rank = next(m.value for m in at.markdown if m.value.startswith("By leave-one-out"))
+    best = max(loo.values())
+    trusted = re.search(r"\*\*Trust (.+?)\*\*", rank).group(1)
+    assert loo[trusted[0].upper() + trusted[1:]] == best, (rank, loo)
+
+
+def test_queries_of_a_class_with_no_samples_are_left_out_and_can_be_cleared(
+    digit_runs, greek_files
+):
+    at = _open(digit_runs)
+    for letter in ("alpha", "beta"):
+        _text(at, "add_queries_class").input(letter)
+        _uploader(at, "Letters to recognise").set_value(_pngs(greek_files, letter, 2))
+        _button(at, "Add the letters").click().run()
+    assert any("Scored on the 4 queries" in m.value for m in at.markdown)
+    next(m for m in at.multiselect if m.label == "Letters").set_value(["alpha", "delta"])
+    _button(at, "Replace the set with these").click().run()  # beta has no samples now
+    _ok(at)
+    assert any("Scored on the 2 queries with a class that has samples" in m.value
+               for m in at.markdown)  # fmt: skip
+    warning = next(w.value for w in at.warning if "classes with no samples" in w.value)
+    assert warning.startswith("2 of the queries") and "(beta: 2)" in warning
+    table = _query_table(at)
+    assert [v[-1] in "✓✗" for v in table["nearest sample"]] == [True, True, False, False]
+    assert len(at.metric) == 6  # three scores on the queries, three on leave-one-out
+    _button(at, "Clear these 2 queries").click().run()
+    _ok(at)
+    assert any("Removed the 2 queries of classes with no samples" in s.value for s in at.success)
+    assert list(_query_table(at)["class given"]) == ["alpha", "alpha"]
+    assert not any("classes with no samples" in w.value for w in at.warning)
+
+
+def test_only_queries_of_classes_with_no_samples_are_not_scored(digit_runs, greek_files):
+    at = _open(digit_runs)
+    _text(at, "add_queries_class").input("omega")
+    _uploader(at, "Letters to recognise").set_value(_pngs(greek_files, "beta", 2))
+    _button(at, "Add the letters").click().run()
+    _ok(at)
+    assert not any("Scored on" in m.value for m in at.markdown)
+    assert len(at.metric) == 3  # leave-one-out only
+    assert any("(omega: 2)" in w.value for w in at.warning)
+    at.toggle(key="greek_reject").set_value(True).run()
+    next(n for n in at.number_input if n.key.startswith("greek_reject_at_")).set_value(0.0).run()
+    assert any(c.value == "2 of these 2 were answered “unknown”." for c in at.caption)
+
+
 # --- kept on the server, per visitor (issue 11, item 3) ----------------------------------------
 def test_a_reload_keeps_the_samples_and_queries_and_other_visitors_do_not_see_them(
     digit_runs, greek_files
