@@ -65,7 +65,7 @@ pytest: $(DEV_STAMP)
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-# The README's benchmark table, each alternating its contenders 3 times; `make bench-quick`
+# The benchmark tables of docs/benchmarks.md, each alternating its contenders 3 times; `make bench-quick`
 # is a smaller version of each (minutes, not tens of minutes) for a first look.
 bench: setup
 	$(PY) bench/train_speed.py --threads 1

@@ -87,5 +87,5 @@ def alternate(
 
 
 def last_line(payload: dict) -> None:
-    """The benchmark's JSON last line (what scripts and the README table read)."""
+    """The benchmark's JSON last line (what scripts and the tables of docs/benchmarks.md read)."""
     print(json.dumps(payload))

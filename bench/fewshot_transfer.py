@@ -20,7 +20,7 @@ pooled over the splits). Trained networks are cached in bench/.cache/fewshot.
     python bench/fewshot_transfer.py --quick --nets default --augment affine+elastic
         # one split, 40 episodes: 72 s on one core with the networks cached (load 8-9)
     python bench/fewshot_transfer.py --splits 3 --nets default,classic --augment affine+elastic \
-        --sections digits   # one part of the README's table; run parts as parallel processes
+        --sections digits   # one part of docs/fewshot.md's table; run parts as parallel processes
 """
 
 from __future__ import annotations

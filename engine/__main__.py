@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--method", choices=("nn", "centroid", "finetune"), default="nn", help="method (default nn)"
     )
     g.add_argument(
-        "--layer", help="layer to cut the network at (default: flatten for a CNN, see README)"
+        "--layer", help="layer to cut the network at (default: flatten for a CNN; docs/fewshot.md)"
     )
 
     su = sub.add_parser("summary", help="print a run's layer table (like Keras' model.summary)")

@@ -361,7 +361,7 @@ PRESETS: dict[str, TrainConfig] = {
     # schedule. Two epochs at a peak rate of 5e-3 without dropout reach FashionMNIST 91.3-91.6%
     # in 8.6-8.9 s on this project's 2 cores (seeds 1-3). Measured alternatives, each short of
     # 91% in 2 epochs or slower: rate 3e-3 or 8e-3, batch 256, label smoothing 0.1, narrower or
-    # deeper nets; fc 64 reaches only 91.1% (README, Benchmarks: "levers"). 3 epochs: 1.5x time.
+    # deeper nets; fc 64 reaches only 91.1% (docs/benchmarks.md, "levers"). 3 epochs: 1.5x time.
     "fast": TrainConfig(
         dataset="fashion-mnist",
         model=replace(FAST_CNN, dropout=0.0),
@@ -392,7 +392,7 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 # when only the 10,000-digit subset was there: about as many steps) distorted as handwriting
 # varies (affine+elastic) and as a prepared phone photo looks (photo: blur, noise), and 41 Latin
 # letters in handwriting fonts learned beside them by training-only outputs (engine.glyphs). It
-# reads unseen symbols far better than the seed's network (README, docs/real_inputs.md).
+# reads unseen symbols far better than the seed's network (docs/real_inputs.md).
 EMBEDDING_CNN = replace(CLASSIC_CNN, channels=(32, 64), batchnorm=True, aux_classes=41)
 DEFAULT_MODEL = TrainConfig(
     model=EMBEDDING_CNN, epochs=3, batch_size=64, lr=3e-3, optimizer="adamw", momentum=0.0,

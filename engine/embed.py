@@ -21,7 +21,7 @@ from engine.models import Model, truncate
 METHODS = ("nn", "centroid", "finetune")
 # The method used when none is named: the seed's nearest neighbour. bench/fewshot_transfer.py
 # found nearest neighbour and nearest class mean within each other's confidence intervals on
-# the held-out digits and letters (README, "Few-shot transfer"), so the seed's stays.
+# the held-out digits and letters (docs/fewshot.md, "Few-shot transfer"), so the seed's stays.
 DEFAULT_METHOD = "nn"
 # Nearest neighbour's answer is "not sure" when its class wins by a margin under this
 # (``nn_margin``). Chosen on held-out Greek letters (21 classes, 5-way 1/3/5-shot, rendered

@@ -3,7 +3,7 @@
 A digit network learns ten shapes, and its conv features are what the Greek page and the
 webcam's Greek mode reuse for symbols it never saw. Learning more shapes beside the digits
 (``TrainConfig.glyphs``) makes those features carry over better to new symbols from other hands
-(README, "Few-shot transfer"). The extra classes are outputs that only training uses
+(docs/fewshot.md, "Few-shot transfer"). The extra classes are outputs that only training uses
 (``ModelConfig.aux_classes``): the trained model still answers over the digits alone.
 
 No Greek letter and no digit is among the glyphs, and none of their fonts is one that the

@@ -40,9 +40,9 @@ class Model(nn.Sequential):
     def embedding_layer(self) -> str:
         """The default layer to cut at for embeddings. A CNN: "flatten", its conv features (the
         flattened last feature maps), which recognised held-out digit and letter classes 8-12
-        points better than the dense layer after them (bench/fewshot_transfer.py, README "Few-shot
-        transfer"): the dense layer is trained to separate the ten digits only. An MLP, whose
-        "flatten" is the raw pixels: its last hidden layer, before the activation."""
+        points better than the dense layer after them (bench/fewshot_transfer.py, docs/fewshot.md
+        "Few-shot transfer"): the dense layer is trained to separate the ten digits only. An MLP,
+        whose "flatten" is the raw pixels: its last hidden layer, before the activation."""
         if self.config.family == "cnn":
             return "flatten"
         hidden = [n for n in self.layer_names if n.startswith("fc") and n[2:].isdigit()]
@@ -98,7 +98,7 @@ def build_model(cfg: ModelConfig) -> Model:
             b.in_channels, b.out_channels, k, padding=pad, bias=not cfg.batchnorm
         )
         # BatchNorm after the pooling normalises a quarter of the values: 1.4-1.7x faster steps
-        # for the `fast` net on CPU, and as accurate (README, Benchmarks: "levers").
+        # for the `fast` net on CPU, and as accurate (docs/benchmarks.md, "levers").
         late = cfg.batchnorm and cfg.bn_after_pool and cfg.pooled(i)
         drop = i == len(blocks) and cfg.dropout > 0
         if cfg.batchnorm and not late:

@@ -87,7 +87,7 @@ def eval_batch_size(cfg: ModelConfig, device: torch.device) -> int:
     test set for the networks here: one launch sequence instead of ten); on a CPU, up to 1,000 as
     long as the widest feature maps of a batch stay within about 16 MB, near the caches: the
     `fast` net evaluates its 10,000 test images in 0.24 s in batches of 256 against 0.46 s in
-    batches of 1,000 on 2 threads (README, Benchmarks: "levers")."""
+    batches of 1,000 on 2 threads (docs/benchmarks.md, "levers")."""
     if device.type != "cuda":
         maps = [b.conv_side**2 * b.out_channels for b in conv_geometry(cfg)]
         widest = max([IMAGE_SIZE**2, *maps])  # floats per example
@@ -134,11 +134,11 @@ def init_state(
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model).to(device)
     if device.type == "cpu" and cfg.model.family == "cnn":
-        # oneDNN's convolutions run about 1.45x faster on channels-last maps (README, Benchmarks).
+        # oneDNN's convolutions run about 1.45x faster on channels-last maps (docs/benchmarks.md).
         model = model.to(memory_format=torch.channels_last)
     params = model.parameters()
     # One fused kernel per step for all parameters instead of several per tensor: on a GPU, and
-    # on a CPU too (8% of a `fast` epoch on 2 threads, 2% slower on 1; README, Benchmarks).
+    # on a CPU too (8% of a `fast` epoch on 2 threads, 2% slower on 1; docs/benchmarks.md).
     fused = {"fused": True} if device.type in ("cuda", "cpu") else {}  # others: not everywhere
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(
