@@ -57,11 +57,12 @@ with st.container(border=True):
         try:
             run = jobs.submit(cfg, by=visitor.current())
         except EngineError as e:  # a quota of the shared server, or a full disk
-            st.error(str(e))
+            st.session_state[state.START_ANSWER] = ("error", str(e), None)
         else:
             st.session_state[state.TRAIN_RUN] = run.id
             st.query_params[state.RUN_PARAM] = run.id
-            st.toast(f"Started {run.id}")
+            st.session_state[state.START_ANSWER] = ("success", f"Started {run.id}", run.id)
+    state.show_start_answer()
 
 run_id, error = state.run_from_query()
 if error:

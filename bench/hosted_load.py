@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 for p in (ROOT, ROOT / "tests", ROOT / "tests" / "e2e"):
     sys.path.insert(0, str(p))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("ENGINE_FIRST_START", "0")  # the round is about visitors, not a first start
 
 from hosted_round import run_round  # noqa: E402
 

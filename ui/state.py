@@ -13,6 +13,26 @@ TRAIN_INIT = "train_init"  # the Train page's widgets were filled from the URL o
 RUN_PARAM = "run"  # query parameter: ?run=<run id> on the Train and Runs pages
 CONFIRM_DELETE = "confirm_delete"  # run id waiting for "yes, delete"
 GREEK_LAYER = "greek_layer"  # the cut layer chosen on the Greek page; the Webcam's Greek mode too
+START_ANSWER = "start_answer"  # (kind, text, run id or None): the Start button's last answer
+
+
+def show_start_answer() -> None:
+    """The answer to the last Start click. It is kept in the session, not drawn once: the page
+    redraws itself when the queue moves (a click that sends a run moves it), and an answer
+    drawn once would vanish with that redraw before anyone read it. An error stays until the
+    next click; "Started" while the page shows that run and it has not finished."""
+    kind, text, run_id = st.session_state.get(START_ANSWER) or (None, "", None)
+    if run_id is not None and not (st.session_state.get(TRAIN_RUN) == run_id and _live(run_id)):
+        st.session_state.pop(START_ANSWER, None)
+    elif kind:
+        getattr(st, kind)(text)
+
+
+def _live(run_id: str) -> bool:
+    try:
+        return not open_run(run_id).state().is_finished()
+    except RunError:
+        return False
 
 
 def complete_runs() -> list[str]:
