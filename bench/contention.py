@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, train  # noqa: E402
+from engine import config, data, hardware, train  # noqa: E402
 
 
 def _hog(stop) -> None:
@@ -45,7 +45,7 @@ def speed(threads: int, seconds: float, ds: data.Dataset) -> dict:
     model, opt = state.model, state.optimizer
     auto = train.AutoThreads() if threads == 0 else None
     if auto is None:
-        train.set_threads(threads)
+        hardware.set_threads(threads)
     done, i, used = 0, 0, set()
     t_start = time.perf_counter()
     t0 = None

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, train  # noqa: E402
+from engine import config, data, hardware, train  # noqa: E402
 
 FAST = config.PRESETS["fast"]
 
@@ -99,7 +99,7 @@ def main() -> None:
     p.add_argument("--accuracy", action="store_true", help="also train each for 1-3 epochs")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = p.parse_args()
-    train.set_threads(a.threads)
+    hardware.set_threads(a.threads)
     ds = data.load("fashion-mnist")
     x = data.normalize(ds.x_train[:20_000], "fashion-mnist")
     y = ds.y_train[:20_000]

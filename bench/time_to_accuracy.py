@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, train  # noqa: E402
+from engine import config, data, hardware, train  # noqa: E402
 
 TARGETS = {"fashion-mnist": 0.91, "mnist": 0.98}
 
@@ -108,7 +108,7 @@ def main() -> None:
     if "mnist" in cfgs and a.mnist_epochs:
         cfgs["mnist"] = replace(cfgs["mnist"], epochs=a.mnist_epochs)
     sets = {name: data.load(name) for name in a.datasets}
-    if train.resolve_device(a.device).type == "cuda":
+    if hardware.resolve_device(a.device).type == "cuda":
         torch.zeros(1, device="cuda")  # CUDA's start-up is not training time
     for name, cfg in cfgs.items():
         print(

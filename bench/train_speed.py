@@ -23,12 +23,12 @@ from torchvision import datasets, transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, models, train  # noqa: E402
+from engine import config, data, hardware, models, train  # noqa: E402
 
 
 def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> dict:
     """One epoch the textbook way; returns seconds (loop and evaluation) and test accuracy."""
-    device = train.resolve_device(cfg.device)
+    device = hardware.resolve_device(cfg.device)
     mean, std = data.STATS[cfg.dataset]
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
     cls = datasets.MNIST if cfg.dataset == "mnist" else datasets.FashionMNIST
@@ -108,7 +108,7 @@ def main() -> None:
         cfg = replace(cfg, dataset=a.dataset)
     if cfg.optimizer != "sgd" or cfg.schedule != "constant":
         sys.exit("the reference loop implements one epoch of plain SGD: pick an SGD preset")
-    threads = train.set_threads(a.threads)
+    threads = hardware.set_threads(a.threads)
     ds = data.load(cfg.dataset)
     n = cfg.limit_train or ds.info.n_train
     print(

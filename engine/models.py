@@ -48,27 +48,6 @@ class Model(nn.Sequential):
         hidden = [n for n in self.layer_names if n.startswith("fc") and n[2:].isdigit()]
         return hidden[-1] if hidden else "flatten"
 
-    def cut_layers(self) -> dict[str, str]:
-        """The layers a network can be cut at for embeddings (input side first, up to the class
-        scores), each with a label: "fc1 · Linear, 128 values (dense-128)"."""
-        out, x = {}, torch.zeros(1, 1, 28, 28, device=next(self.parameters()).device)
-        was = self.training
-        self.eval()
-        with torch.no_grad():
-            for name, layer in self.named_children():
-                x = layer(x)
-                size = x[0].numel()
-                label = f"{name} · {type(layer).__name__}, {size:,} values"
-                if isinstance(layer, nn.Linear) and name != "out":
-                    label += f" (dense-{layer.out_features})"
-                if name == self.embedding_layer():
-                    label += " · default"
-                out[name] = label
-                if name == "out":
-                    break
-        self.train(was)
-        return out
-
 
 class ClassScores(nn.Linear):
     """The class-score layer of a model with training-only classes (``ModelConfig.aux_classes``,

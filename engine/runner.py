@@ -17,6 +17,7 @@ import torch
 from engine import EngineError, snapshots
 from engine.config import TrainConfig
 from engine.data import load
+from engine.hardware import StopPoller, resolve_device
 from engine.procs import sigterm_flag
 from engine.runs import (
     Run,
@@ -28,12 +29,9 @@ from engine.runs import (
 from engine.train import (
     EpochResult,
     Progress,
-    StopPoller,
     TrainingCancelled,
-    TrainingDiverged,
     TrainState,
     init_state,
-    resolve_device,
     train,
 )
 
@@ -152,11 +150,7 @@ def execute(
         run.set_status(RunState.CANCELLED, message=str(e), finished=time.time())
         echo(f"Cancelled: {e}")
         return RunState.CANCELLED
-    except TrainingDiverged as e:
-        run.set_status(RunState.FAILED, message=str(e), finished=time.time())
-        echo(f"Failed: {e}")
-        return RunState.FAILED
-    except EngineError as e:
+    except EngineError as e:  # TrainingDiverged among them
         run.set_status(RunState.FAILED, message=str(e), finished=time.time())
         echo(f"Failed: {e}")
         return RunState.FAILED

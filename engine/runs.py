@@ -242,6 +242,10 @@ def read_checkpoint(path: Path | str | bytes) -> dict[str, Any]:
         raise RunError(f"not a usable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(ckpt, dict) or not {"config", "model", "epoch"} <= set(ckpt):
         raise RunError("not a checkpoint of this engine (missing config/model/epoch)")
+    if ckpt.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:  # older files have none
+        raise RunError(
+            f"checkpoint format {ckpt['format']!r}: this engine reads format {CHECKPOINT_FORMAT}"
+        )
     return ckpt
 
 

@@ -16,10 +16,9 @@ from engine import EngineError, augment
 from engine.config import IMAGE_SIZE, ModelConfig, TrainConfig, augmentations, conv_geometry
 from engine.data import Dataset, normalize
 from engine.glyphs import glyph_data
-from engine.hardware import (  # noqa: F401 - re-exported: callers import them from here
+from engine.hardware import (
     AutoThreads,
     LossReadback,
-    StopPoller,
     graph_forward,
     resolve_device,
     set_threads,

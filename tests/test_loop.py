@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from engine import config, data, runner, train
+from engine import config, data, hardware, runner, train
 from engine.config import preset
 from engine.runs import create_run
 
@@ -134,4 +134,4 @@ def test_normalize_is_bit_identical_to_the_formula_and_leaves_its_input_alone():
 def test_cuda_graphs_are_only_for_cuda(mnist):
     state = train.train(preset("fast", epochs=1, **TINY), mnist)
     assert state.cuda_graphs is False
-    assert train.graph_forward(state.model, 64, torch.device("cpu")) is None
+    assert hardware.graph_forward(state.model, 64, torch.device("cpu")) is None

@@ -142,6 +142,10 @@ def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
         load_model(tmp_path)
     with pytest.raises(RunError, match="not a usable checkpoint"):
         runs.read_checkpoint(b"garbage")
+    ckpt["format"] = runs.CHECKPOINT_FORMAT + 1  # written by a newer engine: refused by name
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    with pytest.raises(RunError, match="checkpoint format 2: this engine reads format 1"):
+        runs.read_checkpoint(tmp_path / "checkpoint.pt")
 
 
 def test_delete_refuses_running_runs_and_removes_finished_ones():

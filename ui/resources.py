@@ -13,9 +13,9 @@ import torch
 from engine import data, estimate, jobs, runs, standing, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.export import bundle, onnx_bytes, readme
+from engine.hardware import resolve_device
 from engine.models import Model
 from engine.predict import classify
-from engine.train import resolve_device
 
 # The server only runs small inferences; leave the other core to the training job.
 torch.set_num_threads(1)
