@@ -48,6 +48,8 @@ if run_state == RunState.COMPLETE and actions.button("Use this model", icon=":ma
     st.rerun()
 if mine and run_state.is_finished() and actions.button("Delete", icon=":material/delete:"):
     st.session_state[state.CONFIRM_DELETE] = run.id
+if not mine and run_state.is_finished():
+    st.caption("Started by another visitor: only they or the admin can resume or delete it.")
 if st.session_state.get(state.CONFIRM_DELETE) == run.id:
     again = " (`make run` trains it again)" if run.id == DEFAULT_RUN_ID else ""
     st.warning(f"Delete **{run.id}** with its checkpoint and log{again}? This cannot be undone.")

@@ -9,7 +9,8 @@ task whose attempt is not the run's, so a training requeued after its worker die
 trained twice at once.
 
 Pages only call ``submit``, ``cancel``, ``resume`` and the readers (``queue``, ``position``,
-``running``; a run's place and wait: ``engine.standing``); nothing here runs on a page render.
+``running``; the whole queue with each run's place and wait: ``engine.standing.board``);
+nothing here runs on a page render.
 What workers do with a task, and the housekeeping, is ``engine.tasks``.
 """
 
@@ -211,14 +212,19 @@ def waiting(st: dict) -> bool:
     return st.get("state") == RunState.QUEUED.value and "submitted" in st
 
 
+def line_key(run: Run, st: dict) -> tuple:
+    """A waiting run's place in the order the queue gives: priority first, then time of asking."""
+    return -int(st.get("priority") or 0), float(st["submitted"]), run.id
+
+
 def queue(root: Path | None = None, kind: str | None = None) -> list[Run]:
-    """Queued runs in the order the queue gives them: priority first, then time of asking."""
+    """Queued runs in the order the queue gives them (``line_key``)."""
     line = []
     for run in list_runs(root):
         st = run.status()
         if waiting(st) and (kind is None or st.get("queue", "cpu") == kind):
-            line.append((-int(st.get("priority") or 0), st["submitted"], run.id, run))
-    return [t[-1] for t in sorted(line, key=lambda t: t[:3])]
+            line.append((line_key(run, st), run))
+    return [run for _, run in sorted(line, key=lambda t: t[0])]
 
 
 def position(run: Run) -> int | None:

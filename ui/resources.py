@@ -56,47 +56,74 @@ def device_summary() -> str:
     )
 
 
+_BOARD = "queue_board"  # session state: the queue as this page shows it
+_REDRAWN = "queue_redrawn"  # session state: the run change the page was last redrawn for
+
+
 @st.cache_data(ttl=2, show_spinner=False)
-def _queue_counts() -> tuple[int, int, int]:
-    return len(jobs.running()), len(jobs.queue()), taskq.slots()
+def _read_board(root: str) -> standing.Board:
+    """The queue, read at most every 2 s however many pages show it (it reads every run of the
+    folder, and calibrates the estimate on the finished ones)."""
+    return standing.board(Path(root))
+
+
+def board(fresh: bool = False) -> standing.Board:
+    """The queue as this page shows it. The sidebar, drawn first, reads it once per script run
+    (``fresh``); the run header, the Runs table and the progress line render from that same
+    board, so they never disagree ("queued" in a header while the sidebar says "0 queued")."""
+    if fresh or _BOARD not in st.session_state:
+        st.session_state[_BOARD] = _read_board(str(runs.runs_dir()))
+    return st.session_state[_BOARD]
+
+
+def redraw(reason: tuple) -> None:
+    """Redraw the whole page from a new board: the queue moved on since the page's board was
+    read (a run was sent or started, its place changed). Once per ``reason``, so a change
+    that a new board still does not show cannot loop."""
+    if st.session_state.get(_REDRAWN) != reason:
+        st.session_state[_REDRAWN] = reason
+        _read_board.clear()
+        st.rerun()
 
 
 def queue_caption() -> None:
     """The sidebar's line on the queue: running, waiting, and the workers that take them."""
-    running, waiting, slots = _queue_counts()
-    if running or waiting:
-        who = f"{slots} worker slot{'s' if slots != 1 else ''}" if slots else "no worker up"
-        st.caption(f"Jobs: {running} running, {waiting} queued · {who}")
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def _standing(path: str) -> standing.Standing | None:
-    """A queued run's standing, read at most every 5 s however many pages show it (it reads
-    every run of the folder to calibrate the estimate)."""
-    return standing.standing(runs.Run(Path(path)))
+    if text := board(fresh=True).caption():
+        st.caption(text)
 
 
 def state_label(run: runs.Run, status: dict) -> str:
-    """A run's state in words, with its place in line while queued: "queued (2nd in line)".
-    The run header, the Runs table and the live view's line all say it this way."""
-    state = status.get("state", "")
-    if state == "queued" and (pos := jobs.position(run)):
-        return f"queued ({standing.ordinal(pos)} in line)"
-    return state
+    """A run's state in words, with its place in line while queued: "queued (2nd in line)",
+    from the page's board. The run header, the Runs table and the live view all say it so."""
+    b = board()
+    if b.states.get(run.id) != status.get("state"):  # the run changed since: a newer board
+        redraw((run.id, status.get("state"), status.get("updated")))
+    return b.label(run.id, status.get("state", ""))
 
 
-def standing_line(run: runs.Run) -> str:
+def standing_line(run: runs.Run, b: standing.Board | None = None) -> str:
     """The line "3rd in line, about 40 s to start, about 55 s to finish (CPU worker)", for a queued
-    run; the admin also sees the workers' host names."""
+    run, from the board ``b`` (default: the page's); the admin also sees the workers' names."""
     from ui import visitor
 
-    s = _standing(str(run.path))
+    s = (b or board()).standings.get(run.id)
     if s is None:
         return "starting…"
     text = s.line()
     if s.hosts and visitor.current().is_admin:
         text += f" · workers: {', '.join(s.hosts)}"
     return text
+
+
+def live_board(run: runs.Run) -> standing.Board:
+    """A newer board for a live view that redraws itself every few seconds; when the run's
+    state or place, or the sidebar's counts, moved on since the page was drawn, the whole page
+    redraws, so header, sidebar and progress line move together."""
+    page, now = board(), _read_board(str(runs.runs_dir()))
+    seen = (now.label(run.id), now.running, now.queued)
+    if seen != (page.label(run.id), page.running, page.queued):
+        redraw((run.id, *seen))
+    return now
 
 
 def _mtime(run: runs.Run) -> float:

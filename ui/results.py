@@ -66,9 +66,10 @@ def live(run_id: str, key: str = "live") -> None:
     state = RunState(status.get("state", "failed"))
     if state.is_finished():
         st.rerun()  # the whole page redraws with the result view
+    now = resources.live_board(run)  # its place or the queue moved: the whole page redraws
     cfg = run.config()
     if state == RunState.QUEUED:
-        st.info(f"Queued — {resources.standing_line(run)}", icon=":material/schedule:")
+        st.info(f"Queued — {resources.standing_line(run, now)}", icon=":material/schedule:")
         if status.get("message"):
             st.caption(no_paths(status["message"]))
         cancel_button(run, key)
