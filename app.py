@@ -1,18 +1,10 @@
-"""Router: page config, hosting settings, navigation over app_pages/, shared sidebar."""
+"""Router: page config, navigation over app_pages/, hosting settings, shared sidebar."""
 
-# Before any page: plotly takes pandas from sys.modules even while another visitor's script
-# thread is still importing it ("partially initialized module 'pandas' has no attribute
-# 'Series'", seen on Inspect under load). An import statement here, where every script run
-# starts, makes each thread wait until pandas is whole.
-import pandas  # noqa: F401
+import sys
+
 import streamlit as st
 
-from ui import bootstrap, sidebar, visitor
-
 st.set_page_config(page_title="Recognition using Deep Networks", page_icon="🔢", layout="wide")
-visitor.apply_settings()  # ENGINE_PUBLIC may come from st.secrets
-bootstrap.first_start()  # a fresh host prepares its data and default model in the background
-
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
@@ -24,6 +16,31 @@ pages = [
     st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/science:", url_path="sweeps"),
     st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:", url_path="webcam"),
 ]
-page = st.navigation(pages)
+page = st.navigation(pages)  # the app's shell shows at once, before the slow work below
+
+# A server's first page loads PyTorch and does the first start's work (seconds, more under load):
+# say so at once, step by step, rather than leave the page blank. Later runs have it in memory.
+notice, first = st.empty(), "ui.sidebar" not in sys.modules
+
+
+def starting(step: str) -> None:
+    if first:
+        notice.info(f"Starting this server: {step}…", icon=":material/hourglass_top:")
+
+
+starting("loading PyTorch and the engine (1/3)")
+# Before any page: plotly takes pandas from sys.modules even while another visitor's script
+# thread is still importing it ("partially initialized module 'pandas' has no attribute
+# 'Series'", seen on Inspect under load). An import statement here, where every script run
+# starts, makes each thread wait until pandas is whole.
+import pandas  # noqa: E402, F401
+
+from ui import bootstrap, sidebar, visitor  # noqa: E402
+
+visitor.apply_settings()  # ENGINE_PUBLIC may come from st.secrets
+starting("checking the default digit model and the datasets (2/3)")
+bootstrap.first_start()  # a fresh host prepares its data and default model in the background
+starting("reading the datasets (3/3)")
 sidebar.render()
+notice.empty()  # before the page: a page that stops early (st.stop) could not clear it after
 page.run()

@@ -18,12 +18,12 @@ if bad:
 forms.controls()
 values = forms.current()
 forms.to_url(values)
-info = resources.dataset_status().get(values["dataset"], {})
-n_train, n_test = info.get("n_train") or 60000, info.get("n_test") or 10000
+info = resources.dataset_info(values["dataset"])  # what a training loads: sizes and source
+n_train = info.n_train if info else None
 cfg = forms.config_of(values, n_train)
 
 with st.container(border=True):
-    c = st.columns([1, 1, 1, 2], vertical_alignment="center")
+    row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     try:
         cfg.validate()
     except EngineError as e:
@@ -31,21 +31,37 @@ with st.container(border=True):
     else:
         problem, fix = None, None
         ratios = resources.speed_ratios()
-        lo, hi = estimate.estimate_range(cfg, n_train, n_test, ratios)
-        c[0].metric("Parameters", f"{param_count(cfg.model):,}")
-        c[1].metric(
-            "Training examples", f"{min(cfg.limit_train or n_train, n_train):,} × {cfg.epochs}"
-        )
-        c[2].metric(
-            "Estimated time", f"{results.duration(lo)} – {results.duration(hi)}",
+        examples, time_range = "—", "—"  # while the dataset is not prepared: no invented count
+        if info:
+            lo, hi = estimate.estimate_range(cfg, info.n_train, info.n_test, ratios)
+            used = min(cfg.limit_train or info.n_train, info.n_train)
+            examples = f"{used:,} × {cfg.epochs}"
+            time_range = f"{results.duration(lo)} – {results.duration(hi)}"
+        row.metric("Parameters", f"{param_count(cfg.model):,}", width="content")
+        row.metric("Training examples", examples, width="content", help="images × epochs")
+        row.metric(
+            "Estimated time", time_range, width="content",
             help=f"Scaled by the measured speed of {len(ratios)} finished runs on this machine"
             if len(ratios) >= estimate.MIN_SAMPLES
             else "Rough, from the network's size: it narrows once a few runs finished here.",
         )  # fmt: skip
-    start = c[3].button(
+    start = row.button(
         "Start training", type="primary", icon=":material/play_arrow:", width="stretch",
         disabled=problem is not None, help=problem and f"Cannot start: {problem}",
     )  # fmt: skip
+    label = forms.DATASET_LABELS[values["dataset"]]
+    if info is None:
+        st.info(
+            f"{label}: not prepared on this server yet (a new server prepares it in the "
+            "background; `python -m engine data prepare` does it by hand). Its counts and the time "
+            "estimate show once it is ready; a training started now prepares it first."
+        )
+    else:
+        subset = " — the offline 10k subset of MNIST, not the full 70k" if info.subset else ""
+        st.caption(
+            f"{label}: {info.n_train:,} training and {info.n_test:,} test images, from "
+            f"{info.source} ({info.split}){subset}."
+        )
     if problem:
         st.error(f"These settings cannot be trained: {problem}")
         if fix:

@@ -139,11 +139,13 @@ def values_of(cfg: TrainConfig, preset: str) -> dict[str, Any]:
     }
 
 
-def config_of(v: dict[str, Any], n_train: int = 60000) -> TrainConfig:
+def config_of(v: dict[str, Any], n_train: int | None = None) -> TrainConfig:
     """The TrainConfig the widget values describe (not validated: ``validate()`` says why not).
 
-    Loss lines come ~20 times per epoch, so even a small run draws a curve as it learns.
+    Loss lines come ~20 times per epoch, so even a small run draws a curve as it learns;
+    ``n_train``: the training set's size (None while it is not prepared: the full 60,000).
     """
+    n_train = n_train or 60000
     base = PRESETS[v["preset"]]
     n = v["conv_layers"]
     model = replace(
@@ -205,7 +207,7 @@ def _fewer_layers(values: dict[str, Any], i: int) -> dict[str, Any]:
     return {"conv_layers": i, "layers": ",".join(layers.split(",")[:i])}
 
 
-def suggest_fix(values: dict[str, Any], n_train: int = 60000) -> tuple[str, dict] | None:
+def suggest_fix(values: dict[str, Any], n_train: int | None = None) -> tuple[str, dict] | None:
     """The smallest change that makes untrainable settings trainable: (what it does, the new
     values), or None. Tried in order: 'same' padding, fewer conv layers, smaller kernels, no
     pooling."""
@@ -356,9 +358,9 @@ def controls() -> None:
                 "Kernel size", 1, 9, step=2 if odd else 1, key="tr_kernel", disabled=per_layer,
                 help="px, square; odd sizes only with 'same' padding (it pads k // 2 each side)",
             )  # fmt: skip
-            c1, c2 = st.columns(2)
-            c1.selectbox("Padding", PADDINGS, key="tr_padding")
-            c2.selectbox("Pooling 2×2", POOLS, key="tr_pool")
+            # One above the other, each the card's width (side by side: "sa", "m").
+            st.selectbox("Padding", PADDINGS, key="tr_padding")
+            st.selectbox("Pooling 2×2", POOLS, key="tr_pool")
             st.checkbox("BatchNorm", key="tr_batchnorm")
             with st.expander("Advanced: each layer", expanded=per_layer):
                 layer_editor.editor(ss["tr_conv_layers"], odd)

@@ -41,6 +41,15 @@ def dataset(name: str) -> data.Dataset:
     return data.load(name)
 
 
+def dataset_info(name: str) -> data.DatasetInfo | None:
+    """Sizes and source of the dataset a training of ``name`` loads, read from its files now
+    (not the status cached a minute): None while it is not prepared yet."""
+    try:
+        return data.load(name, prepare_if_missing=False).info  # kept in memory per process
+    except data.DataError:
+        return None
+
+
 def device_summary() -> str:
     dev = resolve_device("auto")
     if dev.type == "cuda":

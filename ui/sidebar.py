@@ -14,23 +14,15 @@ def render() -> None:
     if hosting.public():
         hosting.touch(runs_dir(), me.id)  # the visitor's files expire when they are idle long
     with st.sidebar:
-        visitor.keep_cookie()
-        ids = state.complete_runs()
-        if ids:
-            if st.session_state.get(state.SELECTED_RUN) not in ids:  # first visit, or deleted
-                st.session_state[state.SELECTED_RUN] = state.selected_run_id()
-            st.selectbox(
-                "Model", ids, key=state.SELECTED_RUN,
-                help="The trained run the Inspect and recognition pages use.",
-            )  # fmt: skip
-        else:
-            from ui import bootstrap
-
-            if bootstrap.default_progress() is not None:
-                st.caption("The default digit model is being trained (first start).")
-            else:
-                st.caption("No trained model yet: train one on the Train page.")
-        resources.queue_caption()
+        # One fixed slot per part that shows or not: Streamlit matches a rerun's elements to the
+        # last run's by place, and one that moved left its old copy greyed out until the run
+        # ended (a second "Datasets" expander once the default model was ready).
+        with st.container():
+            visitor.keep_cookie()
+        with st.container():
+            _model()
+        with st.container():
+            resources.queue_caption()
         with st.expander("Datasets", expanded=False):
             for name, info in resources.dataset_status().items():
                 if info.get("source") is None:
@@ -42,3 +34,22 @@ def render() -> None:
                         f"{info['source']}"
                     )
         visitor.admin_panel()
+
+
+def _model() -> None:
+    """The model the pages use, or why there is none yet."""
+    ids = state.complete_runs()
+    if ids:
+        if st.session_state.get(state.SELECTED_RUN) not in ids:  # first visit, or deleted
+            st.session_state[state.SELECTED_RUN] = state.selected_run_id()
+        st.selectbox(
+            "Model", ids, key=state.SELECTED_RUN,
+            help="The trained run the Inspect and recognition pages use.",
+        )  # fmt: skip
+    else:
+        from ui import bootstrap
+
+        if bootstrap.default_progress() is not None:
+            st.caption("The default digit model is being trained (first start).")
+        else:
+            st.caption("No trained model yet: train one on the Train page.")
