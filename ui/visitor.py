@@ -21,7 +21,8 @@ from engine.runs import runs_dir
 
 COOKIE = "engine_visitor"
 COOKIE_DAYS = 30
-_TOKEN = "visitor_token"  # session-state key: the raw token, kept only in this session
+# session-state key: the raw token, kept only in this session
+_TOKEN = "visitor_token"  # noqa: S105 - the key's name, not a secret
 
 _SET_COOKIE_JS = """
 export default function (component) {

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = [p for d in ("engine", "ui", "app_pages") for p in (ROOT / d).rglob("*.py")] + [
@@ -23,33 +23,43 @@ def test_streamlit_config_limits_uploads_and_protects_forms():
     assert "address" not in cfg["server"]
 
 
-def _calls(tree: ast.AST):
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            f = node.func
-            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
-            owner = getattr(f.value, "id", "") if isinstance(f, ast.Attribute) else ""
-            yield node, owner, name
+def test_every_torch_load_is_weights_only():
+    """The one unsafe load ruff's S rules do not know: torch.load unpickles unless it is told
+    weights_only=True."""
+    bad = []
+    for path in PRODUCT:
+        for node in ast.walk(ast.parse(path.read_text())):
+            f = getattr(node, "func", None)
+            if isinstance(f, ast.Attribute) and f.attr == "load" and getattr(f.value, "id", "") in (
+                "torch", "th"
+            ):  # fmt: skip
+                kw = {k.arg: k.value for k in node.keywords}
+                safe = kw.get("weights_only")
+                if not (isinstance(safe, ast.Constant) and safe.value is True):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bad, f"torch.load without weights_only=True: {bad}"
 
 
-@pytest.mark.parametrize("path", PRODUCT, ids=lambda p: str(p.relative_to(ROOT)))
-def test_no_unsafe_deserialisation_or_eval(path):
-    tree = ast.parse(path.read_text())
-    for node, owner, name in _calls(tree):
-        where = f"{path.relative_to(ROOT)}:{node.lineno}"
-        if owner == "torch" and name == "load":
-            kw = {k.arg: k.value for k in node.keywords}
-            assert isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value, (
-                f"{where}: torch.load without weights_only=True"
-            )
-        assert not (owner == "pickle" and name in ("load", "loads")), f"{where}: pickle of data"
-        bare = isinstance(node.func, ast.Name)
-        assert not (bare and name in ("eval", "exec")), f"{where}: eval/exec"
-        if owner == "subprocess" or name in ("Popen", "system"):
-            kw = {k.arg: k.value for k in node.keywords}
-            shell = kw.get("shell")
-            assert not (isinstance(shell, ast.Constant) and shell.value), f"{where}: shell=True"
-            assert name != "system", f"{where}: os.system"
+UNSAFE = """\
+import os, pickle, subprocess
+pickle.loads(b"")
+eval("1")
+exec("1")
+subprocess.run("ls", shell=True)
+os.system("ls")
+"""
+
+
+def test_the_lint_refuses_unsafe_calls_in_the_product():
+    """`make test` lints with ruff's bandit rules (S): pickle, eval, exec, a shell. Checked on a
+    file of the product's folders, so the rules cannot be switched off there unnoticed."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--output-format", "concise", "--no-cache",
+         "--stdin-filename", "engine/unsafe_example.py", "-"],
+        input=UNSAFE, capture_output=True, text=True, cwd=ROOT,
+    ).stdout  # fmt: skip
+    for rule in ("S301", "S307", "S102", "S602", "S605"):
+        assert rule in out, (rule, out)
 
 
 def test_run_ids_in_links_are_refused_with_a_message(tmp_path, monkeypatch):
