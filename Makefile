@@ -78,6 +78,7 @@ bench: setup
 	$(PY) bench/real_inputs.py
 	$(PY) bench/queue_load.py
 	$(PY) bench/hosted_load.py
+	$(PY) bench/import_cost.py
 
 bench-quick: setup
 	$(PY) bench/train_speed.py --threads 1 --quick
@@ -89,6 +90,7 @@ bench-quick: setup
 	$(PY) bench/real_inputs.py --quick
 	$(PY) bench/queue_load.py --quick
 	$(PY) bench/hosted_load.py --quick
+	$(PY) bench/import_cost.py --repeats 2
 
 # The fault and load suites, longer: 25 random kills instead of 4, several seeds; the queue's
 # long tests on all three storages (`make test` runs each on one), SIGKILL loop over 5 seeds.

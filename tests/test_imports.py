@@ -4,6 +4,8 @@ too (a lazy import hides a cycle, it does not remove it). A new cycle fails here
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +83,16 @@ def test_the_contract_sees_a_cycle_held_by_a_lazy_import():
     graph = {"engine.a": {"engine.b"}, "engine.b": {"engine.a"}, "engine.c": {"engine.a"}}
     assert _cycles(graph) == [["engine.a", "engine.b"]]
     assert "engine.taskq" in _graph()["engine.tasks"]  # lazy and top-level imports both count
+
+
+def test_importing_the_engine_pulls_in_no_optional_heavy_package():
+    """A page or a CLI command that predicts does not pay for the sweep (optuna), the export
+    (onnx) or the photo tools (cv2) until it uses them (bench/import_cost.py times it)."""
+    probe = (
+        "import sys, engine, engine.predict, engine.jobs, engine.runs, engine.embed\n"
+        "print(' '.join(m for m in ('optuna', 'onnx', 'onnxscript', 'cv2') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.split() == [], out.stdout
