@@ -72,7 +72,7 @@ def start(
         echo(f"No weight snapshots: {why}")
         return False
     done = state.epoch if state is not None else 0
-    truncate(run_dir, done)
+    drop_after(run_dir, done)
     if done == 0:
         save(
             run_dir, 0, init_state(cfg, torch.device("cpu"), steps_per_epoch, validate=False).model
@@ -99,7 +99,7 @@ def epochs(run_dir: Path | str) -> list[int]:
     return sorted(int(m.group(1)) for n in names if (m := _NAME.match(n)))
 
 
-def truncate(run_dir: Path | str, last_epoch: int) -> None:
+def drop_after(run_dir: Path | str, last_epoch: int) -> None:
     """Drop the snapshots after ``last_epoch`` (a resume redoes those epochs) and the temp
     files of a save that a killed process left behind."""
     for e in epochs(run_dir):
@@ -124,7 +124,7 @@ def load_state_dict(run_dir: Path | str, epoch: int) -> dict[str, torch.Tensor]:
     return sd
 
 
-def load_model(run_dir: Path | str, epoch: int, cfg: TrainConfig) -> Model:
+def epoch_model(run_dir: Path | str, epoch: int, cfg: TrainConfig) -> Model:
     """The network as it was after ``epoch``, in eval mode on the CPU; shapes must match."""
     model = build_model(cfg.model)
     try:

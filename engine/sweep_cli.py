@@ -158,7 +158,7 @@ def _helper(name: str, storage: str | None) -> subprocess.Popen:
 def _report(name: str, storage: str | None, out: dict[str, Any]) -> int:
     from engine import sweep
 
-    rep = sweep.report(name, storage)
+    rep = sweep.read_report(name, storage)
     dims = list(rep.spec.space)
     head = f"{'trial':>5}  {'state':<9}" + "".join(f"{d:>14}" for d in dims)
     print(head + f"{'accuracy':>10}{'seconds':>9}{'params':>9}")

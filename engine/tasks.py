@@ -1,7 +1,8 @@
 """What the queue's workers do with a task (``engine.taskq`` calls these): train a run with a
 heartbeat (``run_task``), one trial of a sweep (``sweep_task``), and the housekeeping that runs
-every minute and at every worker's start (``maintain``): requeue the trainings of dead workers,
-send again the tasks a broker lost, fail dead terminal runs, expire visitors' files, reap sweeps.
+every minute and at every worker's start (``maintain``): requeue the trainings of dead workers
+and the sweep trials of dead ones, send again the tasks a broker lost, fail dead terminal runs,
+expire visitors' files.
 """
 
 from __future__ import annotations
@@ -184,9 +185,9 @@ def _maintain_sweeps(root: Path) -> None:
         held = {args[0] for name, args in _pending("cpu") if name == "sweep_trial"}
         for name in sweep.list_sweeps():
             study, spec = sweep.load(name)
-            sweep.reap(study)
+            sweep.requeue_orphans(study)
             started = study.user_attrs.get("parallel")  # by start_workers (not the CLI's)
-            idle = not sweep.report(name).count("running") and name not in held
+            idle = not sweep.read_report(name).count("running") and name not in held
             if started and idle and not sweep.stop_requested(study) and sweep.has_work(study, spec):
                 trials.send(name, sweep.default_storage(), root, 1)
 

@@ -60,5 +60,5 @@ def resume(
     study, _ = sweep.load(name, storage)
     with sweep.storage_errors(f"cannot resume sweep {name}"):
         study.set_user_attr("stopped", False)
-        sweep.reap(study)
+        sweep.requeue_orphans(study)
     start(name, n, storage, root, by)

@@ -40,7 +40,7 @@ def test_every_epoch_and_the_initial_weights_are_kept(classic_run):
 
 def test_the_last_snapshot_is_the_checkpoint_and_the_first_is_the_seeded_init(classic_run):
     final, _ = load_model(classic_run.path)
-    last = snapshots.load_model(classic_run.path, 2, CLASSIC)
+    last = snapshots.epoch_model(classic_run.path, 2, CLASSIC)
     for k, v in final.state_dict().items():
         assert torch.equal(v, last.state_dict()[k]), k
     from engine.train import init_state
@@ -91,7 +91,7 @@ def test_a_resume_rewrites_only_the_epochs_it_redoes(runs_dir):
     assert execute(run, echo=quiet) == RunState.COMPLETE
     assert snapshots.epochs(run.path) == [0, 1, 2]
     assert snapshots.path(run.path, 0).stat().st_mtime_ns == first  # the init is not redone
-    snapshots.load_model(run.path, 2, run.config())  # the stale one was replaced
+    snapshots.epoch_model(run.path, 2, run.config())  # the stale one was replaced
     assert not dead.exists()
 
 
@@ -115,7 +115,7 @@ def test_a_snapshot_of_another_shape_is_refused(classic_run, tmp_path):
     run_dir.mkdir()
     snapshots.save(run_dir, 1, torch.nn.Linear(3, 2))
     with pytest.raises(RunError, match="does not match"):
-        snapshots.load_model(run_dir, 1, CLASSIC)
+        snapshots.epoch_model(run_dir, 1, CLASSIC)
 
 
 def test_the_cli_switch_reaches_the_config():

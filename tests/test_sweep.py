@@ -149,7 +149,7 @@ def test_a_sweep_of_the_seed_networks_trains_and_reports():
         spec = SweepSpec(base=base, space=space, preset=preset_name)
         name = sweep.create(spec, f"pytest-{preset_name}")
         assert sweep.work(name, echo=lambda s: None) == 2
-        rep = sweep.report(name)
+        rep = sweep.read_report(name)
         assert rep.count("complete") == 2 and rep.best.run_id == f"sweep-pytest-{preset_name}-best"
         _, cfg = load_model(runs_dir() / rep.best.run_id)
         assert cfg.model.family == PRESETS[preset_name].model.family
@@ -212,7 +212,7 @@ def test_cli_grid_with_two_workers_trains_16_distinct_trials(storage):
         "--limit-train", "2048", "--limit-test", "500", "--epochs", "1", *SEED_GRID,
     )  # fmt: skip
     assert out["n_complete"] == 16 and out["n_failed"] == 0 and out["n_queued"] == 0
-    rep = sweep.report(name, storage)
+    rep = sweep.read_report(name, storage)
     params = [tuple(sorted(r.params.items())) for r in rep.rows]
     assert len(rep.rows) == 16 and len(set(params)) == 16  # every grid point once, no duplicate
     assert all(r.seconds > 0 and r.params_count > 0 and r.test_loss > 0 for r in rep.rows)
@@ -249,7 +249,7 @@ def test_killed_worker_trial_is_failed_and_retried():
     trials.start(name, 1)  # trials are tasks; submitting starts this machine's worker
     rep = _wait(
         lambda: (
-            (r := sweep.report(name)).count("complete") >= 1
+            (r := sweep.read_report(name)).count("complete") >= 1
             and any(x.state == "running" for x in r.rows)
             and r
         ),
@@ -259,11 +259,11 @@ def test_killed_worker_trial_is_failed_and_retried():
     time.sleep(0.5)  # well inside the ~2 s trial
     study, _ = sweep.load(name)
     [trial] = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    victim = next(r for r in sweep.report(name).rows if r.number == trial.number)
+    victim = next(r for r in sweep.read_report(name).rows if r.number == trial.number)
     done_before = {r.number: r.accuracy for r in rep.rows if r.state == "complete"}
     os.kill(int(_claimed_by(trial).rpartition(":")[2]), signal.SIGKILL)
-    _wait(lambda: sweep.report(name).count("complete") >= 4, 120, "the sweep to finish")
-    rows = {r.number: r for r in sweep.report(name).rows}
+    _wait(lambda: sweep.read_report(name).count("complete") >= 4, 120, "the sweep to finish")
+    rows = {r.number: r for r in sweep.read_report(name).rows}
     assert rows[victim.number].state == "failed" and "died" in rows[victim.number].error
     retry = [r for r in rows.values() if r.retry_of == victim.number]
     assert len(retry) == 1 and retry[0].state == "complete"

@@ -20,7 +20,7 @@ EPOCH = "inspect_epoch"  # widget key of the epoch slider
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _snapshot_model(run_dir: str, epoch: int, mtime: int, cfg: TrainConfig) -> Model:
-    return snapshots.load_model(run_dir, epoch, cfg)
+    return snapshots.epoch_model(run_dir, epoch, cfg)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -195,7 +195,7 @@ def _read(name: str):
     """(study, report, has it work to do?, active?) of a sweep; on error shows it, None."""
     try:
         study, spec = sweep.load(name)
-        rep = sweep.report(name)
+        rep = sweep.read_report(name)
         alive = sweep.has_work(study, spec) and not sweep.stop_requested(study)
     except EngineError as e:
         st.error(f"Cannot read sweep {name}: {e}")

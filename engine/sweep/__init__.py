@@ -52,7 +52,8 @@ from engine.sweep.study import (
     load,
     new_name,
     open_storage,
-    reap,
+    read_report,
+    requeue_orphans,
     row_of,
     stop_requested,
     storage_errors,
@@ -69,10 +70,6 @@ from engine.sweep.worker import (
     stop,
     work,
 )
-
-# Last: the function ``report(name, storage)`` takes this name over from the submodule
-# ``engine.sweep.report`` (import that module's names with ``from engine.sweep.report import``).
-from engine.sweep.study import report  # noqa: E402  isort: skip
 
 __all__ = [
     "DIMENSIONS",
@@ -112,8 +109,8 @@ __all__ = [
     "owner",
     "pareto_front",
     "parse_values",
-    "reap",
-    "report",
+    "requeue_orphans",
+    "read_report",
     "row_of",
     "stop",
     "stop_requested",

@@ -265,7 +265,7 @@ def _claimed_by(t: FrozenTrial) -> str:
     return str(t.user_attrs.get("worker", ""))
 
 
-def reap(study: optuna.Study) -> list[int]:
+def requeue_orphans(study: optuna.Study) -> list[int]:
     """Fail and requeue the running trials whose worker process on this machine is gone.
 
     Workers on other machines are covered by RDB heartbeats (``fail_stale_trials``). Reapers on
@@ -315,7 +315,7 @@ def row_of(t: FrozenTrial) -> TrialRow:
     )
 
 
-def report(name: str, storage: str | None = None) -> SweepReport:
+def read_report(name: str, storage: str | None = None) -> SweepReport:
     """The sweep's trials (empty stray records left out) and settings, read from the storage."""
     study, spec = load(name, storage)
     with storage_errors(f"cannot read sweep {name}"):

@@ -29,7 +29,7 @@ from engine.sweep.study import (
     is_queued,
     list_sweeps,
     load,
-    reap,
+    requeue_orphans,
     stop_requested,
     storage_errors,
     worker_id,
@@ -144,7 +144,7 @@ def work(
         echo(f"worker {worker_id()} joined sweep {name} ({spec.sampler}, {spec.size()} trials)")
         while not should_stop() and (max_trials is None or done < max_trials):
             with storage_errors(f"sweep {name}"):
-                for n in reap(study):
+                for n in requeue_orphans(study):
                     echo(f"trial {n}: its worker died; queued again")
                 if stop_requested(study) or not has_work(study, spec):
                     break

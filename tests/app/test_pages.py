@@ -157,7 +157,7 @@ def test_no_page_schedules_reaps_or_deletes():
     """Pages only enqueue and read: the queue's housekeeping belongs to its workers."""
     root = Path(APP).parent
     banned = ("jobs.pump(", "tasks.maintain(", "clean_expired(", "sample_store.expire(",
-              "sweep.reap(", "hosting.expire(", "remove_stale_temp_files(")  # fmt: skip
+              "sweep.requeue_orphans(", "hosting.expire(", "remove_stale_temp_files(")  # fmt: skip
     callers = [
         (str(p.relative_to(root)), b)
         for folder in ("ui", "app_pages")

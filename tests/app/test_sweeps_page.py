@@ -85,7 +85,7 @@ def test_a_finished_sweep_shows_table_conclusions_charts_and_train_link():
     assert "sweep-apptest-best" in " ".join(c.value for c in at.caption)
     assert "2 vs 2 trials" in text  # how many trials stand behind a claim
     url = at.get("link_button")[0].proto.url
-    best = sweep.report(name).best
+    best = sweep.read_report(name).best
     assert url.startswith("train?preset=fast")
     query = dict(parse_qsl(url.split("?", 1)[1]))
     fast = PRESETS["fast"]

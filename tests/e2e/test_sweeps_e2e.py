@@ -40,5 +40,5 @@ def test_run_a_small_sweep_from_the_page(tmp_path):
         assert not page.locator('[data-testid="stException"]').count()
         assert page.get_by_text("points on average").first.is_visible()
         harness.shot(page, "sweeps/01-results")
-    rep = sweep.report("e2e-sweep", str(runs / "sweeps" / "sweeps.journal"))
+    rep = sweep.read_report("e2e-sweep", str(runs / "sweeps" / "sweeps.journal"))
     assert rep.count("complete") == 16 and len({tuple(r.params.items()) for r in rep.rows}) == 16

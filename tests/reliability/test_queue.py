@@ -201,7 +201,7 @@ def test_a_sweeps_trials_run_under_the_same_limit_as_trainings(runs_dir, workers
     runs = [jobs.submit(preset("fast", **TINY, seed=i)) for i in range(3)]
     most = samples = 0
     while True:
-        rep = sweep.report(name)
+        rep = sweep.read_report(name)
         running = rep.count("running")
         trainings = sum(r.state() == RunState.RUNNING for r in runs)
         assert running + trainings <= 2, (running, trainings)
