@@ -112,15 +112,6 @@ def test_auto_threads_reads_this_machine():
     assert sample is None or (sample[0] >= 0 and sample[1] >= 0)
 
 
-def test_evaluate_in_one_big_batch_counts_as_in_small_ones(mnist):
-    state = train.train(preset("fast", epochs=1, **TINY), mnist)
-    x, y = data.normalize(mnist.x_test[:500], "mnist"), mnist.y_test[:500]
-    big = train.evaluate(state.model, x, y, batch_size=500)
-    small = train.evaluate(state.model, x, y, batch_size=64)
-    assert big[1] == small[1] and big[0] == pytest.approx(small[0], rel=1e-5)
-    assert train.evaluate(state.model, x, y) == pytest.approx(big, rel=1e-5)
-
-
 def test_normalize_is_bit_identical_to_the_formula_and_leaves_its_input_alone():
     x = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
     mean, std = data.STATS["mnist"]

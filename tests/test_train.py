@@ -98,7 +98,7 @@ def test_onecycle_works_for_any_number_of_steps(mnist):
         assert train(cfg, mnist).epoch == 1, n
 
 
-def test_evaluate_counts_correct_predictions(mnist):
+def test_evaluate_counts_correct_predictions_in_any_batching(mnist):
     state = train(preset("fast", epochs=1, **TINY), mnist)
     from engine.data import normalize
 
@@ -110,6 +110,9 @@ def test_evaluate_counts_correct_predictions(mnist):
         manual = (out.argmax(1) == y).float().mean().item()
         manual_loss = torch.nn.functional.cross_entropy(out, y).item()  # "fast" gives logits
     assert acc == pytest.approx(manual) and loss == pytest.approx(manual_loss, rel=1e-5)
+    one_batch = evaluate(state.model, x, y, batch_size=300)
+    assert one_batch[1] == acc and one_batch[0] == pytest.approx(loss, rel=1e-5)
+    assert evaluate(state.model, x, y) == pytest.approx(one_batch, rel=1e-5)  # the default
 
 
 def test_device_selection_falls_back_and_refuses_missing_devices(monkeypatch):
