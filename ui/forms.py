@@ -41,6 +41,7 @@ WIDTHS = (16, 32, 50, 64, 100, 128, 256, 512, 1024)
 BATCHES = (16, 32, 64, 128, 256, 512)
 DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 LIMITS = (0, 1000, 2000, 5000, 10000, 20000)  # training examples; 0 = all
+CARD_PX = 220  # the width of a settings card: four fit a 1400 px window beside the sidebar
 
 
 def _choice(options):
@@ -321,8 +322,11 @@ def controls() -> None:
     ss["tr_preset_view"] = CUSTOM if changed else base
     if ss["tr_padding"] == "same" and ss["tr_kernel"] % 2 == 0:
         ss["tr_kernel"] += 1  # 'same' padding keeps the map size with odd kernels only
-    data, conv, dense, train = st.columns(4)
-    with data.container(border=True, height="stretch"):
+    # Four cards of a fixed width in a row that wraps: on a narrow window two rows of two, never
+    # four squeezed columns that cut labels and values ("MNIST d", "Mo me ntu m").
+    row = st.container(horizontal=True, gap="small")
+    data, conv, dense, train = (row.container(border=True, width=CARD_PX) for _ in range(4))
+    with data:
         st.markdown("**:material/dataset: Data**")
         st.selectbox(
             "Preset", (*PRESETS, CUSTOM) if changed else tuple(PRESETS), key="tr_preset_view",
@@ -344,7 +348,7 @@ def controls() -> None:
         st.radio(
             "Model family", ("cnn", "mlp"), key="tr_family", format_func=FAMILY_LABELS.get,
         )  # fmt: skip
-    with conv.container(border=True, height="stretch"):
+    with conv:
         st.markdown("**:material/filter: Convolutions**")
         if st.session_state["tr_family"] == "cnn":
             st.slider("Conv layers", 1, 3, key="tr_conv_layers")
@@ -367,13 +371,13 @@ def controls() -> None:
             st.caption(layer_editor.describe(config_of(current()).model))
         else:
             st.caption("An MLP has no convolutions: it sees all 784 pixels at once.")
-    with dense.container(border=True, height="stretch"):
+    with dense:
         st.markdown("**:material/hub: Dense layers**")
         st.slider("Hidden layers", 1, 3, key="tr_hidden_layers")
         st.select_slider("Hidden width", WIDTHS, key="tr_hidden", help="units per hidden layer")
         st.selectbox("Activation", ACTIVATIONS, key="tr_activation")
         st.slider("Dropout", 0.0, 0.8, step=0.05, key="tr_dropout")
-    with train.container(border=True, height="stretch"):
+    with train:
         st.markdown("**:material/tune: Training**")
         st.selectbox("Optimizer", OPTIMIZERS, key="tr_optimizer")
         st.selectbox("Schedule", SCHEDULES, key="tr_schedule", help="onecycle: warm-up, then decay")
@@ -381,14 +385,13 @@ def controls() -> None:
             "Learning rate", sorted({*LRS, ss["tr_lr"]}), key="tr_lr", format_func=fmt_lr,
             help="Log scale; the peak rate with the onecycle schedule.",
         )  # fmt: skip
-        c1, c2 = st.columns(2)
-        c1.slider(
+        st.slider(
             "Momentum", 0.0, 0.99, step=0.01, key="tr_momentum",
             disabled=st.session_state["tr_optimizer"] != "sgd", help="SGD only",
         )  # fmt: skip
-        c2.select_slider("Weight decay", DECAYS, key="tr_weight_decay", format_func=fmt_lr)
-        c1.select_slider("Batch size", BATCHES, key="tr_batch_size")
-        c2.slider("Epochs", 1, 30, key="tr_epochs")
+        st.select_slider("Weight decay", DECAYS, key="tr_weight_decay", format_func=fmt_lr)
+        st.select_slider("Batch size", BATCHES, key="tr_batch_size")
+        st.slider("Epochs", 1, 30, key="tr_epochs")
         st.number_input("Seed", 0, 2**31 - 1, step=1, key="tr_seed")
         st.selectbox(
             "Device", ("any", "cpu", "gpu"), key="tr_device",
