@@ -4,6 +4,9 @@ import sys
 
 import streamlit as st
 
+from engine.settings import SettingsError
+from engine.settings import current as current_settings
+
 st.set_page_config(page_title="Recognition using Deep Networks", page_icon="🔢", layout="wide")
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -17,6 +20,12 @@ pages = [
     st.Page("app_pages/webcam.py", title="Webcam", icon=":material/videocam:", url_path="webcam"),
 ]
 page = st.navigation(pages)  # the app's shell shows at once, before the slow work below
+
+try:  # every ENGINE_*/WEBRTC_* setting, checked once before any page reads one
+    current_settings()
+except SettingsError as e:
+    st.error(f"This server's settings are not valid: {e}. Fix the environment and restart.")
+    st.stop()
 
 # A server's first page loads PyTorch and does the first start's work (seconds, more under load):
 # say so at once, step by step, rather than leave the page blank. Later runs have it in memory.

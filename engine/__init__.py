@@ -29,6 +29,7 @@ Modules:
   of the same queue (start, resume); ``tasks``: what a worker does with each task, the queue's
   housekeeping (``maintain``) and the worker itself (``python -m engine worker``).
 - ``estimate``: how long a job will take, from a cost model calibrated by the finished runs.
+- ``settings``: every ENGINE_*/WEBRTC_* environment variable, read and checked in one place
 - ``hosting``: hosted mode: visitors, ownership and quotas; ``admin``: the admin password
   (a growing wait after wrong tries) and unlocks that survive a reload.
 - ``inspect``: what a network learned: layer table, filters, activations; ``analysis``: every

@@ -215,11 +215,12 @@ def _run_and_report(run, out) -> int:
 def main(argv: list[str] | None = None) -> int:
     from engine.procs import apply_nice
 
-    apply_nice()  # background jobs and sweep workers run niced (engine.procs.worker_env)
     args = build_parser().parse_args(argv)
     out: dict = {"command": args.command}
     code = 0
     try:
+        # Reads the settings first: a bad ENGINE_*/WEBRTC_* value is the error below.
+        apply_nice()  # background jobs and sweep workers run niced (engine.procs.worker_env)
         if args.command == "data":
             from engine import data
             from engine.config import DATASETS

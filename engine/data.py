@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import subprocess
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ from engine.data_sources import (
     source_file,
     try_torchvision_download,
 )
+from engine.settings import current as settings
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
@@ -61,7 +61,7 @@ class ImageError(EngineError, ValueError):
 
 def data_dir() -> Path:
     """The data directory: $ENGINE_DATA_DIR or ./data."""
-    return Path(os.environ.get("ENGINE_DATA_DIR", "data"))
+    return settings().data_dir
 
 
 @dataclass(frozen=True)

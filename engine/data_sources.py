@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import EngineError
+from engine.settings import current as settings
 
 FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # torchvision's folder names
 IDX_FILES = (
@@ -78,7 +79,7 @@ def write_idx(path: Path, arr: np.ndarray) -> None:
 
 
 def try_torchvision_download(name: str, root: Path, timeout: float = 10.0) -> bool:
-    if os.environ.get("ENGINE_OFFLINE"):
+    if settings().offline:
         return False
     from torchvision import datasets
 

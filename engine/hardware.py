@@ -18,6 +18,7 @@ from torch import nn
 from engine import EngineError
 from engine.config import IMAGE_SIZE, auto_threads
 from engine.models import Model
+from engine.settings import current as settings
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -186,7 +187,7 @@ def graph_forward(model: Model, batch: int, device: torch.device) -> nn.Module |
     (evaluation and the last, smaller batch run it as usual). The capture's warm-up passes move
     the BatchNorm statistics, so they are put back.
     """
-    if device.type != "cuda" or os.environ.get("ENGINE_CUDA_GRAPHS", "1") == "0":
+    if device.type != "cuda" or not settings().cuda_graphs:
         return None
     try:
         saved = [b.detach().clone() for b in model.buffers()]

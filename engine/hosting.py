@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import EngineError
+from engine.settings import current as settings
 
 PUBLIC_ENV = "ENGINE_PUBLIC"
 OPERATOR = "operator"  # the owner recorded for work started from the CLI or by the server itself
@@ -44,7 +45,7 @@ def _flag(value: str | None) -> bool:
 
 def public() -> bool:
     """True when the server is hosted for the public ($ENGINE_PUBLIC is 1/true/yes/on)."""
-    return _flag(os.environ.get(PUBLIC_ENV))
+    return settings().public
 
 
 def valid_token(token: object) -> bool:
@@ -66,13 +67,6 @@ def is_visitor_id(name: str) -> bool:
     return bool(_ID.match(name))
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(0, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 @dataclass(frozen=True)
 class Limits:
     """What one visitor, and everyone together, may use in hosted mode. Each is an env var."""
@@ -91,19 +85,18 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
-        d = cls()
+        s = settings()
         return cls(
-            jobs_per_visitor=_env_int("ENGINE_MAX_JOBS_PER_VISITOR", d.jobs_per_visitor),
-            queue=_env_int("ENGINE_MAX_QUEUE", d.queue),
-            epoch_examples=_env_int("ENGINE_MAX_EPOCH_EXAMPLES", d.epoch_examples),
-            sweeps_per_visitor=d.sweeps_per_visitor,
-            sweep_trials=_env_int("ENGINE_MAX_SWEEP_TRIALS", d.sweep_trials),
-            sweep_workers=_env_int("ENGINE_MAX_SWEEP_WORKERS", d.sweep_workers),
-            runs_per_visitor=_env_int("ENGINE_MAX_RUNS_PER_VISITOR", d.runs_per_visitor),
-            samples_per_visitor=_env_int("ENGINE_MAX_SAMPLES", d.samples_per_visitor),
-            sample_mb_per_visitor=_env_int("ENGINE_MAX_SAMPLE_MB", d.sample_mb_per_visitor),
-            storage_mb=_env_int("ENGINE_MAX_STORAGE_MB", d.storage_mb),
-            idle_hours=_env_int("ENGINE_VISITOR_IDLE_HOURS", d.idle_hours),
+            jobs_per_visitor=s.max_jobs_per_visitor,
+            queue=s.max_queue,
+            epoch_examples=s.max_epoch_examples,
+            sweep_trials=s.max_sweep_trials,
+            sweep_workers=s.max_sweep_workers,
+            runs_per_visitor=s.max_runs_per_visitor,
+            samples_per_visitor=s.max_samples,
+            sample_mb_per_visitor=s.max_sample_mb,
+            storage_mb=s.max_storage_mb,
+            idle_hours=s.visitor_idle_hours,
         )
 
 

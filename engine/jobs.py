@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import shutil
 import socket
 import time
@@ -34,6 +33,7 @@ from engine.runs import (
     list_runs,
     runs_dir,
 )
+from engine.settings import current as settings
 
 MAX_JOBS_ENV = "ENGINE_MAX_JOBS"
 LOCAL_WORKER_ENV = "ENGINE_LOCAL_WORKER"  # 1: start a worker beside the app even with a broker
@@ -42,10 +42,7 @@ HEARTBEAT = "heartbeat.json"
 
 def max_jobs() -> int:
     """The embedded worker's concurrency: $ENGINE_MAX_JOBS, default 1 (one job per 2 cores)."""
-    try:
-        return max(1, int(os.environ.get(MAX_JOBS_ENV, "1")))
-    except ValueError:
-        return 1
+    return settings().max_jobs
 
 
 def queue_of(cfg: TrainConfig) -> str:
@@ -330,7 +327,7 @@ def ensure_local_worker(root: Path | None = None) -> int | None:
     Called where work is sent (``submit``, ``resume``, a sweep's trials) and once at a server's
     start when work is waiting, never on a page render. The worker is detached, so it outlives
     a restart of the server, and the next server finds it alive here."""
-    if not (taskq.embedded() or os.environ.get(LOCAL_WORKER_ENV, "").strip() == "1"):
+    if not (taskq.embedded() or settings().local_worker):
         return None
     root = Path(root or runs_dir())
     root.mkdir(parents=True, exist_ok=True)

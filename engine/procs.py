@@ -23,6 +23,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.settings import current as settings
+
 ROOT = Path(__file__).resolve().parent.parent  # the repository: children import `engine` from here
 NICENESS = 10  # background work yields the CPU to the dashboard's server: pages stay responsive
 NICE_ENV = "ENGINE_NICE"  # read by `python -m engine` at start (see apply_nice)
@@ -88,9 +90,9 @@ def worker_env(threads: int, runs_root: Path, nice: bool = True) -> dict[str, st
 
 def apply_nice() -> None:
     """Lower this process to $ENGINE_NICE (an absolute level, not 10 more each generation)."""
-    if niceness := os.environ.get(NICE_ENV):
-        with contextlib.suppress(ValueError, OSError):
-            os.nice(max(0, int(niceness) - os.nice(0)))
+    if (niceness := settings().nice) is not None:
+        with contextlib.suppress(OSError):
+            os.nice(max(0, niceness - os.nice(0)))
 
 
 def reap() -> None:

@@ -26,6 +26,7 @@ from engine import EngineError
 from engine.config import ConfigError, TrainConfig
 from engine.models import Model, build_model
 from engine.procs import pid_alive
+from engine.settings import current as settings
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 CHECKPOINT_FORMAT = 1
@@ -48,7 +49,7 @@ class RunState(enum.StrEnum):
 
 def runs_dir() -> Path:
     """The runs directory: $ENGINE_RUNS_DIR or ./runs."""
-    return Path(os.environ.get("ENGINE_RUNS_DIR", "runs"))
+    return settings().runs_dir
 
 
 def validate_run_id(run_id: str) -> str:

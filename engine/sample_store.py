@@ -23,6 +23,7 @@ from engine.hosting import Visitor
 from engine.runs import atomic_write_bytes, runs_dir
 from engine.sample_files import from_zip, to_zip
 from engine.samples import SampleError, SampleSet
+from engine.settings import current as settings
 
 KINDS = ("samples", "queries")  # the support set and the letters to recognise
 TTL_ENV = "ENGINE_SAMPLES_TTL_HOURS"
@@ -39,10 +40,8 @@ class Usage:
 def ttl_hours() -> float:
     """How long an unused sample set is kept: $ENGINE_SAMPLES_TTL_HOURS, else the visitor idle
     time of the hosting limits ($ENGINE_VISITOR_IDLE_HOURS, 24 h)."""
-    try:
-        return max(0.0, float(os.environ[TTL_ENV]))
-    except (KeyError, ValueError):
-        return float(hosting.Limits.from_env().idle_hours)
+    ttl = settings().samples_ttl_hours
+    return float(settings().visitor_idle_hours if ttl is None else ttl)
 
 
 def folder(visitor_id: str, root: Path | None = None) -> Path:

@@ -40,6 +40,7 @@ from urllib.parse import urlparse
 from engine import EngineError
 from engine.procs import pid_alive
 from engine.runs import atomic_write_json, runs_dir
+from engine.settings import current as settings
 
 QUEUE_URL_ENV = "ENGINE_QUEUE_URL"
 QUEUES = ("cpu", "gpu")
@@ -56,7 +57,7 @@ class QueueUnavailable(EngineError):
 
 def queue_url() -> str:
     """$ENGINE_QUEUE_URL, or the embedded SQLite file in the runs folder."""
-    url = os.environ.get(QUEUE_URL_ENV, "").strip()
+    url = settings().queue_url
     return url or f"sqlite:///{(runs_dir() / '.queue.sqlite3').resolve()}"
 
 

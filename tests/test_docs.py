@@ -85,15 +85,11 @@ def test_measured_figures_keep_their_dates_and_loads():
         assert "load" in text, f"{name} gives no load"
 
 
-def test_every_setting_in_the_hosting_table_is_read_by_the_code():
+def test_the_settings_table_is_generated_from_the_code():
+    from engine import settings
+
     text = (DOCS / "hosting.md").read_text()
-    start = text.index("## Hosting settings")
-    table = text[start : text.index("\n#", start + 1)]
-    names = set(re.findall(r"ENGINE_[A-Z_]+", table))
-    assert len(names) >= 15, names
-    files = [ROOT / "app.py"]
-    for folder in ("engine", "ui", "app_pages"):
-        files += ROOT.glob(f"{folder}/**/*.py")
-    code = "\n".join(p.read_text() for p in files)
-    missing = sorted(n for n in names if n not in code)
-    assert not missing, f"docs/hosting.md names settings the code does not read: {missing}"
+    block = text[text.index(settings.BEGIN) : text.index(settings.END) + len(settings.END)]
+    assert block == settings.markdown(), "regenerate it with engine.settings.markdown()"
+    named = set(re.findall(r"\b(?:ENGINE|WEBRTC)_[A-Z_]*[A-Z]\b", text))
+    assert named <= set(settings.VARIABLES), named - set(settings.VARIABLES)

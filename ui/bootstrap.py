@@ -8,7 +8,6 @@ Home shows the progress; pages that need a model wait for it (``wait_for_default
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
@@ -16,6 +15,7 @@ import streamlit as st
 from engine import data, jobs, procs, taskq
 from engine.config import DEFAULT_RUN_ID
 from engine.runs import RunError, RunState, open_run, runs_dir
+from engine.settings import current as settings
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,7 +47,7 @@ def first_start() -> None:
     root = runs_dir()
     try:
         _local_worker(str(root.resolve()))
-        if os.environ.get(AUTO_ENV, "1").strip() == "0":
+        if not settings().first_start:
             return
         if not (root / DEFAULT_RUN_ID / "config.json").is_file():
             jobs.ensure_default_model(root)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from engine.settings import current as settings
+
 USE_A_PHOTO = "use a photo instead"
 
 
@@ -27,22 +29,23 @@ def ice_servers() -> list[dict]:
         servers = None
     if servers:
         return [dict(s) for s in servers]
-    if raw := os.environ.get("WEBRTC_ICE_SERVERS"):
+    env = settings()
+    if raw := env.webrtc_ice_servers:
         try:
             return list(json.loads(raw))
         except ValueError:  # the operator reads the log; the visitor gets plain words
             logging.getLogger(__name__).warning("WEBRTC_ICE_SERVERS is not valid JSON: ignored")
             st.warning("This server's live-video settings are not valid, so they are ignored.")
     out = []
-    split = lambda v: [u.strip() for u in os.environ.get(v, "").split(",") if u.strip()]  # noqa: E731
-    if stun := split("WEBRTC_STUN_URLS"):
+    split = lambda v: [u.strip() for u in v.split(",") if u.strip()]  # noqa: E731
+    if stun := split(env.webrtc_stun_urls):
         out.append({"urls": stun})
-    if turn := split("WEBRTC_TURN_URLS"):
+    if turn := split(env.webrtc_turn_urls):
         out.append(
             {
                 "urls": turn,
-                "username": os.environ.get("WEBRTC_TURN_USERNAME", ""),
-                "credential": os.environ.get("WEBRTC_TURN_CREDENTIAL", ""),
+                "username": env.webrtc_turn_username,
+                "credential": env.webrtc_turn_credential,
             }
         )
     return out
