@@ -43,8 +43,11 @@ starting("loading PyTorch and the engine (1/3)")
 # 'Series'", seen on Inspect under load). An import statement here, where every script run
 # starts, makes each thread wait until pandas is whole.
 import pandas  # noqa: E402, F401
+import torch  # noqa: E402
 
 from ui import bootstrap, sidebar, visitor  # noqa: E402
+
+torch.set_num_threads(1)  # the server only runs small inferences: the cores are the workers'
 
 visitor.apply_settings()  # ENGINE_PUBLIC may come from st.secrets
 starting("checking the default digit model and the datasets (2/3)")

@@ -17,9 +17,6 @@ from engine.hardware import resolve_device
 from engine.models import Model
 from engine.predict import classify
 
-# The server only runs small inferences; leave the other core to the training job.
-torch.set_num_threads(1)
-
 
 @st.cache_data(ttl=60, show_spinner=False)
 def dataset_status() -> dict[str, dict]:
