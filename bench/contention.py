@@ -2,7 +2,7 @@
 
 torch's OpenMP threads busy-wait: when another process takes a core, a 2-thread job on a 2-core
 machine slows down several times. Settings: fixed thread counts, and 0 = the jobs' policy
-(engine.train.AutoThreads: every core while no other process is busy, half of them beside other
+(engine.hardware.AutoThreads: every core while no other process is busy, half of them beside other
 work). Per setting, quiet and with-hog measurements alternate 3 times (bench/common.py); the
 slowdown is the ratio of the medians, and the guarantee is at most 2x for the default (0).
 Last line JSON.
@@ -43,7 +43,7 @@ def speed(threads: int, seconds: float, ds: data.Dataset) -> dict:
     y = ds.y_train[:8192]
     state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=64)
     model, opt = state.model, state.optimizer
-    auto = train.AutoThreads() if threads == 0 else None
+    auto = hardware.AutoThreads() if threads == 0 else None
     if auto is None:
         hardware.set_threads(threads)
     done, i, used = 0, 0, set()

@@ -4,7 +4,7 @@ What a visitor waits for. "seconds" is the wall time from calling engine.train.t
 already in memory as uint8) to the end of the first epoch, evaluation included, whose test
 accuracy reaches the target; "training_s" sums those epochs alone (it leaves out the one-off
 setup: normalisation, the model, CUDA graph capture). Training stops there. Threads default to
-0: the policy the dashboard's jobs use (engine.train.AutoThreads: 2 threads on this 2-core
+0: the policy the dashboard's jobs use (engine.hardware.AutoThreads: 2 threads on this 2-core
 machine when nothing else is busy, 1 beside other work). The datasets run in turn,
 ``--repeats`` rounds (bench/common.py); medians, every epoch curve and the load average before
 and after are printed; the last line is JSON, e.g.

@@ -45,7 +45,7 @@ def test_a_run_validates_its_config_and_resolves_its_device_once(monkeypatch):
 
 def test_stop_poller_raises_its_flag_from_its_thread_and_stops_with_the_block():
     answers = iter([False, False, True])
-    with train.StopPoller(lambda: next(answers), every=0.01) as stop:
+    with hardware.StopPoller(lambda: next(answers), every=0.01) as stop:
         assert not stop()
         deadline = time.monotonic() + 5
         while not stop() and time.monotonic() < deadline:
@@ -65,7 +65,7 @@ def test_a_cancel_file_stops_training_through_the_poller(mnist, tmp_path):
 
     cfg = preset("fast", epochs=200, **TINY)  # far more than it takes the poller to see the file
     with (
-        train.StopPoller(flag.exists, every=0.01) as stop,
+        hardware.StopPoller(flag.exists, every=0.01) as stop,
         pytest.raises(train.TrainingCancelled),
     ):
         train.train(cfg, mnist, on_progress=on_progress, should_stop=stop)
@@ -73,7 +73,7 @@ def test_a_cancel_file_stops_training_through_the_poller(mnist, tmp_path):
 
 def test_auto_threads_takes_every_core_when_quiet_and_half_beside_other_work(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 4)
-    auto = train.AutoThreads()
+    auto = hardware.AutoThreads()
     assert auto.threads == config.auto_threads() == 2  # before the first measurement
     hz = os.sysconf("SC_CLK_TCK")
     # (machine busy, this process) jiffies one second apart: all of it ours → every core ...
@@ -91,9 +91,9 @@ def test_auto_threads_applies_its_choice_from_its_thread(monkeypatch):
             busy, own = busy + 200, own + 50
 
     it = samples()
-    monkeypatch.setattr(train.AutoThreads, "_sample", staticmethod(lambda: next(it)))
+    monkeypatch.setattr(hardware.AutoThreads, "_sample", staticmethod(lambda: next(it)))
     monkeypatch.setattr("os.cpu_count", lambda: 4)
-    auto = train.AutoThreads(every=0.01)
+    auto = hardware.AutoThreads(every=0.01)
     auto.threads = 4  # as if the machine had been quiet
     with auto:
         deadline = time.monotonic() + 10
@@ -108,7 +108,7 @@ def test_auto_threads_applies_its_choice_from_its_thread(monkeypatch):
 
 
 def test_auto_threads_reads_this_machine():
-    sample = train.AutoThreads._sample()
+    sample = hardware.AutoThreads._sample()
     assert sample is None or (sample[0] >= 0 and sample[1] >= 0)
 
 
