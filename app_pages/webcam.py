@@ -66,6 +66,7 @@ with left:
 with right:
     wv.live_panel(holder, playing=wv.is_playing(ctx))
     wv.snapshot_form(holder)
+    wv.recorder(holder)
 
 if not problem:
     with st.expander("No camera, or no live video? Use a photo instead", expanded=False):

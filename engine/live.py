@@ -74,6 +74,7 @@ class Detection:
     confidence: float  # 0-1: the class probability (SSD methods: share of the inverse distance)
     text: str  # what is drawn beside the box, e.g. "7 98%" or "alpha ssd 178"
     image: np.ndarray  # (28, 28) uint8, the crop as the network saw it
+    scores: tuple[tuple[str, float], ...] = ()  # (class, confidence) for every class, best first
 
     def record(self, scale: float = 1.0) -> dict:
         """As JSON: label, confidence and box (x, y, w, h; times ``scale``: the photo's own
@@ -85,18 +86,28 @@ class Detection:
         }
 
 
-# A classifier maps uint8 images (N, 28, 28) to N (label, confidence, text) triples.
-Classifier = Callable[[np.ndarray], list[tuple[str, float, str]]]
+# A classifier maps uint8 images (N, 28, 28) to N (label, confidence, text) triples, or to
+# (label, confidence, text, scores) with ``scores`` every class's confidence, best first (the
+# live panel's bars).
+Classifier = Callable[[np.ndarray], list[tuple]]
+
+
+def ranked(classes: Sequence[str], p: np.ndarray) -> tuple[tuple[str, float], ...]:
+    """One row of confidences → (class, confidence) pairs, best first."""
+    return tuple((classes[j], float(p[j])) for j in np.argsort(-p, kind="stable"))
 
 
 def net_classifier(model: Model, cfg: TrainConfig) -> Classifier:
     """The run's own classes (digits, clothes): one batched forward pass."""
     classes = CLASSES[cfg.dataset]
 
-    def run(images: np.ndarray) -> list[tuple[str, float, str]]:
+    def run(images: np.ndarray) -> list[tuple]:
         probs = classify(model, cfg, images)  # (N, K), normalised as the run was
         k, conf = probs.argmax(1), probs.max(1)
-        return [(classes[j], float(c), f"{classes[j]} {float(c):.0%}") for c, j in zip(conf, k)]
+        return [
+            (classes[j], float(c), f"{classes[j]} {float(c):.0%}", ranked(classes, p))
+            for c, j, p in zip(conf, k, probs)
+        ]
 
     return run
 
@@ -124,17 +135,28 @@ def fewshot_classifier(
     head = embed.finetune_head(support, labels, held_out=False) if method == "finetune" else None
     classes, cents = embed.centroids(support, labels)
 
-    def classify(images: np.ndarray) -> list[tuple[str, float, str]]:
+    def classify(images: np.ndarray) -> list[tuple]:
         q = embed.embed(model, images, cfg, layer)
         if head is not None:
-            return [(p.label, p.score, f"{p.label} {p.score:.0%}") for p in head.predict(q)]
+            z = head.scale * head.cosines(q)  # the head's softmax, as in its predictions
+            probs = np.exp(z - z.max(1, keepdims=True))
+            probs /= probs.sum(1, keepdims=True)
+            return [
+                (p.label, p.score, f"{p.label} {p.score:.0%}", ranked(head.classes, row))
+                for p, row in zip(head.predict(q), probs)
+            ]
         preds = embed.classify(method, support, labels, q)
         # A confidence for the threshold and the panel: the winner's share of 1/SSD over the
         # class centroids (1.0 when only one class is near, 1/K when all are equally far).
         inv = 1.0 / (embed.ssd(q, cents) + 1e-6)
         share = inv / inv.sum(1, keepdims=True)
         return [
-            (p.label, float(share[i, classes.index(p.label)]), f"{p.label} ssd {p.score:.0f}")
+            (
+                p.label,
+                float(share[i, classes.index(p.label)]),
+                f"{p.label} ssd {p.score:.0f}",
+                ranked(classes, share[i]),
+            )
             for i, p in enumerate(preds)
         ]
 
@@ -271,11 +293,12 @@ class LiveRecognizer:
         if not crops:
             return []
         batch = np.stack(crops)  # (N, 28, 28)
-        return [
-            Detection(box, label, conf, text if conf >= NOT_SURE_BELOW else f"{text} not sure", img)
-            for box, img, (label, conf, text) in zip(boxes, batch, self.classifier(batch))
-            if conf >= self.settings.min_confidence
-        ]
+        dets = []
+        for box, img, (label, conf, text, *scores) in zip(boxes, batch, self.classifier(batch)):
+            if conf >= self.settings.min_confidence:
+                text = text if conf >= NOT_SURE_BELOW else f"{text} not sure"
+                dets.append(Detection(box, label, conf, text, img, *scores))
+        return dets
 
     def _guide_box(self, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
         h, w = shape

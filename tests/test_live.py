@@ -123,7 +123,22 @@ def test_greek_letters_with_a_few_shot_classifier(digit_run):
             right += live_bench.match(dets, truth)[0]
             total += len(truth)
             assert all(d.label in letters and 0 <= d.confidence <= 1 for d in dets)
+            for d in dets:  # every letter's confidence, best first (the live panel's bars)
+                names, values = zip(*d.scores, strict=True)
+                assert sorted(names) == letters and list(values) == sorted(values, reverse=True)
+                assert abs(sum(values) - 1) < 1e-3
+                assert method == "nn" or names[0] == d.label
         assert right / total >= 0.6, (method, right, total)  # chance is 1/3
+
+
+def test_each_detection_carries_every_class_confidence(recognizer, test_digits):
+    (frame, _), = live_bench.bench_frames(*test_digits, n=1, seed=4)  # fmt: skip
+    _, dets = recognizer.process(frame)
+    assert dets
+    for d in dets:
+        names = [c for c, _ in d.scores]
+        assert sorted(names) == list("0123456789") and names[0] == d.label
+        assert d.scores[0][1] == pytest.approx(d.confidence)
 
 
 def test_bad_input_and_settings_are_refused(recognizer, digit_run):

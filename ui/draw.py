@@ -1,7 +1,9 @@
 """A drawing pad: a canvas for the mouse, a finger or a pen, as a Streamlit custom component v2
 (inline HTML/CSS/JS, no build step, no extra package).
 
-The pad sends its drawing as a PNG data URL when a stroke ends; ``pad`` returns it as PNG bytes.
+The pad sends its drawing as a PNG data URL when a stroke ends, and with ``live=True`` also while
+the pen moves (every LIVE_EVERY ms at most), so an answer can follow the drawing as it grows;
+``pad`` returns it as PNG bytes.
 Callers put those bytes through ``engine.preprocess.preprocess``, exactly like an uploaded
 photo: dark ink on a light page, cropped, scaled and centred into the 28×28 input.
 """
@@ -18,6 +20,7 @@ PREFIX = "data:image/png;base64,"
 MAX_PNG = 2 * 1024 * 1024  # bytes; a 280×280 drawing is 5-20 KB
 SIZE = 280  # px, the canvas side: ten times MNIST's 28
 PEN = 18  # px, default pen width: MNIST's ~2 px stroke at ten times the scale
+LIVE_EVERY = 400  # ms between sends while a stroke goes on (live=True): each one is a rerun
 
 HTML = """
 <div class="pad">
@@ -98,10 +101,18 @@ export default function (component) {
     ctx.lineTo(b[0], b[1]);
     ctx.stroke();
   };
+  const every = (data && data.every) || 0;  // ms; 0: send only when a stroke ends
+  const send = () => {
+    clearTimeout(s.timer);
+    s.timer = null;
+    s.sent = performance.now();
+    setStateValue("image", canvas.toDataURL("image/png"));
+  };
   canvas.onpointerdown = (e) => {
     e.preventDefault();
     canvas.setPointerCapture(e.pointerId);
     s.drawing = true;
+    s.sent = performance.now();
     s.last = at(e);
     segment(s.last, s.last);  // a click is a dot
   };
@@ -110,16 +121,21 @@ export default function (component) {
     const p = at(e);
     segment(s.last, p);
     s.last = p;
+    if (every > 0 && !s.timer) {  // throttled, with a last send for the newest ink
+      s.timer = setTimeout(send, Math.max(0, every - (performance.now() - s.sent)));
+    }
   };
   const end = () => {
     if (!s.drawing) return;
     s.drawing = false;
-    setStateValue("image", canvas.toDataURL("image/png"));
+    send();
   };
   canvas.onpointerup = end;
   canvas.onpointercancel = end;
   canvas.onlostpointercapture = end;
   clear.onclick = () => {
+    clearTimeout(s.timer);
+    s.timer = null;
     paper();
     setStateValue("image", null);
   };
@@ -153,17 +169,27 @@ def clear(key: str) -> None:
     st.session_state[f"{key}__round"] = st.session_state.get(f"{key}__round", 0) + 1
 
 
-def pad(key: str, *, hint: str = "", size: int = SIZE, pen: int = PEN) -> bytes | None:
+def pad(
+    key: str, *, hint: str = "", size: int = SIZE, pen: int = PEN, live: bool = False
+) -> bytes | None:
     """Show a drawing pad; return the drawing as PNG bytes (None while it is empty).
 
-    Dark ink on a white page, ``size`` px square; pen width and Clear are on the pad.
+    Dark ink on a white page, ``size`` px square; pen width and Clear are on the pad. The
+    drawing arrives when a stroke ends; with ``live`` also while the pen moves (put the caller
+    in a fragment: each arrival reruns it).
     """
     k = _key(key)
     previous = st.session_state.get(k)
     image = previous.get("image") if isinstance(previous, dict) else None
     result = _PAD(
         key=k,
-        data={"size": size, "pen": pen, "hint": hint, "image": png_bytes(image) and image},
+        data={
+            "size": size,
+            "pen": pen,
+            "hint": hint,
+            "image": png_bytes(image) and image,
+            "every": LIVE_EVERY if live else 0,
+        },
         default={"image": None},
         on_image_change=lambda: None,
         width="content",

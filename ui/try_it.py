@@ -1,6 +1,7 @@
 """The "try it" panel of a finished run: uploaded photos, drawings or test images through the
 model, answered as a grid of cards (the top 3 with bars; "not sure" with the preprocessed input
-and the reason where one is known, when the model is not sure)."""
+and the reason where one is known, when the model is not sure). A digit run that is weak on
+photos is offered the default digit model, which reads the same inputs in one click."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import numpy as np
 import streamlit as st
 
 from engine import EngineError
+from engine.config import DEFAULT_RUN_ID, TrainConfig, augmentations
+from engine.data import CLASSES
 from engine.models import NOT_SURE_BELOW
 from engine.predict import classify
 from engine.preprocess import ImageSource, preprocess
-from engine.runs import Run
+from engine.runs import Run, RunError, RunState, open_run
 from ui import draw, resources
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
@@ -104,10 +107,10 @@ def answers(model, cfg, inputs: list[TryInput], progress=None) -> tuple[list[Ans
     return out, errors
 
 
-def answer_card(a: Answer, classes: tuple[str, ...]) -> None:
+def answer_card(a: Answer, classes: tuple[str, ...], bars: int = 3) -> None:
     """The 28×28 input, the verdict ("not sure" when the top probability is low), what made
-    the photo hard to read, and the top 3 classes with bars."""
-    top = a.top(3)
+    the photo hard to read, and the top ``bars`` classes with bars."""
+    top = a.top(bars)
     best, p = classes[top[0]], float(a.probs[top[0]])
     wrong = a.actual is not None and a.actual != best and not a.unsure
     st.image(framed(a.image, wrong, 4), caption=f"{a.name} (28×28 input)", width="stretch")
@@ -128,9 +131,11 @@ def answer_card(a: Answer, classes: tuple[str, ...]) -> None:
         st.image([step for _, step in a.steps], width=48, caption=[n for n, _ in a.steps])
 
 
-def answer_grid(model, cfg, classes, inputs: list[TryInput], key: str) -> list[Answer]:
-    """The "try it" answers for a list of images, a card each in a grid. The one entry point for
-    every input (test images, uploads, and later the drawing pad)."""
+def answer_grid(
+    model, cfg, classes, inputs: list[TryInput], key: str, bars: int = 3
+) -> list[Answer]:
+    """The "try it" answers for a list of images, a card each in a grid with the top ``bars``
+    classes. The one entry point for every input (test images, uploads, the drawing pad)."""
     if not inputs:
         st.info("Pick test images or upload photos to see what the network thinks.")
         return []
@@ -148,7 +153,7 @@ def answer_grid(model, cfg, classes, inputs: list[TryInput], key: str) -> list[A
         cols = st.columns(TRY_COLUMNS)
         for col, a in zip(cols, out[row : row + TRY_COLUMNS], strict=False):
             with col.container(border=True):
-                answer_card(a, classes)
+                answer_card(a, classes, bars)
     if any(a.unsure for a in out):
         st.caption(
             f'"not sure": the network gives no class {100 * UNSURE_BELOW:.0f}% or more. Look at '
@@ -157,13 +162,90 @@ def answer_grid(model, cfg, classes, inputs: list[TryInput], key: str) -> list[A
     return out
 
 
+def default_run() -> Run | None:
+    """The default digit model's run when it is there and finished, else None."""
+    try:
+        run = open_run(DEFAULT_RUN_ID)
+    except RunError:
+        return None
+    return run if run.state() == RunState.COMPLETE else None
+
+
+def photo_weakness(run: Run, cfg: TrainConfig, out: list[Answer]) -> str:
+    """Why the default digit model may read the visitor's photos better than ``run``, from what
+    can be measured: the photo augmentations the default was trained with and this run was not,
+    and how many of these photos this run is not sure of. "" when there is nothing to offer
+    (not a digit run, the default itself, or no default model here)."""
+    if cfg.dataset != "mnist" or run.id == DEFAULT_RUN_ID or not out:
+        return ""
+    default = default_run()
+    if default is None:
+        return ""
+    try:
+        theirs = augmentations(default.config().augment)
+    except RunError:
+        return ""
+    missing = [a for a in theirs if a not in augmentations(cfg.augment)]
+    unsure = sum(a.unsure for a in out)
+    why = []
+    if missing:
+        kinds = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+        why.append(
+            f"this run was trained without the {kinds} augmentation"
+            f"{'s' if len(missing) > 1 else ''} that the default model learned photos with"
+        )
+    if unsure >= min(2, len(out)):
+        who = "it" if why else "this run"
+        why.append(f'{who} is "not sure" of {unsure} of your {len(out)} images')
+    return ", and ".join(why)
+
+
+def default_offer(run: Run, cfg: TrainConfig, out: list[Answer], key: str, bars: int) -> None:
+    """For a digit run weak on photos: say so, and read the same prepared inputs with the
+    default model on one click (a toggle: the answers stay while the visitor draws or adds)."""
+    why = photo_weakness(run, cfg, out)
+    if not why:
+        return
+    st.info(
+        f"The default model (`{DEFAULT_RUN_ID}`) reads photos better: {why}.",
+        icon=":material/lightbulb:",
+    )
+    if not st.toggle("Read them with the default model too", key=f"{key}_default"):
+        return
+    default = default_run()  # read again: it may have been deleted since
+    try:
+        if default is None:
+            raise RunError("it is not here any more")
+        model, dcfg = resources.model(default)
+    except RunError as e:
+        st.warning(f"The default model cannot be loaded: {e}")
+        return
+    st.markdown(f"**The default model's answers** (`{DEFAULT_RUN_ID}`, the same images):")
+    same = [TryInput(a.name, a.image, a.actual, ready=True) for a in out]  # prepared once
+    theirs = answer_grid(model, dcfg, CLASSES[dcfg.dataset], same, f"{key}_dm", bars)
+    st.caption(
+        f"Sure of {_sure(theirs)} of {len(theirs)}: the default model; {_sure(out)} of "
+        f"{len(out)}: this run. Pick it in the sidebar to use it on every page."
+    )
+
+
+def _sure(out: list[Answer]) -> int:
+    return sum(not a.unsure for a in out)
+
+
 def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
-    """Test images, uploaded photos or a drawing → a grid of answers (top 3 with bars)."""
+    """Test images, uploaded photos or a drawing → a grid of answers (top 3 with bars). A
+    fragment: a stroke on the pad or a new photo redraws this panel, not the whole page."""
+    st.fragment(_try_it)(run, pred, key)
+
+
+def _try_it(run: Run, pred: resources.Predictions, key: str) -> None:
     model, cfg = resources.model(run)
     source = st.radio(
         "Images", ("Test images", "Upload photos", "Draw"), key=f"{key}_src", horizontal=True
     )
     inputs: list[TryInput] = []
+    bars = 3
     if source == "Test images":
         c1, c2 = st.columns(2)
         first = c1.number_input(
@@ -184,6 +266,10 @@ def try_it(run: Run, pred: resources.Predictions, key: str) -> None:
         inputs = [TryInput(u.name, u.getvalue()) for u in ups or []]
     else:  # a drawing goes through the same preprocessing as a photo
         what = "digit" if cfg.dataset == "mnist" else "piece of clothing"
-        png = draw.pad(f"{key}_draw", hint=f"Draw one {what} with the mouse, a finger or a pen.")
+        hint = f"Draw one {what} with the mouse, a finger or a pen: the answer follows the pen."
+        png = draw.pad(f"{key}_draw", hint=hint, live=True)
         inputs = [TryInput("drawing", png)] if png else []
-    answer_grid(model, cfg, pred.classes, inputs, key)
+        bars = len(pred.classes)  # one drawing: a bar for every class, live as it grows
+    out = answer_grid(model, cfg, pred.classes, inputs, key, bars)
+    if source != "Test images":  # the offer is about photos and drawings
+        default_offer(run, cfg, out, key, bars)

@@ -21,6 +21,10 @@ from ui.camera import BROWSER_ERRORS, PLAYER_TEXT, USE_A_PHOTO, Connection
 HOLDER = "webcam_holder"  # this browser session's LiveHolder
 FPS_WINDOW = 2.0  # s, the frame rate is measured over the frames of the last two seconds
 PANEL_EVERY = 1.0  # s, the live panel's refresh while a stream plays (never when none does)
+RECORD = "webcam_record"  # the Record toggle: on while samples are being recorded
+RECORD_EVERY = 0.3  # s between recorded samples (a new video frame each time)
+RECORD_CAP = 30  # samples per recording; it stops by itself there
+BARS = 3  # confidence bars in the live panel: the top classes of the biggest symbol
 PHOTO_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]
 
 
@@ -120,6 +124,17 @@ def show_detections(dets: list[Detection]) -> None:
     st.image([d.image for d in dets], width=56, caption=[d.text for d in dets])
 
 
+def biggest(dets: list[Detection]) -> Detection:
+    return max(dets, key=lambda d: d.box[2] * d.box[3])
+
+
+def confidence_bars(d: Detection, k: int = BARS) -> None:
+    """The top ``k`` classes of one detection, a bar each (as "try it" shows a photo's)."""
+    st.caption(f"Confidence for the biggest symbol in view (`{d.label}`):")
+    for label, p in d.scores[:k]:
+        st.progress(min(1.0, max(0.0, p)), text=f"{label} · {100 * p:.1f}%")
+
+
 def _panel(h: LiveHolder, playing: bool) -> None:
     fps = h.fps()
     st.metric("Frame rate", f"{fps:.1f} fps", help="frames that reached the recogniser per second")
@@ -131,6 +146,8 @@ def _panel(h: LiveHolder, playing: bool) -> None:
     elif dets and fps == 0:
         st.caption(f"No frames in the last {FPS_WINDOW:.0f} s: these are the last ones seen.")
     show_detections(dets)
+    if dets:
+        confidence_bars(biggest(dets))
 
 
 def live_panel(h: LiveHolder, playing: bool) -> None:
@@ -188,9 +205,64 @@ def snapshot_form(h: LiveHolder) -> None:
     if not dets:
         st.warning("No symbol in view: nothing to add.")
         return
-    best = max(dets, key=lambda d: d.box[2] * d.box[3])  # the biggest symbol
+    best = biggest(dets)
     gv.replace_samples(gv.samples().merged(SampleSet([Sample(best.image, label, "webcam")])))
     st.success(f"Added a '{label}' sample ({len(gv.samples())} in the set).")
+
+
+def recorder(h: LiveHolder) -> None:
+    """Teachable Machine's "hold to record": while Record is on, the biggest symbol of a new
+    video frame joins the Greek samples every RECORD_EVERY s, up to RECORD_CAP. Streamlit has
+    no press-and-hold button, so Record is a switch: on records, off stops."""
+    if st.session_state.pop(f"{RECORD}__stop", False):  # the cap: off before it is drawn
+        st.session_state[RECORD] = False
+    label = st.text_input("Class to record", value="alpha", key=f"{RECORD}_class")
+    on = st.toggle(
+        f"Record samples (one every {RECORD_EVERY:.1f} s, up to {RECORD_CAP})", key=RECORD,
+        help="Hold the letter up to the camera, switch this on, move it a little; switch it "
+        "off to stop. Each new frame's biggest symbol becomes a sample of the class.",
+    )  # fmt: skip
+    if not on:  # the last recording's result stays until the next one starts
+        if (ended := st.session_state.pop(f"{RECORD}__state", None)) is not None:
+            st.session_state[f"{RECORD}__last"] = ended
+        last = st.session_state.get(f"{RECORD}__last")
+        if last and last.get("refused"):
+            st.warning("Recording stopped: this server keeps no more samples for you.")
+        elif last and not last["n"]:
+            st.info("Nothing recorded: no new video frame showed a symbol while Record was on.")
+        if last and last["n"]:
+            st.success(
+                f"Recorded {last['n']} samples of {last['label']} "
+                f"({len(gv.samples())} in the Greek set)."
+            )
+        return
+    st.session_state.pop(f"{RECORD}__last", None)
+    try:
+        label = check_class_name(label.strip())
+    except EngineError as e:
+        st.warning(str(e))
+        return
+    st.fragment(_record, run_every=RECORD_EVERY)(h, label)
+
+
+def _record(h: LiveHolder, label: str) -> None:
+    """One tick of a recording: a sample when a new frame showed a symbol."""
+    state = st.session_state.setdefault(f"{RECORD}__state", {"n": 0, "frame": h.frames})
+    state["label"] = label
+    dets = h.latest()
+    if h.frames != state["frame"] and dets:
+        state["frame"] = h.frames
+        new = SampleSet([Sample(biggest(dets).image, label, "webcam")])
+        if gv.replace_samples(gv.samples().merged(new)):
+            state["n"] += 1
+        else:  # a storage cap refused it: stop, and say so
+            state["refused"] = True
+    if state["n"] >= RECORD_CAP or state.get("refused"):
+        st.session_state[f"{RECORD}__last"] = st.session_state.pop(f"{RECORD}__state")
+        st.session_state[f"{RECORD}__stop"] = True
+        st.rerun(scope="app")
+    what = "waiting for a symbol in view" if not dets else "switch Record off to stop"
+    st.caption(f"Recording: {state['n']} samples of {label} — {what}.")
 
 
 # --- the photo fallback ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -238,3 +239,57 @@ def test_comparison_uses_a_qualitative_palette_with_the_legend_below():
         legend = fig.layout.legend
         assert legend.y < 0 and legend.yanchor == "top"  # under the plot area, outside it
     assert [t.line.color for t in loss.data] == [t.line.color for t in acc.data]
+
+
+@pytest.fixture(scope="module")
+def seed_run(digit_runs_factory) -> Path:
+    """A runs folder with the default digit model and a 1-epoch run of the seed's network
+    (trained without the photo augmentations), on a slice of MNIST to stay quick."""
+    from engine.runner import execute
+
+    root = digit_runs_factory()
+    cfg = preset("seed-mnist-cnn", epochs=1, limit_train=4096, limit_test=1000, threads=1)
+    run = create_run(cfg, root, "seed-cnn-1-epoch")
+    assert execute(run, echo=lambda s: None) == RunState.COMPLETE
+    return root
+
+
+def _upload_photos(at, mnist, n: int = 3) -> None:
+    at.radio(key="train_src").set_value("Upload photos").run()
+    x = mnist.x_test.numpy()
+    files = [(f"p{i}.png", _photo(x[i]), "image/png") for i in range(n)]
+    at.file_uploader(key="train_up").set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _verdicts(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith(("**Predicted:", "**not sure"))]
+
+
+def test_try_it_offers_the_default_model_for_photos_on_a_seed_run(open_page, seed_run, mnist):
+    at = _page(open_page, seed_run, run="seed-cnn-1-epoch")
+    assert not [t for t in at.toggle if t.key == "train_default"]  # test images: no offer
+    _upload_photos(at, mnist)
+    [offer] = [i.value for i in at.info if DEFAULT_RUN_ID in i.value]
+    assert "reads photos better" in offer  # and why, from the two configs:
+    assert "trained without the affine, elastic and photo augmentations" in offer
+    assert len(_verdicts(at)) == 3
+    at.toggle(key="train_default").set_value(True).run()  # one click
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(_verdicts(at)) == 6  # the same three photos, read by the default model too
+    assert any(m.value.startswith(f"**The default model's answers** (`{DEFAULT_RUN_ID}`")
+               for m in at.markdown)  # fmt: skip
+
+
+def test_no_default_model_offer_when_it_is_not_there(open_page, seed_run, mnist, monkeypatch):
+    monkeypatch.setattr("ui.try_it.default_run", lambda: None)  # e.g. deleted, or training
+    at = _page(open_page, seed_run, run="seed-cnn-1-epoch")
+    _upload_photos(at, mnist, 2)
+    assert not [i for i in at.info if "reads photos better" in i.value]
+
+
+def test_no_default_model_offer_on_the_default_model_itself(open_page, digit_runs, mnist):
+    at = _page(open_page, digit_runs)
+    _upload_photos(at, mnist, 2)
+    assert not [i for i in at.info if "reads photos better" in i.value]
+    assert not [t for t in at.toggle if t.key == "train_default"]

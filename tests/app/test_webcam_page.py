@@ -353,3 +353,56 @@ def test_snapshot_adds_the_current_crop_to_the_greek_samples(open_page, digit_ru
         ("delta", "webcam")
     ]
     assert samples.samples[-1].image.shape == (28, 28)
+
+
+def _two_digit_frame(mnist, seed: int = 0) -> np.ndarray:
+    from engine import live_bench
+
+    ((frame, _),) = live_bench.bench_frames(  # fmt: skip
+        mnist.x_test.numpy(), [str(v) for v in mnist.y_test.tolist()], n=1, per_frame=2, seed=seed
+    )
+    return frame
+
+
+def test_live_panel_shows_confidence_bars_for_the_biggest_symbol(open_page, digit_runs, mnist):
+    from ui.webcam_views import HOLDER
+
+    at = open_page("app_pages/webcam.py", digit_runs)
+    assert not at.get("progress")  # nothing seen yet: no bars
+    _, dets = at.session_state[HOLDER].process(_two_digit_frame(mnist))
+    at.run()  # what the panel's timer does while the video plays
+    assert not at.exception, [e.value for e in at.exception]
+    best = max(dets, key=lambda d: d.box[2] * d.box[3])
+    bars = at.get("progress")
+    assert len(bars) == 3  # the top 3 classes of the biggest symbol in view
+    texts = [b.proto.text for b in bars]
+    assert texts[0].startswith(f"{best.label} · ") and all("%" in t for t in texts)
+    values = [b.value for b in bars]
+    assert values == sorted(values, reverse=True) and 0 < sum(values) <= 101  # percent
+
+
+def test_record_adds_a_sample_from_each_new_frame_until_stopped(
+    open_page, digit_runs, mnist, monkeypatch
+):
+    from ui.greek_views import SAMPLES
+    from ui.webcam_views import HOLDER
+
+    monkeypatch.setattr("ui.webcam_views.RECORD_CAP", 5)
+    at = open_page("app_pages/webcam.py", digit_runs)
+    at.text_input(key="webcam_record_class").set_value("delta")
+    at.toggle(key="webcam_record").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    webcam = lambda: [x.label for x in at.session_state[SAMPLES].samples if x.name == "webcam"]  # noqa: E731
+    frame = _two_digit_frame(mnist)
+    for n in (1, 2, 3):
+        at.session_state[HOLDER].process(frame)  # a new video frame arrives…
+        at.run()  # …and the recorder's timer fires
+        assert webcam() == ["delta"] * n
+        assert any(f"Recording: {n} samples of delta" in c.value for c in at.caption)
+    at.run()  # no new frame: nothing added twice
+    assert len(webcam()) == 3
+    for _ in range(3):  # the cap (5 here) ends the recording on its own
+        at.session_state[HOLDER].process(frame)
+        at.run()
+    assert len(webcam()) == 5 and at.toggle(key="webcam_record").value is False
+    assert any("Recorded 5 samples of delta" in s.value for s in at.success)

@@ -155,3 +155,52 @@ def test_without_a_camera_the_page_says_so_and_a_photo_works(digit_run, mnist, t
             assert not page.locator('[data-testid="stException"]').count()
         finally:
             browser.close()
+
+
+def test_record_adds_samples_while_on_and_bars_follow_the_video(digit_run, mnist, tmp_path):
+    """Teachable Machine's habits on the real WebRTC path: the live panel shows a confidence bar
+    per top class, and "Record" switched on for 2 s adds several samples of the class."""
+    from playwright.sync_api import expect, sync_playwright
+
+    frame, _ = known_digits_frame(digit_run, mnist)
+    video = tmp_path / "digits.y4m"
+    write_y4m(video, [frame] * 10)
+    env = {
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(LOOPBACK_PATCH), os.environ.get("PYTHONPATH")])
+        )
+    }
+    flags = [*harness.FLAGS, *CAMERA_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+    log = tmp_path / "server.log"
+    with harness.serve(digit_run.path.parent, log, env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=flags, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/webcam")
+            page.get_by_text("Find symbols").wait_for()
+            harness.wait_idle(page)
+            player = page.frame_locator('iframe[title*="streamlit_webrtc"]')
+            player.get_by_role("button", name="START").click()
+            bars = page.locator('[data-testid="stProgress"]')
+            expect(bars.first).to_be_visible(timeout=60_000)  # the panel's timer drew them
+            assert 1 <= bars.count() <= 3 and "%" in bars.first.inner_text()
+            harness.wait_idle(page)
+            page.get_by_label("Class to record").fill("delta")
+            page.get_by_label("Class to record").press("Enter")
+            harness.wait_idle(page)
+            page.get_by_text("Record samples", exact=False).click()
+            page.wait_for_timeout(2000)
+            counter = page.get_by_text(re.compile(r"^Recording: \d+ samples of delta"))
+            expect(counter).to_be_visible()
+            harness.shot(page, "webcam/03-recording")
+            page.get_by_text("Record samples", exact=False).click()
+            done = page.get_by_text(re.compile(r"^Recorded \d+ samples of delta"))
+            expect(done).to_be_visible(timeout=30_000)
+            n = int(re.search(r"Recorded (\d+)", done.inner_text()).group(1))
+            harness.shot(page, "webcam/04-recorded")
+            assert 3 <= n <= 30, (n, log.read_text()[-2000:])
+            assert not page.locator('[data-testid="stException"]').count()
+            player.get_by_role("button", name="STOP").click()
+        finally:
+            browser.close()
