@@ -12,7 +12,7 @@ DEV_PACKAGES := chromium fonts-gfs-solomos fonts-gfs-olga fonts-dancingscript fo
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test setup system system-dev data lint pytest bench bench-quick stress
+.PHONY: run test test-fast setup system system-dev data lint pytest bench bench-quick stress
 
 # A host runs `streamlit run app.py` itself; locally we listen on loopback only.
 run: $(APP_STAMP) system data
@@ -21,6 +21,11 @@ run: $(APP_STAMP) system data
 		--server.headless true --browser.gatherUsageStats false
 
 test: setup lint pytest
+
+# The inner loop: unit and AppTest tests, no browser and nothing marked slow (real workers, CLI
+# subprocesses, long trainings, kill loops). `make test` runs everything.
+test-fast: setup lint
+	$(PY) -m pytest -m "not e2e and not slow" --durations=10
 
 setup: $(DEV_STAMP) system system-dev data
 

@@ -11,6 +11,9 @@ import pytest
 from engine.__main__ import build_parser
 from engine.runs import RunState, open_run
 
+# each test runs python -m engine in a new process (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 
 def cli(*args: str) -> tuple[int, list[str], str]:
     p = subprocess.run(

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# the install and start scripts, in fresh folders (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

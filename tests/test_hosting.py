@@ -15,6 +15,9 @@ from engine.config import preset
 from engine.hosting import HostingError, Visitor
 from engine.runs import RunState, delete_run
 
+# each test keeps a real worker busy with a training (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 TINY = dict(epochs=1, limit_train=512, limit_test=256, batch_size=64, threads=1)
 ALICE, BOB = Visitor("alice-token-1"), Visitor("bob-token-22")
 ADMIN = Visitor("admin-token-3", is_admin=True)

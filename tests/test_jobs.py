@@ -17,6 +17,9 @@ from engine import jobs, standing, taskq, tasks
 from engine.config import preset
 from engine.runs import RunState, load_model
 
+# real worker processes train real runs (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 # batch 64: OneCycleLR needs 8+ steps (fewer divides by zero in torch)
 TINY = dict(epochs=1, limit_train=512, limit_test=256, batch_size=64, threads=1)
 

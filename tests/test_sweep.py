@@ -21,6 +21,9 @@ from engine.config import PRESETS
 from engine.runs import load_model, runs_dir
 from engine.sweep import SweepSpec, TrialRow
 
+# sweeps of real trainings on worker processes (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_URLS = ("postgresql://root@127.0.0.1:5432/test", "postgresql://postgres@127.0.0.1:5432/test")
 SEED_GRID = [

@@ -17,6 +17,9 @@ from engine.samples import from_folder
 from tests.app.conftest import APP
 from ui import state
 
+# its fixture embeds letters with a trained network (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 SEED_LINE = re.compile(r"^The predicted class for this test example is (\S+) with the least ssd "
                        r"being \d+(\.\d+)?(e[+-]\d+)?$")  # fmt: skip
 

@@ -7,6 +7,9 @@ from inspect_runs import MLP_RUN, trained_runs
 from ui.epoch_views import EPOCH, filters_animation
 from ui.state import SELECTED_RUN
 
+# it trains a run with epoch snapshots (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 INSPECT = "app_pages/inspect.py"
 
 

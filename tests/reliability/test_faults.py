@@ -22,6 +22,9 @@ from engine.config import preset
 from engine.runner import execute
 from engine.runs import RunState, create_run, load_model, read_checkpoint
 
+# real processes killed at random moments (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 KILLS = int(os.environ.get("STRESS_KILLS", "4"))
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,6 +21,9 @@ from engine import hosting, jobs, taskq, tasks, trials
 from engine.config import preset
 from engine.runs import RunState, read_checkpoint
 
+# real workers killed at random moments (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 TINY = dict(epochs=1, limit_train=512, limit_test=256, batch_size=64, threads=1)
 # The long tests run on one storage each, so that every `make test` covers all three;
 # `make stress` (QUEUE_ALL_BROKERS=1) runs each of them on every storage.
