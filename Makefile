@@ -25,7 +25,7 @@ test: setup lint pytest
 # The inner loop: unit and AppTest tests, no browser and nothing marked slow (real workers, CLI
 # subprocesses, long trainings, kill loops). `make test` runs everything.
 test-fast: setup lint
-	$(PY) -m pytest -m "not e2e and not slow" --durations=10
+	$(PY) -m pytest -m "not e2e and not slow" --durations=30
 
 setup: $(DEV_STAMP) system system-dev data
 

@@ -102,42 +102,26 @@ def greek_files(greek_dir) -> list[tuple[Path, str]]:
 
 @pytest.fixture(scope="session")
 def digit_runs_factory(tmp_path_factory):
-    """Make runs directories holding the default digit model, trained once.
+    """Make runs directories holding the default digit model, trained once (tests/kept.py).
 
     The model is the one `make run` gives a new user (engine.config.DEFAULT_MODEL, about a
     minute on one thread); each call copies it into a fresh directory, so tests may add or
-    delete runs. It is kept under data/cache/tests, keyed by the engine's source and torch's
-    version: a fresh clone trains it once, and `make test-fast` after an edit outside engine/
-    does not train it again.
+    delete runs.
     """
-    import hashlib
     import shutil
     from dataclasses import replace
 
-    import torch
+    from kept import kept
 
     from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
     from engine.runner import execute
     from engine.runs import Run, RunState, create_run
 
-    h = hashlib.sha256(torch.__version__.encode())
-    for src in sorted((ROOT / "engine").rglob("*.py")):
-        h.update(src.read_bytes())
-    kept = ROOT / "data" / "cache" / "tests" / f"digit-model-{h.hexdigest()[:16]}"
-    run = Run(kept / DEFAULT_RUN_ID)
-    if not (run.checkpoint_path.is_file() and run.state() == RunState.COMPLETE):
-        for old in kept.parent.glob("digit-model-*"):  # older engines' models go
-            if old != kept:
-                shutil.rmtree(old, ignore_errors=True)
-        trained = tmp_path_factory.mktemp("digit-model")
-        fresh = create_run(replace(DEFAULT_MODEL, threads=1), trained, DEFAULT_RUN_ID)
+    def build(folder: Path) -> None:
+        fresh = create_run(replace(DEFAULT_MODEL, threads=1), folder, DEFAULT_RUN_ID)
         assert execute(fresh, echo=lambda s: None) == RunState.COMPLETE
-        staging = kept / f".{os.getpid()}"  # whole or not at all: another session may read it
-        shutil.copytree(fresh.path, staging)
-        try:
-            staging.rename(run.path)
-        except OSError:  # another session kept one first
-            shutil.rmtree(staging, ignore_errors=True)
+
+    run = Run(kept("digit-model", build) / DEFAULT_RUN_ID)
 
     def make() -> Path:
         root = tmp_path_factory.mktemp("runs-with-digit-model")

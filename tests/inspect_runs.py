@@ -1,10 +1,11 @@
-"""Tiny trained runs shared by the Inspect tests (unit, AppTest, browser), trained once a session.
+"""Tiny trained runs shared by the Inspect tests (unit, AppTest, browser), trained once (kept.py).
 
 Not a test module: the test files call ``trained_runs(tmp_path_factory)`` from a session fixture.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,12 +26,11 @@ def trained_runs(tmp_path_factory) -> Path:
     The seed CNN is trained just long enough (2 epochs, Adam) for its first-layer filters to be
     clearly smooth; the others only have to exist.
     """
+    from kept import kept
+
     from engine.runner import execute
     from engine.runs import RunState, create_run
 
-    root = tmp_path_factory.getbasetemp() / "inspect-runs"
-    if (root / "done").exists():
-        return root
     cnn = preset(
         "seed-mnist-cnn",
         epochs=2,
@@ -42,8 +42,13 @@ def trained_runs(tmp_path_factory) -> Path:
     )
     tiny = preset("seed-mnist-cnn", epochs=1, limit_train=2000, limit_test=500, threads=1)
     mlp, deep = replace(tiny, model=SEED_MLP), replace(tiny, model=DEEP_CNN)
-    for run_id, cfg in ((CNN_RUN, cnn), (MLP_RUN, mlp), (DEEP_RUN, deep)):
-        state = execute(create_run(cfg, root, run_id), echo=lambda _line: None)
-        assert state == RunState.COMPLETE
-    (root / "done").touch()
+
+    def build(root: Path) -> None:
+        for run_id, cfg in ((CNN_RUN, cnn), (MLP_RUN, mlp), (DEEP_RUN, deep)):
+            state = execute(create_run(cfg, root, run_id), echo=lambda _line: None)
+            assert state == RunState.COMPLETE
+
+    root = tmp_path_factory.getbasetemp() / "inspect-runs"  # this session's copy: tests write
+    if not root.exists():
+        shutil.copytree(kept("inspect-runs", build), root)
     return root

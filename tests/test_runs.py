@@ -72,6 +72,7 @@ def test_torn_metric_lines_are_skipped():
     assert run.metrics() == [{"kind": "epoch", "epoch": 1}]
 
 
+@pytest.mark.slow  # a real process killed mid-training
 def test_a_killed_job_shows_failed_with_its_checkpoint_intact_and_resumes():
     run = create_run(preset("fast", epochs=8, limit_train=2048, limit_test=200, log_every=1))
     proc = subprocess.Popen(
