@@ -4,6 +4,7 @@ browser without a camera (plain words, and a photo upload that recognises the sa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -70,16 +71,13 @@ def known_digits_frame(digit_run, mnist) -> tuple[np.ndarray, set[str]]:
     pytest.fail("no frame of four digits that the engine reads right")
 
 
-def test_live_video_shows_the_digits_and_frame_rate(digit_run, mnist, tmp_path):
+@contextlib.contextmanager
+def camera_page(digit_run, frames: list[np.ndarray], tmp_path: Path):
+    """(page, server log): the Webcam page in a Chromium whose fake camera plays ``frames``."""
     from playwright.sync_api import sync_playwright
 
-    frame, expected = known_digits_frame(digit_run, mnist)
     video = tmp_path / "digits.y4m"
-    rng = np.random.default_rng(1)  # a little sensor noise per frame, like a real camera
-    noisy = [
-        np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8) for _ in range(20)
-    ]
-    write_y4m(video, noisy)
+    write_y4m(video, frames)
     env = {
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(LOOPBACK_PATCH), os.environ.get("PYTHONPATH")])
@@ -95,31 +93,41 @@ def test_live_video_shows_the_digits_and_frame_rate(digit_run, mnist, tmp_path):
             page.goto(f"{url}/webcam")
             page.get_by_text("Find symbols").wait_for()
             harness.wait_idle(page)
-            assert page.get_by_text("direct connections only").is_visible()
-            # the fake camera is found: no "No camera found" problem (the caption that explains
-            # the player's raw errors mentions "no camera found" too, in lower case)
-            assert not page.get_by_text("No camera found: use a photo", exact=False).count()
-            player = page.frame_locator('iframe[title*="streamlit_webrtc"]')
-            player.get_by_role("button", name="START").click()
-            player.get_by_role("button", name="STOP").wait_for(timeout=60_000)
-
-            seen, fps = set(), 0.0
-            for _ in range(60):  # up to ~30 s for the connection and a steady frame rate
-                page.wait_for_timeout(500)
-                text = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Seen:")
-                if text.count():
-                    seen = set(re.findall(r"\b(\d)\b", text.first.inner_text().split("Seen:")[1]))
-                metric = page.locator('[data-testid="stMetricValue"]').first.inner_text()
-                fps = float(metric.split()[0])
-                if seen == expected and fps >= 10:
-                    break
-            harness.shot(page, "webcam/01-live-digits")
-            assert seen == expected, (seen, expected, log.read_text()[-2000:])
-            assert fps >= 10, (fps, log.read_text()[-2000:])
-            assert not page.locator('[data-testid="stException"]').count()
-            player.get_by_role("button", name="STOP").click()
+            yield page, log
         finally:
             browser.close()
+
+
+def test_live_video_shows_the_digits_and_frame_rate(digit_run, mnist, tmp_path):
+    frame, expected = known_digits_frame(digit_run, mnist)
+    rng = np.random.default_rng(1)  # a little sensor noise per frame, like a real camera
+    noisy = [
+        np.clip(frame + rng.normal(0, 2, frame.shape), 0, 255).astype(np.uint8) for _ in range(20)
+    ]
+    with camera_page(digit_run, noisy, tmp_path) as (page, log):
+        assert page.get_by_text("direct connections only").is_visible()
+        # the fake camera is found: no "No camera found" problem (the caption that explains
+        # the player's raw errors mentions "no camera found" too, in lower case)
+        assert not page.get_by_text("No camera found: use a photo", exact=False).count()
+        player = page.frame_locator('iframe[title*="streamlit_webrtc"]')
+        player.get_by_role("button", name="START").click()
+        player.get_by_role("button", name="STOP").wait_for(timeout=60_000)
+
+        seen, fps = set(), 0.0
+        for _ in range(60):  # up to ~30 s for the connection and a steady frame rate
+            page.wait_for_timeout(500)
+            text = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Seen:")
+            if text.count():
+                seen = set(re.findall(r"\b(\d)\b", text.first.inner_text().split("Seen:")[1]))
+            metric = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+            fps = float(metric.split()[0])
+            if seen == expected and fps >= 10:
+                break
+        harness.shot(page, "webcam/01-live-digits")
+        assert seen == expected, (seen, expected, log.read_text()[-2000:])
+        assert fps >= 10, (fps, log.read_text()[-2000:])
+        assert not page.locator('[data-testid="stException"]').count()
+        player.get_by_role("button", name="STOP").click()
 
 
 def test_without_a_camera_the_page_says_so_and_a_photo_works(digit_run, mnist, tmp_path):
@@ -160,47 +168,29 @@ def test_without_a_camera_the_page_says_so_and_a_photo_works(digit_run, mnist, t
 def test_record_adds_samples_while_on_and_bars_follow_the_video(digit_run, mnist, tmp_path):
     """Teachable Machine's habits on the real WebRTC path: the live panel shows a confidence bar
     per top class, and "Record" switched on for 2 s adds several samples of the class."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     frame, _ = known_digits_frame(digit_run, mnist)
-    video = tmp_path / "digits.y4m"
-    write_y4m(video, [frame] * 10)
-    env = {
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(LOOPBACK_PATCH), os.environ.get("PYTHONPATH")])
-        )
-    }
-    flags = [*harness.FLAGS, *CAMERA_FLAGS, f"--use-file-for-fake-video-capture={video}"]
-    log = tmp_path / "server.log"
-    with harness.serve(digit_run.path.parent, log, env) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=flags, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{url}/webcam")
-            page.get_by_text("Find symbols").wait_for()
-            harness.wait_idle(page)
-            player = page.frame_locator('iframe[title*="streamlit_webrtc"]')
-            player.get_by_role("button", name="START").click()
-            bars = page.locator('[data-testid="stProgress"]')
-            expect(bars.first).to_be_visible(timeout=60_000)  # the panel's timer drew them
-            assert 1 <= bars.count() <= 3 and "%" in bars.first.inner_text()
-            harness.wait_idle(page)
-            page.get_by_label("Class to record").fill("delta")
-            page.get_by_label("Class to record").press("Enter")
-            harness.wait_idle(page)
-            page.get_by_text("Record samples", exact=False).click()
-            page.wait_for_timeout(2000)
-            counter = page.get_by_text(re.compile(r"^Recording: \d+ samples of delta"))
-            expect(counter).to_be_visible()
-            harness.shot(page, "webcam/03-recording")
-            page.get_by_text("Record samples", exact=False).click()
-            done = page.get_by_text(re.compile(r"^Recorded \d+ samples of delta"))
-            expect(done).to_be_visible(timeout=30_000)
-            n = int(re.search(r"Recorded (\d+)", done.inner_text()).group(1))
-            harness.shot(page, "webcam/04-recorded")
-            assert 3 <= n <= 30, (n, log.read_text()[-2000:])
-            assert not page.locator('[data-testid="stException"]').count()
-            player.get_by_role("button", name="STOP").click()
-        finally:
-            browser.close()
+    with camera_page(digit_run, [frame] * 10, tmp_path) as (page, log):
+        player = page.frame_locator('iframe[title*="streamlit_webrtc"]')
+        player.get_by_role("button", name="START").click()
+        bars = page.locator('[data-testid="stProgress"]')
+        expect(bars.first).to_be_visible(timeout=60_000)  # the panel's timer drew them
+        assert 1 <= bars.count() <= 3 and "%" in bars.first.inner_text()
+        harness.wait_idle(page)
+        page.get_by_label("Class to record").fill("delta")
+        page.get_by_label("Class to record").press("Enter")
+        harness.wait_idle(page)
+        page.get_by_text("Record samples", exact=False).click()
+        page.wait_for_timeout(2000)
+        counter = page.get_by_text(re.compile(r"^Recording: \d+ samples of delta"))
+        expect(counter).to_be_visible()
+        harness.shot(page, "webcam/03-recording")
+        page.get_by_text("Record samples", exact=False).click()
+        done = page.get_by_text(re.compile(r"^Recorded \d+ samples of delta"))
+        expect(done).to_be_visible(timeout=30_000)
+        n = int(re.search(r"Recorded (\d+)", done.inner_text()).group(1))
+        harness.shot(page, "webcam/04-recorded")
+        assert 3 <= n <= 30, (n, log.read_text()[-2000:])
+        assert not page.locator('[data-testid="stException"]').count()
+        player.get_by_role("button", name="STOP").click()
