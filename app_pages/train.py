@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from engine import EngineError, estimate, jobs
+from engine import EngineError, estimate
 from engine.models import param_count
-from ui import forms, resources, results, state, visitor
+from ui import forms, resources, results, state, train_inputs, visitor
 
 bad = forms.init_from_url()
 st.title("Train a network")
@@ -15,7 +15,7 @@ st.caption(
 if bad:
     st.warning(f"Ignored settings in the link that are not valid: {', '.join(bad)}")
 
-forms.controls()
+train_inputs.controls()
 values = forms.current()
 forms.to_url(values)
 info = resources.dataset_info(values["dataset"])  # what a training loads: sizes and source
@@ -70,14 +70,7 @@ with st.container(border=True):
                 args=(fix[1],),
             )  # fmt: skip
     if start:
-        try:
-            run = jobs.submit(cfg, by=visitor.current())
-        except EngineError as e:  # a quota of the shared server, or a full disk
-            st.session_state[state.START_ANSWER] = ("error", str(e), None)
-        else:
-            st.session_state[state.TRAIN_RUN] = run.id
-            st.query_params[state.RUN_PARAM] = run.id
-            st.session_state[state.START_ANSWER] = ("success", f"Started {run.id}", run.id)
+        state.start_training(cfg, visitor.current())
     state.show_start_answer()
 
 run_id, error = state.run_from_query()

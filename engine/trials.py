@@ -28,37 +28,28 @@ def start(
     storage: str | None = None,
     root: Path | None = None,
     by: hosting.Visitor | None = None,
+    *,
+    resume: bool = False,
 ) -> None:
     """Queue the sweep's trials: ``n`` chains, so at most ``n`` of its trials train at once, on
-    whichever workers take them (``python -m engine worker``).
+    whichever workers take them (``python -m engine worker``). ``resume``: first clear the stop
+    request and requeue the trials of dead workers.
 
     In hosted mode ``by`` must own the sweep, and the caps on parallel trials and running
     sweeps per visitor apply, with the queue's caps, which count trainings and trials alike.
     """
     root = Path(root or runs_dir())
+    sweep.check_owner(name, by, storage)
+    study, _ = sweep.load(name, storage)
+    if resume:
+        with sweep.storage_errors(f"cannot resume sweep {name}"):
+            study.set_user_attr("stopped", False)
+            sweep.requeue_orphans(study)
     if hosting.bound(by):
-        sweep.check_owner(name, by, storage)
         mine = 1 if sweep.owner(name, storage) == by.id else 0
         hosting.check_sweep(by, 0, n, max(0, sweep.active_sweeps(by.id, storage) - mine))
         jobs.check_tasks(by, n, root, name)
-    study, _ = sweep.load(name, storage)
     with sweep.storage_errors(f"cannot start sweep {name}"):
         study.set_user_attr("parallel", int(n))
     (root / "sweeps" / name).mkdir(parents=True, exist_ok=True)
     send(name, storage or sweep.default_storage(), root, n)
-
-
-def resume(
-    name: str,
-    n: int,
-    storage: str | None = None,
-    root: Path | None = None,
-    by: hosting.Visitor | None = None,
-) -> None:
-    """Clear the stop request, requeue dead workers' trials and queue ``n`` chains of trials."""
-    sweep.check_owner(name, by, storage)
-    study, _ = sweep.load(name, storage)
-    with sweep.storage_errors(f"cannot resume sweep {name}"):
-        study.set_user_attr("stopped", False)
-        sweep.requeue_orphans(study)
-    start(name, n, storage, root, by)

@@ -150,7 +150,7 @@ def test_sweeps_have_owners_and_a_trial_cap(tmp_path, monkeypatch):
     with pytest.raises(HostingError, match="another visitor"):
         sweep.stop(name, storage, tmp_path, by=BOB)
     with pytest.raises(HostingError, match="another visitor"):
-        trials.resume(name, 1, storage, tmp_path, by=BOB)
+        trials.start(name, 1, storage, tmp_path, by=BOB, resume=True)
     with pytest.raises(HostingError, match="worker"):
         trials.start(name, 2, storage, tmp_path, by=ALICE)  # at most 1 worker each
     sweep.stop(name, storage, tmp_path, by=ALICE)  # the owner may

@@ -1,9 +1,11 @@
-"""Session-state keys and query parameters shared by the pages (one place, no typos)."""
+"""Session-state keys and query parameters shared by the pages (one place, no typos), and the
+Train page's Start: the click sends the run, its answer is kept across redraws."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from engine import EngineError, jobs
 from engine.config import DEFAULT_RUN_ID
 from engine.runs import RunError, RunState, list_runs, open_run, validate_run_id
 
@@ -14,6 +16,19 @@ RUN_PARAM = "run"  # query parameter: ?run=<run id> on the Train and Runs pages
 CONFIRM_DELETE = "confirm_delete"  # run id waiting for "yes, delete"
 GREEK_LAYER = "greek_layer"  # the cut layer chosen on the Greek page; the Webcam's Greek mode too
 START_ANSWER = "start_answer"  # (kind, text, run id or None): the Start button's last answer
+
+
+def start_training(cfg, by) -> None:
+    """Queue ``cfg`` for the visitor ``by``, attach the Train page to its run and keep the
+    answer for ``show_start_answer``."""
+    try:
+        run = jobs.submit(cfg, by=by)
+    except EngineError as e:  # a quota of the shared server, or a full disk
+        st.session_state[START_ANSWER] = ("error", str(e), None)
+    else:
+        st.session_state[TRAIN_RUN] = run.id
+        st.query_params[RUN_PARAM] = run.id
+        st.session_state[START_ANSWER] = ("success", f"Started {run.id}", run.id)
 
 
 def show_start_answer() -> None:

@@ -262,10 +262,11 @@ def _status(rep: sweep.SweepReport, alive: bool) -> None:
                 type="primary",
             ):  # fmt: skip
                 try:
-                    trials.resume(
+                    trials.start(
                         rep.name,
                         int(st.session_state.get("sw_workers", 1)),
                         by=visitor.current(),
+                        resume=True,
                     )
                     st.rerun()
                 except EngineError as e:
