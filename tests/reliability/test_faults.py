@@ -37,10 +37,10 @@ def _progress(run) -> int:
     return len([m for m in run.metrics() if m.get("kind") == "progress"])
 
 
-def _wait(predicate, timeout: float = 90.0) -> None:
+def _wait(predicate, timeout: float = 90.0, why=lambda: "") -> None:
     end = time.time() + timeout
     while not predicate():
-        assert time.time() < end, "timed out"
+        assert time.time() < end, f"timed out: {why()}"
         time.sleep(0.05)
 
 
@@ -50,16 +50,18 @@ def test_sigkill_at_random_points_never_loses_a_checkpoint():
     run = create_run(cfg)
     rng = random.Random(int(os.environ.get("STRESS_SEED", "0")))
     kills = 0
+    log = run.path.parent / "resume.log"  # what a resume that never trains said
     for _ in range(KILLS):
         before = _progress(run)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "engine", "resume", str(run.path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "engine", "resume", str(run.path)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         try:  # kill somewhere in the training, saving included: after the first batch report
-            _wait(lambda n=before: _progress(run) > n)
+            _wait(lambda n=before: _progress(run) > n, why=lambda: log.read_text()[-2000:])
             time.sleep(rng.uniform(0.0, 0.8))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
