@@ -6,7 +6,7 @@ section.
 
 import streamlit as st
 
-from engine.data import CLASSES
+from engine.data.datasets import CLASSES
 from ui import draw, epoch_views, resources, state
 from ui import inspect_sections as views
 

@@ -24,7 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, hardware, train  # noqa: E402
+from engine import config, hardware, train  # noqa: E402
+from engine.data import datasets  # noqa: E402
 
 
 def _hog(stop) -> None:
@@ -35,11 +36,11 @@ def _hog(stop) -> None:
             x += 1
 
 
-def speed(threads: int, seconds: float, ds: data.Dataset) -> dict:
+def speed(threads: int, seconds: float, ds: datasets.Dataset) -> dict:
     """Seconds per 10,000 training examples of the fast preset's CNN over about ``seconds``
     (the last three quarters: the first quarter lets the auto policy settle)."""
     cfg = config.preset("fast", limit_train=1_000_000, threads=threads or 1, device="cpu")
-    x = data.normalize(ds.x_train[:8192], ds.name)
+    x = datasets.normalize(ds.x_train[:8192], ds.name)
     y = ds.y_train[:8192]
     state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=64)
     model, opt = state.model, state.optimizer
@@ -92,7 +93,7 @@ def main() -> None:
     a = p.parse_args()
     if a.quick:
         a.seconds, a.threads = 2.0, [0]
-    ds = data.load("fashion-mnist")
+    ds = datasets.load("fashion-mnist")
     results = {}
     for t in a.threads:
         name = f"threads={t}" + (" (jobs' policy)" if t == 0 else "")

@@ -42,8 +42,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import embed, glyph_sets, glyphs, samples  # noqa: E402
-from engine.augment import augment  # noqa: E402
+from engine import embed, glyph_sets, samples  # noqa: E402
 from engine.config import (  # noqa: E402
     CLASSIC_CNN,
     DEFAULT_MODEL,
@@ -52,7 +51,9 @@ from engine.config import (  # noqa: E402
     TrainConfig,
     preset,
 )
-from engine.data import Dataset, DatasetInfo, load, normalize  # noqa: E402
+from engine.data import glyphs  # noqa: E402
+from engine.data.augment import augment  # noqa: E402
+from engine.data.datasets import Dataset, DatasetInfo, load, normalize  # noqa: E402
 from engine.glyph_sets import LATIN  # noqa: E402
 from engine.models import Model, build_model, truncate  # noqa: E402
 from engine.samples import (  # noqa: E402
@@ -66,7 +67,7 @@ from engine.train import train  # noqa: E402
 CACHE = ROOT / "bench" / ".cache" / "fewshot"
 # The real letters, and extra font folders (a machine without fonts-dejavu), can be moved.
 REAL = Path(os.environ.get("BENCH_REAL", ROOT.parent / "shared" / "data" / "greek_train"))
-# Glyph images per class for nets with glyphs (engine.glyphs.PER_CLASS unless set).
+# Glyph images per class for nets with glyphs (engine.data.glyphs.PER_CLASS unless set).
 glyphs.PER_CLASS = int(os.environ.get("BENCH_GLYPHS_PER_CLASS", glyphs.PER_CLASS))
 if os.environ.get("BENCH_FONTS"):
     samples.FONT_DIRS = (Path(os.environ["BENCH_FONTS"]), *samples.FONT_DIRS)

@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common import alternate, load1  # noqa: E402
 from bench.time_to_accuracy import time_to  # noqa: E402
 from bench.train_speed import engine_epoch, reference_epoch  # noqa: E402
-from engine import config, data  # noqa: E402
+from engine import config  # noqa: E402
+from engine.data import datasets  # noqa: E402
 
 
 def cli_round_trip(device: str, quick: bool) -> dict:
@@ -78,7 +79,7 @@ def per_epoch(preset: str, device: str, quick: bool, repeats: int) -> dict:
     )
     if quick:
         cfg = replace(cfg, limit_train=4000)
-    ds = data.load(cfg.dataset)
+    ds = datasets.load(cfg.dataset)
 
     def engine(graphs: bool):
         def run() -> dict:
@@ -93,7 +94,7 @@ def per_epoch(preset: str, device: str, quick: bool, repeats: int) -> dict:
     print(f"{preset} on {cfg.dataset}, batch {cfg.batch_size}, one epoch, {device}:")
     cmp = alternate(
         {
-            "dataloader_4_workers": lambda: reference_epoch(cfg, data.data_dir(), workers=4),
+            "dataloader_4_workers": lambda: reference_epoch(cfg, datasets.data_dir(), workers=4),
             "engine": engine(True),
             "engine_no_graphs": engine(False),
         },
@@ -110,7 +111,7 @@ def per_epoch(preset: str, device: str, quick: bool, repeats: int) -> dict:
 
 def to_91(device: str, quick: bool) -> dict:
     """Seconds to 91% on FashionMNIST for the fast preset and a few batch sizes."""
-    ds = data.load("fashion-mnist")
+    ds = datasets.load("fashion-mnist")
 
     def fast(**kw):
         return config.preset("fast", device=device, **kw)
@@ -152,7 +153,7 @@ def lever_sweep(device: str, quick: bool, budget_s: float = 150.0) -> dict:
     from bench.levers import CANDIDATES
     from engine import train as train_mod
 
-    ds = data.load("fashion-mnist")
+    ds = datasets.load("fashion-mnist")
     plain_loss = train_mod._loss
 
     def smoothed(cfg, out, y, **kw):

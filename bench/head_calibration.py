@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fewshot_transfer as ft  # noqa: E402  (puts the repository on sys.path too)
 
 from engine import embed  # noqa: E402
-from engine.data import load  # noqa: E402
+from engine.data.datasets import load  # noqa: E402
 
 NET = "default"
 AUGMENT = ft.NETS[NET].augment  # the page's default model, as `make run` trains it

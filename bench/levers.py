@@ -26,7 +26,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, hardware, train  # noqa: E402
+from engine import config, hardware, train  # noqa: E402
+from engine.data import datasets  # noqa: E402
 
 FAST = config.PRESETS["fast"]
 
@@ -83,9 +84,9 @@ def step_cost(
     return {"seconds": wall * scale, "cpu_seconds": cpu * scale}
 
 
-def eval_cost(cfg: config.TrainConfig, ds: data.Dataset, batch: int) -> dict:
+def eval_cost(cfg: config.TrainConfig, ds: datasets.Dataset, batch: int) -> dict:
     state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=10)
-    x = data.normalize(ds.x_test, cfg)
+    x = datasets.normalize(ds.x_test, cfg)
     t0, c0 = time.perf_counter(), time.process_time()
     train.evaluate(state.model, x, ds.y_test, batch_size=batch)
     return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
@@ -100,8 +101,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = p.parse_args()
     hardware.set_threads(a.threads)
-    ds = data.load("fashion-mnist")
-    x = data.normalize(ds.x_train[:20_000], "fashion-mnist")
+    ds = datasets.load("fashion-mnist")
+    x = datasets.normalize(ds.x_train[:20_000], "fashion-mnist")
     y = ds.y_train[:20_000]
     names = [n for n in CANDIDATES if not a.only or any(o in n for o in a.only)]
     examples = 3_000 if a.quick else 12_000

@@ -25,8 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import data, live, live_bench  # noqa: E402
+from engine import live, live_bench  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
+from engine.data import datasets  # noqa: E402
 from engine.runs import load_model, runs_dir  # noqa: E402
 
 
@@ -62,7 +63,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     model, cfg = load_model(a.run_dir or runs_dir() / DEFAULT_RUN_ID)
-    ds = data.load("mnist")
+    ds = datasets.load("mnist")
     names = [str(v) for v in ds.y_test.tolist()]
     frames = live_bench.bench_frames(ds.x_test.numpy(), names, a.frames)
     clf = live.net_classifier(model, cfg)

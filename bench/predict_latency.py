@@ -6,7 +6,8 @@ What the "try it" panel and the webcam wait for per image. Three paths, each tim
 - reference: the textbook way: PIL opens the file, torchvision's Grayscale + Resize(28) +
   ToTensor + Normalize, the model, softmax (it does not find the ink or centre it);
 - engine: what ``python -m engine predict`` and the Train page's panel do per image:
-  engine.preprocess (ink found, cropped, centred like MNIST), normalise, the model, probabilities;
+  engine.data.preprocess (ink found, cropped, centred like MNIST), normalise, the model,
+  probabilities;
 - engine, 28x28 ready: normalise + model + probabilities on an already prepared 28x28 image
   (the webcam's classify step per crop).
 
@@ -34,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import data  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
+from engine.data import datasets  # noqa: E402
+from engine.data.preprocess import preprocess  # noqa: E402
 from engine.models import probabilities  # noqa: E402
-from engine.preprocess import preprocess  # noqa: E402
 from engine.runs import load_model, runs_dir  # noqa: E402
 
 
@@ -69,12 +70,12 @@ def main() -> None:
         print(f"no model at {run_dir}: training the default model first")
         subprocess.run([sys.executable, "-m", "engine", "default-model"], cwd=ROOT, check=True)
     model, cfg = load_model(run_dir)
-    ds = data.load(cfg.dataset)
+    ds = datasets.load(cfg.dataset)
     digit = ds.x_test[0].numpy()  # (28, 28) uint8, white ink on black
     paper = Image.fromarray(255 - digit).resize((280, 280), Image.BILINEAR)  # dark ink, light
     path = Path(tempfile.mkdtemp()) / "digit.png"
     paper.save(path)
-    mean, std = data.STATS[cfg.dataset]
+    mean, std = datasets.STATS[cfg.dataset]
 
     from torchvision import transforms
 
@@ -95,11 +96,11 @@ def main() -> None:
     def engine_file():
         img = preprocess(path, name=str(path)).image
         with torch.inference_mode():
-            return probabilities(cfg.model, model(data.normalize(img, cfg)).float())
+            return probabilities(cfg.model, model(datasets.normalize(img, cfg)).float())
 
     def engine_ready():
         with torch.inference_mode():
-            return probabilities(cfg.model, model(data.normalize(digit, cfg)).float())
+            return probabilities(cfg.model, model(datasets.normalize(digit, cfg)).float())
 
     label = int(ds.y_test[0])
     got = int(engine_file().argmax())

@@ -2,12 +2,12 @@
 
 For each size (12 MP and 40 MP, the upload limit) and format (JPEG as phones save, PNG as
 screenshots and scans are), one synthetic photo of a handwritten digit on unevenly lit paper
-(``engine.photos``). Two contenders, alternated 3 times (bench/common.py), each the median of
+(``engine.data.photos``). Two contenders, alternated 3 times (bench/common.py), each the median of
 ``--calls`` calls:
 
 - decode: PIL opens the file and decodes every pixel (``Image.open(...).load()``), the least any
   reader of the file must do;
-- preprocess: ``engine.preprocess.preprocess``, file bytes → the 28×28 input.
+- preprocess: ``engine.data.preprocess.preprocess``, file bytes → the 28×28 input.
 
 Prints preprocess / decode per photo (the target is ≤ 4×) and seconds per megapixel; last line
 JSON. On one thread (``--threads``), as a busy server has it.
@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import alternate  # noqa: E402
-from engine import data, photos  # noqa: E402
-from engine.preprocess import preprocess  # noqa: E402
+from engine.data import datasets, photos  # noqa: E402
+from engine.data.preprocess import preprocess  # noqa: E402
 
 SIZES = {"12 MP": (4000, 3000), "40 MP": (7296, 5472)}
 
@@ -42,7 +42,7 @@ def big_photo(size: tuple[int, int], fmt: str, seed: int = 0) -> bytes:
     """A synthetic phone photo of one MNIST digit at ``size``: drawn at 1024 px, enlarged, with
     full-resolution sensor noise (so the file holds as much detail as a real one)."""
     rng = np.random.default_rng(seed)
-    digit = data.load("mnist").x_test[0].numpy()
+    digit = datasets.load("mnist").x_test[0].numpy()
     small = photos.photograph(digit, rng, (1024, 768))
     rgb = cv2.resize(small, size, interpolation=cv2.INTER_CUBIC).astype(np.int16)
     rgb += rng.integers(-6, 7, (size[1], size[0], 1), dtype=np.int16)

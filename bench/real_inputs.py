@@ -5,8 +5,8 @@ Proxies (no shared letter chooses anything here):
 - digits, as the images are: the MNIST test split of the data in use; scikit-learn's UCI digits
   (8×8, 43 writers, a hard low-resolution proxy, values 0-16); digits rendered from handwriting
   fonts that no training uses (Dancing Script, Ecolier, GFS Solomos and Olga);
-- each of them again as a phone photo (``engine.photos``: paper, perspective, light, shadow,
-  desk, blur, noise, JPEG), through ``engine.preprocess`` as an upload is;
+- each of them again as a phone photo (``engine.data.photos``: paper, perspective, light, shadow,
+  desk, blur, noise, JPEG), through ``engine.data.preprocess`` as an upload is;
 - the Webcam page's photo path (``LiveRecognizer.process_photo``): one-digit photos (one box? the
   right label?) and sheets of 8 digits (a box and the right label for each);
 - letters, few-shot on the default model's embedding (nearest neighbour, unit vectors):
@@ -39,11 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import load1  # noqa: E402
-from engine import embed, live, live_bench, photos  # noqa: E402
+from engine import embed, live, live_bench  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
-from engine.data import CLASSES, ImageError, load, normalize  # noqa: E402
+from engine.data import photos  # noqa: E402
+from engine.data.datasets import CLASSES, ImageError, load, normalize  # noqa: E402
+from engine.data.preprocess import preprocess  # noqa: E402
 from engine.models import probabilities  # noqa: E402
-from engine.preprocess import preprocess  # noqa: E402
 from engine.runs import load_model, runs_dir  # noqa: E402
 from engine.samples import GREEK, from_folder, synthetic_glyphs, synthetic_greek  # noqa: E402
 

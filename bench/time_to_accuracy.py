@@ -28,13 +28,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, hardware, train  # noqa: E402
+from engine import config, hardware, train  # noqa: E402
+from engine.data import datasets  # noqa: E402
 
 TARGETS = {"fashion-mnist": 0.91, "mnist": 0.98}
 
 
 def time_to(
-    cfg: config.TrainConfig, ds: data.Dataset, target: float, echo=print, stop: bool = True
+    cfg: config.TrainConfig, ds: datasets.Dataset, target: float, echo=print, stop: bool = True
 ) -> dict:
     """Train ``cfg`` until its test accuracy reaches ``target`` (or its epochs run out);
     ``stop=False``: train all its epochs all the same (for the accuracy curve)."""
@@ -107,7 +108,7 @@ def main() -> None:
     }
     if "mnist" in cfgs and a.mnist_epochs:
         cfgs["mnist"] = replace(cfgs["mnist"], epochs=a.mnist_epochs)
-    sets = {name: data.load(name) for name in a.datasets}
+    sets = {name: datasets.load(name) for name in a.datasets}
     if hardware.resolve_device(a.device).type == "cuda":
         torch.zeros(1, device="cuda")  # CUDA's start-up is not training time
     for name, cfg in cfgs.items():

@@ -18,20 +18,22 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from torchvision import datasets, transforms
+from torchvision import datasets as tv_datasets
+from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, data, hardware, models, train  # noqa: E402
+from engine import config, hardware, models, train  # noqa: E402
+from engine.data import datasets  # noqa: E402
 
 
 def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> dict:
     """One epoch the textbook way; returns seconds (loop and evaluation) and test accuracy."""
     device = hardware.resolve_device(cfg.device)
-    mean, std = data.STATS[cfg.dataset]
+    mean, std = datasets.STATS[cfg.dataset]
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
-    cls = datasets.MNIST if cfg.dataset == "mnist" else datasets.FashionMNIST
+    cls = tv_datasets.MNIST if cfg.dataset == "mnist" else tv_datasets.FashionMNIST
     train_set = cls(str(root), train=True, download=False, transform=tf)
     test_set = cls(str(root), train=False, download=False, transform=tf)
     subset = train.training_subset(cfg, len(train_set))
@@ -74,7 +76,7 @@ def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> di
     return {"seconds": seconds, "cpu_seconds": cpu, "accuracy": correct / len(test_set)}
 
 
-def engine_epoch(cfg: config.TrainConfig, ds: data.Dataset) -> dict:
+def engine_epoch(cfg: config.TrainConfig, ds: datasets.Dataset) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     state = train.train(cfg, ds)
     if torch.cuda.is_available():
@@ -109,7 +111,7 @@ def main() -> None:
     if cfg.optimizer != "sgd" or cfg.schedule != "constant":
         sys.exit("the reference loop implements one epoch of plain SGD: pick an SGD preset")
     threads = hardware.set_threads(a.threads)
-    ds = data.load(cfg.dataset)
+    ds = datasets.load(cfg.dataset)
     n = cfg.limit_train or ds.info.n_train
     print(
         f"{ds.info.describe()}; {n:,} examples per epoch; {threads} thread(s); "
@@ -118,7 +120,7 @@ def main() -> None:
     )
     cmp = alternate(
         {
-            "reference": lambda: reference_epoch(cfg, data.data_dir(), a.workers),
+            "reference": lambda: reference_epoch(cfg, datasets.data_dir(), a.workers),
             "engine": lambda: engine_epoch(cfg, ds),
         },
         repeats=a.repeats,

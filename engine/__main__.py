@@ -222,20 +222,20 @@ def main(argv: list[str] | None = None) -> int:
         # Reads the settings first: a bad ENGINE_*/WEBRTC_* value is the error below.
         apply_nice()  # background jobs and sweep workers run niced (engine.procs.worker_env)
         if args.command == "data":
-            from engine import data
             from engine.config import DATASETS
+            from engine.data import datasets
 
             names = DATASETS if args.dataset == "all" else (args.dataset,)
             out["datasets"] = {}
             for name in names:
-                info = data.prepare(name, args.data_dir) if args.action == "prepare" else None
+                info = datasets.prepare(name, args.data_dir) if args.action == "prepare" else None
                 if info is None:
-                    info = data.load(name, args.data_dir, prepare_if_missing=False).info
+                    info = datasets.load(name, args.data_dir, prepare_if_missing=False).info
                 print(info.describe(), flush=True)
                 out["datasets"][name] = info.__dict__
             if args.action == "prepare" and "mnist" in names:
+                from engine.data.glyphs import glyph_data
                 from engine.glyph_sets import GLYPH_SETS
-                from engine.glyphs import glyph_data
 
                 for g in GLYPH_SETS:  # the default digit model's extra training classes
                     n = len(glyph_data(g, args.data_dir)[0])
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ["ENGINE_RUNS_DIR"] = str(args.runs_dir)
             tasks.run_worker(args.queue, args.concurrency, args.runs_dir)
         elif args.command == "eval":
-            from engine.data import load, normalize
+            from engine.data.datasets import load, normalize
             from engine.runs import load_model
             from engine.train import evaluate
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.data import normalize
+from engine.data.datasets import normalize
 from engine.inspect import (
     Activations,
     LayerTable,

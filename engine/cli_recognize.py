@@ -16,7 +16,7 @@ def live(args: argparse.Namespace, out: dict) -> int:
 
     from engine import live, live_bench
     from engine.config import DEFAULT_RUN_ID
-    from engine.data import CLASSES, ImageError, load
+    from engine.data.datasets import CLASSES, ImageError, load
     from engine.runs import load_model, runs_dir
 
     torch.set_num_threads(1)
@@ -85,9 +85,9 @@ def greek(args: argparse.Namespace, out: dict) -> int:
 
 
 def predict(args: argparse.Namespace, out: dict) -> int:
-    from engine.data import CLASSES, ImageError
+    from engine.data.datasets import CLASSES, ImageError
+    from engine.data.preprocess import preprocess
     from engine.predict import classify
-    from engine.preprocess import preprocess
     from engine.runs import load_model
 
     model, cfg = load_model(args.run_dir)

@@ -18,7 +18,7 @@ POOLS = ("max", "avg", "none")
 PADDINGS = ("valid", "same")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle")
-AUGMENTATIONS = ("affine", "elastic", "stroke", "photo")  # see engine.augment
+AUGMENTATIONS = ("affine", "elastic", "stroke", "photo")  # see engine.data.augment
 IMAGE_SIZE = 28  # px, every dataset here is 28x28 grayscale
 # The run of the digit model a fresh install trains. Earlier defaults ("default-mnist-cnn", the
 # seed's network; "default-digit-cnn", without glyphs; "default-digit-cnn-v2", on the 10,000-digit
@@ -246,7 +246,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads on CPU (0 = auto: half the cores, at least 1)
     device: str = "auto"  # "auto", "cpu", "cuda", "mps"
     snapshots: bool = True  # keep the weights after each epoch (engine.snapshots; not for big nets)
-    glyphs: str = ""  # extra training classes beside the dataset's (engine.glyphs), or ""
+    glyphs: str = ""  # extra training classes beside the dataset's (engine.data.glyphs), or ""
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field that makes no sense."""
@@ -391,7 +391,7 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
 # layout with 32/64 filters and BatchNorm, AdamW one-cycle, 3 epochs of the full MNIST (8 epochs
 # when only the 10,000-digit subset was there: about as many steps) distorted as handwriting
 # varies (affine+elastic) and as a prepared phone photo looks (photo: blur, noise), and 41 Latin
-# letters in handwriting fonts learned beside them by training-only outputs (engine.glyphs). It
+# letters in handwriting fonts learned beside them by training-only outputs (engine.data.glyphs). It
 # reads unseen symbols far better than the seed's network (docs/real_inputs.md).
 EMBEDDING_CNN = replace(CLASSIC_CNN, channels=(32, 64), batchnorm=True, aux_classes=41)
 DEFAULT_MODEL = TrainConfig(

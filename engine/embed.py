@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import EngineError
-from engine.data import normalize
+from engine.data.datasets import normalize
 from engine.models import Model, truncate
 
 METHODS = ("nn", "centroid", "finetune")

@@ -15,7 +15,7 @@ import torch
 
 from engine import EngineError
 from engine.config import IMAGE_SIZE, TrainConfig
-from engine.data import CLASSES, STATS
+from engine.data.datasets import CLASSES, STATS
 from engine.models import Model
 
 INPUT, OUTPUT = "image", "scores"

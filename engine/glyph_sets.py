@@ -1,6 +1,6 @@
 """The glyph sets a training can add beside its dataset's classes (``TrainConfig.glyphs``): class
 name → character. Data only, so that configs can check a set's name without rendering anything
-(``engine.glyphs`` renders them)."""
+(``engine.data.glyphs`` renders them)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from engine import EngineError
 from engine.config import IMAGE_SIZE
-from engine.data import normalize
+from engine.data.datasets import normalize
 from engine.models import Model
 from engine.predict import as_input, device_of, ensure_eval, output_probabilities
 

@@ -247,7 +247,7 @@ def eta_seconds(status: dict) -> float | None:
 
 
 def dataset_sizes() -> dict:
-    from engine.data import status
+    from engine.data.datasets import status
 
     return status()
 

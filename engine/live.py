@@ -3,7 +3,7 @@
 ``LiveRecognizer.process(frame_bgr)`` is the whole pipeline for one frame. Symbols are found on
 a downscaled copy (grayscale → blur → adaptive threshold → contours filtered by size and
 aspect), or taken from a fixed guide box; each crop then goes through the same steps as any
-uploaded photo (``engine.preprocess``) so camera input meets the training data in the same
+uploaded photo (``engine.data.preprocess``) so camera input meets the training data in the same
 space. ``engine.live_bench`` draws real test digits onto noisy, unevenly lit paper for tests and
 the ``live bench`` command.
 """
@@ -20,10 +20,8 @@ import numpy as np
 
 from engine import EngineError
 from engine.config import TrainConfig
-from engine.data import CLASSES, ImageError
-from engine.models import NOT_SURE_BELOW, Model
-from engine.predict import classify
-from engine.preprocess import (
+from engine.data.datasets import CLASSES, ImageError
+from engine.data.preprocess import (
     WORK_SIDE,
     ImageSource,
     crop_to_ink,
@@ -34,7 +32,9 @@ from engine.preprocess import (
     thicken,
     to_colour,
 )
-from engine.symbols import Box, crop_box, find_symbols, reading_order
+from engine.data.symbols import Box, crop_box, find_symbols, reading_order
+from engine.models import NOT_SURE_BELOW, Model
+from engine.predict import classify
 
 MODES = ("auto", "guide")
 CROP_SIDE = 48  # px, crops are shrunk to this before preprocessing (2.4x the 20 px digit box)
@@ -182,7 +182,7 @@ def frame_from_photo(
 def photo_symbols(frame_bgr: np.ndarray, max_symbols: int = 12) -> list[tuple[Box, np.ndarray]]:
     """Every symbol of a photo (a BGR frame) as (box in frame px, MNIST-like 28×28 uint8), in
     reading order: the whole photo's ink map (paper level, any ink colour, lines removed), then
-    strokes grouped into symbols (``engine.symbols.find_symbols``). A photo of one digit gives
+    strokes grouped into symbols (``engine.data.symbols.find_symbols``). A photo of one digit gives
     one box whatever its size and margins; a blank photo gives none."""
     try:
         ink, _, _ = ink_map(frame_bgr[..., ::-1].astype(np.float32) * (1 / 255))

@@ -74,7 +74,7 @@ def match(dets: Sequence[Detection], truth: Sequence[Truth]) -> tuple[int, int]:
 def matches(dets: Sequence[Detection], truth: Sequence[Truth]) -> tuple[int, int, int]:
     """(digits found, found with the right label, detections matching no digit): a detection
     matches a digit when the digit's centre lies inside its box. ``truth``: anything with a
-    ``box`` and a ``label`` (``engine.photos.Placed`` too)."""
+    ``box`` and a ``label`` (``engine.data.photos.Placed`` too)."""
     found, right, used = 0, 0, set()
     for t in truth:
         cx, cy = t.box[0] + t.box[2] / 2, t.box[1] + t.box[3] / 2

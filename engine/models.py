@@ -51,7 +51,7 @@ class Model(nn.Sequential):
 
 class ClassScores(nn.Linear):
     """The class-score layer of a model with training-only classes (``ModelConfig.aux_classes``,
-    the glyphs of ``engine.glyphs``): it learns ``known + aux`` scores, and outside training
+    the glyphs of ``engine.data.glyphs``): it learns ``known + aux`` scores, and outside training
     answers with the first ``known`` only. A digit model that also learned letters still reads
     every image as a digit, as if the letter outputs were not there."""
 

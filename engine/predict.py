@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from engine.config import TrainConfig
-from engine.data import normalize
+from engine.data.datasets import normalize
 from engine.models import probabilities
 
 BATCH = 1000  # images per forward pass: the test set in 10 passes, a few MB at a time

@@ -70,7 +70,7 @@ def worker_env(threads: int, runs_root: Path, nice: bool = True) -> dict[str, st
     ``nice``: run at ``NICENESS`` (the queue's worker, data preparation); False inherits this
     process's priority (the CLI's helpers, which share the user's terminal).
     """
-    from engine.data import data_dir
+    from engine.data.datasets import data_dir
 
     env = {
         **os.environ,

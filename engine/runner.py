@@ -16,7 +16,7 @@ import torch
 
 from engine import EngineError, snapshots
 from engine.config import TrainConfig
-from engine.data import load
+from engine.data.datasets import load
 from engine.hardware import StopPoller, resolve_device
 from engine.procs import sigterm_flag
 from engine.runs import (

@@ -15,8 +15,8 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image
 
-from engine.data import ImageError
-from engine.preprocess import open_image
+from engine.data.datasets import ImageError
+from engine.data.preprocess import open_image
 from engine.samples import (
     IMAGE_SUFFIXES,
     UNLABELLED,

@@ -1,6 +1,6 @@
 """Few-shot sample sets: labelled 28×28 images from folders, single uploads, or rendered
 synthetic Greek letters (ZIPs and the seed's CSV pair: ``engine.sample_files``). Every image goes
-through ``engine.preprocess.preprocess`` so samples and training data meet in the same space.
+through ``engine.data.preprocess.preprocess`` so samples and training data meet in the same space.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from engine import EngineError
-from engine.data import ImageError
-from engine.glyphs import fonts_under, render
-from engine.preprocess import preprocess
+from engine.data.datasets import ImageError
+from engine.data.glyphs import fonts_under, render
+from engine.data.preprocess import preprocess
 
 GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ",
@@ -168,7 +168,7 @@ def synthetic_glyphs(
     glyphs: dict[str, str], per_class: int, seed: int = 0, fonts: list[Path] | None = None
 ) -> SampleSet:
     """Any characters (class name → character) rendered as ``synthetic_greek`` renders letters
-    (``engine.glyphs.render``), each preprocessed like a photo."""
+    (``engine.data.glyphs.render``), each preprocessed like a photo."""
     out = SampleSet()
     for n, k, photo in render(glyphs, per_class, seed, list(fonts or font_files())):
         image = preprocess(photo, name=f"{n} {k + 1}").image

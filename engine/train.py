@@ -12,10 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import EngineError, augment
+from engine import EngineError
 from engine.config import IMAGE_SIZE, ModelConfig, TrainConfig, augmentations, conv_geometry
-from engine.data import Dataset, normalize
-from engine.glyphs import glyph_data
+from engine.data import augment
+from engine.data.datasets import Dataset, normalize
+from engine.data.glyphs import glyph_data
 from engine.hardware import (
     AutoThreads,
     LossReadback,

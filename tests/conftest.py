@@ -76,16 +76,16 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture(scope="session")
 def mnist():
-    from engine import data
+    from engine.data import datasets
 
-    return data.load("mnist")
+    return datasets.load("mnist")
 
 
 @pytest.fixture(scope="session")
 def fashion():
-    from engine import data
+    from engine.data import datasets
 
-    return data.load("fashion-mnist")
+    return datasets.load("fashion-mnist")
 
 
 @pytest.fixture(scope="session")

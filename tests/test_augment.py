@@ -1,7 +1,7 @@
 import torch
 
-from engine.augment import augment
-from engine.data import normalize
+from engine.data.augment import augment
+from engine.data.datasets import normalize
 
 BLACK = float(normalize(torch.zeros(1, 1), "mnist").min())  # a black pixel, normalised
 

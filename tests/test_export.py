@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from engine.config import CLASSIC_CNN, DEFAULT_RUN_ID, FAST_CNN, SEED_MLP, TrainConfig
-from engine.data import CLASSES, normalize
+from engine.data.datasets import CLASSES, normalize
 from engine.export import bundle, model_card, onnx_bytes, readme
 from engine.models import build_model
 

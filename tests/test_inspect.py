@@ -11,7 +11,7 @@ from engine import inspect as ins
 from engine import saliency as sal
 from engine.__main__ import main
 from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP, ModelConfig
-from engine.data import normalize
+from engine.data.datasets import normalize
 from engine.models import build_model, count_params, truncate
 from engine.predict import predict
 from engine.runs import load_model

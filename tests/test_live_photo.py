@@ -1,6 +1,6 @@
 """The Webcam page's photo path (``LiveRecognizer.process_photo``) and ``engine live photo``:
 a photo of one digit gives one box, a sheet gives one box per digit, specks and the paper's
-edge give none. Photos are made here from real MNIST test digits (``engine.photos``)."""
+edge give none. Photos are made here from real MNIST test digits (``engine.data.photos``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from engine import live, photos
+from engine import live
 from engine.config import DEFAULT_RUN_ID
+from engine.data import photos
 from engine.runs import load_model
 
 

@@ -9,8 +9,9 @@ import time
 import pytest
 import torch
 
-from engine import config, data, hardware, runner, train
+from engine import config, hardware, runner, train
 from engine.config import preset
+from engine.data import datasets
 from engine.runs import create_run
 
 TINY = dict(limit_train=256, limit_test=100, log_every=2, batch_size=64, threads=1)
@@ -114,11 +115,11 @@ def test_auto_threads_reads_this_machine():
 
 def test_normalize_is_bit_identical_to_the_formula_and_leaves_its_input_alone():
     x = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
-    mean, std = data.STATS["mnist"]
-    assert torch.equal(data.normalize(x, "mnist"), ((x.float() / 255.0 - mean) / std)[:, None])
+    mean, std = datasets.STATS["mnist"]
+    assert torch.equal(datasets.normalize(x, "mnist"), ((x.float() / 255.0 - mean) / std)[:, None])
     f = torch.rand(3, 28, 28)
     kept = f.clone()
-    data.normalize(f, "mnist")
+    datasets.normalize(f, "mnist")
     assert torch.equal(f, kept)
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.data import ImageError
-from engine.preprocess import preprocess
+from engine.data.datasets import ImageError
+from engine.data.preprocess import preprocess
 
 
 def _digit_on_paper(digit: np.ndarray, scale: int = 8) -> Image.Image:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import photos
-from engine.data import ImageError
-from engine.preprocess import preprocess
+from engine.data import photos
+from engine.data.datasets import ImageError
+from engine.data.preprocess import preprocess
 
 STEPS = ["grayscale", "ink", "cropped", "strokes", "28×28"]
 
@@ -181,7 +181,7 @@ def test_a_near_blank_photo_gets_a_clear_message(level):
 def test_any_ink_map_gives_boxes_inside_it_never_an_error(seed):
     """Random rectangles of ink (bars, specks, frames, things touching the edge) on many image
     sizes: find_symbols returns boxes inside the image, the largest first, and never raises."""
-    from engine.symbols import find_symbols
+    from engine.data.symbols import find_symbols
 
     rng = np.random.default_rng(seed)
     for _ in range(300):

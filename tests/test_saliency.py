@@ -19,7 +19,7 @@ from torch import nn
 
 from engine import saliency as sal
 from engine.config import CLASSIC_CNN, FAST_CNN, ModelConfig
-from engine.data import normalize
+from engine.data.datasets import normalize
 from engine.models import Model, build_model
 from engine.predict import as_input, predict
 from engine.runs import load_model

@@ -100,7 +100,7 @@ def test_onecycle_works_for_any_number_of_steps(mnist):
 
 def test_evaluate_counts_correct_predictions_in_any_batching(mnist):
     state = train(preset("fast", epochs=1, **TINY), mnist)
-    from engine.data import normalize
+    from engine.data.datasets import normalize
 
     x, y = normalize(mnist.x_test[:300], "mnist"), mnist.y_test[:300]
     loss, acc = evaluate(state.model, x, y, batch_size=7)  # 300 = 42 batches of 7 and one of 6

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine import data, jobs, procs, taskq
+from engine import jobs, procs, taskq
 from engine.config import DEFAULT_RUN_ID
+from engine.data import datasets
 from engine.runs import RunError, RunState, open_run, runs_dir
 from engine.settings import current as settings
 
@@ -21,7 +22,7 @@ from engine.settings import current as settings
 @st.cache_resource(show_spinner=False)
 def _prepare_datasets(runs_root: str) -> None:
     """Once per server: prepare every dataset not prepared yet, in a detached process."""
-    if any(info.get("source") is None for info in data.status().values()):
+    if any(info.get("source") is None for info in datasets.status().values()):
         runs_dir().mkdir(parents=True, exist_ok=True)
         env = procs.worker_env(1, runs_dir())
         procs.spawn(["data", "prepare"], env, log=runs_dir() / ".data-prepare.log")

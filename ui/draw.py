@@ -4,7 +4,7 @@
 The pad sends its drawing as a PNG data URL when a stroke ends, and with ``live=True`` also while
 the pen moves (every LIVE_EVERY ms at most), so an answer can follow the drawing as it grows;
 ``pad`` returns it as PNG bytes.
-Callers put those bytes through ``engine.preprocess.preprocess``, exactly like an uploaded
+Callers put those bytes through ``engine.data.preprocess.preprocess``, exactly like an uploaded
 photo: dark ink on a light page, cropped, scaled and centred into the 28×28 input.
 """
 

@@ -15,9 +15,9 @@ import torch
 
 from engine import analysis as an
 from engine.config import TrainConfig
-from engine.data import ImageError
+from engine.data.datasets import ImageError
+from engine.data.preprocess import preprocess
 from engine.models import SCORES
-from engine.preprocess import preprocess
 from ui.inspect_views import (
     IMAGE_TYPES,
     first_filters_figure,

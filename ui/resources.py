@@ -10,8 +10,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import data, estimate, jobs, runs, standing, taskq
+from engine import estimate, jobs, runs, standing, taskq
 from engine.config import TrainConfig, auto_threads
+from engine.data import datasets
 from engine.export import bundle, onnx_bytes, readme
 from engine.hardware import resolve_device
 from engine.models import Model
@@ -20,7 +21,7 @@ from engine.predict import classify
 
 @st.cache_data(ttl=60, show_spinner=False)
 def dataset_status() -> dict[str, dict]:
-    return data.status()
+    return datasets.status()
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -34,16 +35,16 @@ def speed_ratios() -> list[float]:
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
-def dataset(name: str) -> data.Dataset:
-    return data.load(name)
+def dataset(name: str) -> datasets.Dataset:
+    return datasets.load(name)
 
 
-def dataset_info(name: str) -> data.DatasetInfo | None:
+def dataset_info(name: str) -> datasets.DatasetInfo | None:
     """Sizes and source of the dataset a training of ``name`` loads, read from its files now
     (not the status cached a minute): None while it is not prepared yet."""
     try:
-        return data.load(name, prepare_if_missing=False).info  # kept in memory per process
-    except data.DataError:
+        return datasets.load(name, prepare_if_missing=False).info  # kept in memory per process
+    except datasets.DataError:
         return None
 
 

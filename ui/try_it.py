@@ -12,10 +12,10 @@ import streamlit as st
 
 from engine import EngineError
 from engine.config import DEFAULT_RUN_ID, TrainConfig, augmentations
-from engine.data import CLASSES
+from engine.data.datasets import CLASSES
+from engine.data.preprocess import ImageSource, preprocess
 from engine.models import NOT_SURE_BELOW
 from engine.predict import classify
-from engine.preprocess import ImageSource, preprocess
 from engine.runs import Run, RunError, RunState, open_run
 from ui import draw, resources
 
@@ -49,7 +49,7 @@ TRY_COLUMNS = 4
 
 @dataclass(frozen=True)
 class TryInput:
-    """One image for "try it": a photo or drawing (anything ``engine.preprocess`` reads: file
+    """One image for "try it": a photo or drawing (anything ``engine.data.preprocess`` reads: file
     bytes, a PIL image, an RGB/gray array), prepared like an upload; or, with ``ready=True``, a
     (28, 28) uint8 network input such as a test image."""
 

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from engine import EngineError, hosting, procs
 from engine.config import TrainConfig
-from engine.data import Dataset
+from engine.data.datasets import Dataset
 from engine.models import param_count
 from engine.runs import RunState, create_run, runs_dir
 from engine.sweep.space import SweepSpec, apply
@@ -124,7 +124,7 @@ def work(
     ends the current trial at its next batch and queues it again.
     """
     study, spec = load(name, storage)
-    from engine.data import load as load_data
+    from engine.data.datasets import load as load_data
 
     polled = {"at": 0.0, "stop": False}
     with procs.sigterm_flag() as sigterm:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import data, jobs
+from engine import jobs
 from engine.config import preset
+from engine.data import datasets
 from engine.runs import RunState, list_runs
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -37,7 +38,7 @@ def test_home_renders_datasets_device_and_links(open_page):
     at = open_page("app_pages/home.py")
     # Each prepared dataset's line states its real size and source; the offline MNIST subset
     # says so, and a full dataset never claims to be one.
-    for name, info in data.status().items():
+    for name, info in datasets.status().items():
         line = next(m.value for m in at.markdown if m.value.startswith(f"**{name}**"))
         assert f"{info['n_train']:,} train / {info['n_test']:,} test images" in line, line
         assert info["source"] in line

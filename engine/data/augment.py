@@ -60,7 +60,7 @@ def stroke(x: torch.Tensor, g: torch.Generator, background: float) -> torch.Tens
 
 
 def photo(x: torch.Tensor, g: torch.Generator, background: float) -> torch.Tensor:
-    """What a phone photo leaves once prepared (``engine.preprocess``): strokes softened by a
+    """What a phone photo leaves once prepared (``engine.data.preprocess``): strokes softened by a
     random blur (focus, shake, the shrink to 20 px) and a little sensor noise on the ink, on
     half the images."""
     n = len(x)

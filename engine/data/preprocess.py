@@ -7,7 +7,7 @@ uneven light go) → ruled or squared paper lines removed → symbols found (str
 and the paper's edge dropped; the largest symbol kept) → thin strokes thickened → longest side
 scaled to 20 px → centred by centre of mass in 28×28.
 Its cost follows the output, not the megapixels: everything after decoding runs on at most a
-megapixel. The result is uint8 white-on-black like the datasets; ``engine.data.normalize`` does
+megapixel. The result is uint8 white-on-black like the datasets; ``engine.data.datasets.normalize`` does
 the rest, the same function training uses.
 """
 
@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from engine.data import MAX_PIXELS, ImageError
-from engine.symbols import SMALL, crop_box, find_symbols, page_edges
+from engine.data.datasets import MAX_PIXELS, ImageError
+from engine.data.symbols import SMALL, crop_box, find_symbols, page_edges
 
 BOX = 20  # px, the longest side of the digit inside the 28x28 frame, as in MNIST
 SIZE = 28

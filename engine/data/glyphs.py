@@ -22,9 +22,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from engine import EngineError
-from engine.data import data_dir
+from engine.data.datasets import data_dir
 from engine.glyph_sets import GLYPH_SETS, PER_CLASS
-from engine.preprocess import preprocess
+from engine.data.preprocess import preprocess
 
 # Capitals, and the small letters whose shape differs from their capital once cropped and
 # scaled ("o" and "O" are one shape). Class name → character.

