@@ -3,7 +3,7 @@
 import streamlit as st
 
 from engine import EngineError, estimate
-from engine.models import param_count
+from engine.nn.models import param_count
 from ui import forms, resources, results, state, train_inputs, visitor
 
 bad = forms.init_from_url()

@@ -55,7 +55,7 @@ from engine.data import glyphs  # noqa: E402
 from engine.data.augment import augment  # noqa: E402
 from engine.data.datasets import Dataset, DatasetInfo, load, normalize  # noqa: E402
 from engine.glyph_sets import LATIN  # noqa: E402
-from engine.models import Model, build_model, truncate  # noqa: E402
+from engine.nn.models import Model, build_model, truncate  # noqa: E402
 from engine.samples import (  # noqa: E402
     GREEK,
     font_files,

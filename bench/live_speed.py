@@ -1,4 +1,4 @@
-"""engine.live per frame vs a straightforward reference, on one core, same synthetic frames.
+"""engine.nn.live per frame vs a straightforward reference, on one core, same synthetic frames.
 
 Reference: symbols found on the full 640×480 frame and each crop sent through the shared
 preprocessing at full size (what one writes first). Engine: detection on a 320 px copy and
@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import live, live_bench  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.data import datasets  # noqa: E402
+from engine.nn import live, live_bench  # noqa: E402
 from engine.runs import load_model, runs_dir  # noqa: E402
 
 

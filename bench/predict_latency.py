@@ -38,7 +38,7 @@ from bench.common import alternate, last_line  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.data.preprocess import preprocess  # noqa: E402
-from engine.models import probabilities  # noqa: E402
+from engine.nn.models import probabilities  # noqa: E402
 from engine.runs import load_model, runs_dir  # noqa: E402
 
 

@@ -24,8 +24,9 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, hardware, models, train  # noqa: E402
+from engine import config, hardware, train  # noqa: E402
 from engine.data import datasets  # noqa: E402
+from engine.nn import models  # noqa: E402
 
 
 def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> dict:

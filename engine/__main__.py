@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
             code = run_cli(args, out)
         elif args.command == "summary":
-            from engine.inspect import layer_table
+            from engine.nn.inspect import layer_table
             from engine.runs import load_model
 
             model, _ = load_model(args.run_dir)

@@ -14,9 +14,9 @@ def live(args: argparse.Namespace, out: dict) -> int:
     import cv2
     import torch
 
-    from engine import live, live_bench
     from engine.config import DEFAULT_RUN_ID
     from engine.data.datasets import CLASSES, ImageError, load
+    from engine.nn import live, live_bench
     from engine.runs import load_model, runs_dir
 
     torch.set_num_threads(1)
@@ -87,7 +87,7 @@ def greek(args: argparse.Namespace, out: dict) -> int:
 def predict(args: argparse.Namespace, out: dict) -> int:
     from engine.data.datasets import CLASSES, ImageError
     from engine.data.preprocess import preprocess
-    from engine.predict import classify
+    from engine.nn.predict import classify
     from engine.runs import load_model
 
     model, cfg = load_model(args.run_dir)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from engine import EngineError
 from engine.data.datasets import normalize
-from engine.models import Model, truncate
+from engine.nn.models import Model, truncate
 
 METHODS = ("nn", "centroid", "finetune")
 # The method used when none is named: the seed's nearest neighbour. bench/fewshot_transfer.py

@@ -17,7 +17,7 @@ from torch import nn
 
 from engine import EngineError
 from engine.config import IMAGE_SIZE, auto_threads
-from engine.models import Model
+from engine.nn.models import Model
 from engine.settings import current as settings
 
 

@@ -24,7 +24,7 @@ import torch
 
 from engine import EngineError
 from engine.config import ConfigError, TrainConfig
-from engine.models import Model, build_model
+from engine.nn.models import Model, build_model
 from engine.procs import pid_alive
 from engine.settings import current as settings
 

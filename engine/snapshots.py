@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from engine.config import ModelConfig, TrainConfig
-from engine.models import Model, build_model
+from engine.nn.models import Model, build_model
 from engine.runs import RunError, atomic_write_bytes
 from engine.train import TrainState, init_state
 

@@ -24,7 +24,7 @@ from engine.hardware import (
     resolve_device,
     set_threads,
 )
-from engine.models import Model, build_model, loss_function
+from engine.nn.models import Model, build_model, loss_function
 
 
 class TrainingCancelled(EngineError):

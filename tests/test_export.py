@@ -1,4 +1,4 @@
-"""engine.export: a trained model as a valid ONNX file (current dynamo exporter) with a batch
+"""engine.nn.export: a trained model as a valid ONNX file (current dynamo exporter) with a batch
 dimension, its model card, and onnxruntime giving the same class scores as torch."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch
 
 from engine.config import CLASSIC_CNN, DEFAULT_RUN_ID, FAST_CNN, SEED_MLP, TrainConfig
 from engine.data.datasets import CLASSES, normalize
-from engine.export import bundle, model_card, onnx_bytes, readme
-from engine.models import build_model
+from engine.nn.export import bundle, model_card, onnx_bytes, readme
+from engine.nn.models import build_model
 
 
 @pytest.mark.parametrize("cfg", [CLASSIC_CNN, FAST_CNN, SEED_MLP], ids=["classic", "fast", "mlp"])

@@ -9,7 +9,7 @@ import torch
 from engine import glyph_sets
 from engine.config import DEFAULT_MODEL, ConfigError, ModelConfig, TrainConfig
 from engine.data import glyphs
-from engine.models import build_model
+from engine.nn.models import build_model
 from engine.train import train
 
 
@@ -66,7 +66,7 @@ def test_training_only_outputs_score_in_training_and_vanish_outside_it():
 
 def test_a_digit_model_trained_with_glyphs_learns_them_and_still_reads_only_digits(mnist):
     from engine.data.datasets import normalize
-    from engine.models import truncate
+    from engine.nn.models import truncate
 
     cfg = replace(DEFAULT_MODEL, epochs=1, limit_train=1000, threads=1, snapshots=False)
     seen = []

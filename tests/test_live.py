@@ -1,4 +1,5 @@
-"""engine.live on synthetic frames: real MNIST test digits drawn onto noisy, unevenly lit paper."""
+"""engine.nn.live on synthetic frames: real MNIST test digits drawn onto noisy, unevenly lit
+paper."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from engine import live, live_bench
 from engine.config import DEFAULT_RUN_ID
+from engine.nn import live, live_bench
 from engine.runs import Run, load_model
 
 

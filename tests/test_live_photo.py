@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from engine import live
 from engine.config import DEFAULT_RUN_ID
 from engine.data import photos
+from engine.nn import live
 from engine.runs import load_model
 
 

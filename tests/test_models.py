@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from engine.config import CLASSIC_CNN, FAST_CNN, PRESETS, SEED_MLP, ModelConfig
-from engine.models import build_model, count_params, param_count, truncate
+from engine.nn.models import build_model, count_params, param_count, truncate
 
 
 def test_classic_network_is_the_pytorch_mnist_example():

@@ -1,4 +1,4 @@
-"""What a model's outputs mean is decided in one place (engine.models): the classic network ends
+"""What a model's outputs mean is decided in one place (engine.nn.models): the classic network ends
 in log-softmax, the others give logits; loss and probabilities follow from that alone."""
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP
-from engine.models import build_model, loss_function, output_kind, probabilities, score_model
+from engine.nn.models import build_model, loss_function, output_kind, probabilities, score_model
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,11 @@ import torch
 from inspect_runs import CNN_RUN, trained_runs
 from torch import nn
 
-from engine import saliency as sal
 from engine.config import CLASSIC_CNN, FAST_CNN, ModelConfig
 from engine.data.datasets import normalize
-from engine.models import Model, build_model
-from engine.predict import as_input, predict
+from engine.nn import saliency as sal
+from engine.nn.models import Model, build_model
+from engine.nn.predict import as_input, predict
 from engine.runs import load_model
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from engine import snapshots
 from engine.config import TrainConfig
-from engine.models import Model
+from engine.nn.models import Model
 from engine.runs import RunError, open_run
 from ui.inspect_views import DIVERGING, grid, mosaic
 

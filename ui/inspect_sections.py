@@ -1,6 +1,6 @@
 """The Inspect page's sections and its one cached analysis call.
 
-The page lays these out; the work is ``engine.analysis.analyse``, cached here by the model's
+The page lays these out; the work is ``engine.nn.analysis.analyse``, cached here by the model's
 weights and the image, so a rerun that changes nothing recomputes nothing.
 """
 
@@ -13,11 +13,11 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import analysis as an
 from engine.config import TrainConfig
 from engine.data.datasets import ImageError
 from engine.data.preprocess import preprocess
-from engine.models import SCORES
+from engine.nn import analysis as an
+from engine.nn.models import SCORES
 from ui.inspect_views import (
     IMAGE_TYPES,
     first_filters_figure,
@@ -52,7 +52,7 @@ def _analysis(
 def analysis(
     model: torch.nn.Module, cfg: TrainConfig, image: np.ndarray | None, title: str
 ) -> an.Analysis:
-    """``engine.analysis.analyse``, cached by the model's weights, its config and the image."""
+    """``engine.nn.analysis.analyse``, cached by the model's weights, its config and the image."""
     key = fingerprint(model) + json.dumps(cfg.to_dict(), sort_keys=True)
     return _analysis(key, title, image, model, cfg)
 

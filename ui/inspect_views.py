@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.saliency import Saliency
+from engine.nn.saliency import Saliency
 
 DIVERGING = "RdBu_r"  # blue < 0 < red, white at 0: the sign of a weight or response is visible
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]

@@ -13,10 +13,10 @@ import torch
 from engine import estimate, jobs, runs, standing, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.data import datasets
-from engine.export import bundle, onnx_bytes, readme
 from engine.hardware import resolve_device
-from engine.models import Model
-from engine.predict import classify
+from engine.nn.export import bundle, onnx_bytes, readme
+from engine.nn.models import Model
+from engine.nn.predict import classify
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -14,8 +14,8 @@ from engine import EngineError
 from engine.config import DEFAULT_RUN_ID, TrainConfig, augmentations
 from engine.data.datasets import CLASSES
 from engine.data.preprocess import ImageSource, preprocess
-from engine.models import NOT_SURE_BELOW
-from engine.predict import classify
+from engine.nn.models import NOT_SURE_BELOW
+from engine.nn.predict import classify
 from engine.runs import Run, RunError, RunState, open_run
 from ui import draw, resources
 

@@ -1,7 +1,7 @@
 """The symbols on an ink map: which strokes form one symbol (``find_symbols``), which are
 the page's edge or a desk rather than writing, the order to read them in (``reading_order``),
 and one symbol's own ink (``crop_box``). Used by ``engine.data.preprocess`` and the photo path of
-``engine.live``."""
+``engine.nn.live``."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from engine import EngineError, hosting, procs
 from engine.config import TrainConfig
 from engine.data.datasets import Dataset
-from engine.models import param_count
+from engine.nn.models import param_count
 from engine.runs import RunState, create_run, runs_dir
 from engine.sweep.space import SweepSpec, apply
 from engine.sweep.study import (

@@ -7,7 +7,7 @@ import pytest
 from inspect_runs import CNN_RUN, DEEP_CNN, DEEP_RUN, MLP_RUN, trained_runs
 from streamlit.testing.v1 import AppTest
 
-from engine.models import build_model
+from engine.nn.models import build_model
 from ui.state import SELECTED_RUN
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "inspect.py")
@@ -47,7 +47,7 @@ def test_renders_the_default_cnn_with_every_view(page):
 
 
 def test_a_rerun_that_changes_nothing_recomputes_nothing(page, monkeypatch):
-    from engine import analysis
+    from engine.nn import analysis
 
     calls = []
     real = analysis.analyse

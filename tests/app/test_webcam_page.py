@@ -223,7 +223,7 @@ def test_no_camera_puts_the_photo_upload_first(open_page, monkeypatch, digit_run
 def test_uploaded_photo_gets_a_box_and_the_video_frames_label_for_each_digit(
     open_page, digit_runs, mnist
 ):
-    from engine import live_bench
+    from engine.nn import live_bench
     from ui.webcam_views import HOLDER
 
     labels = [str(v) for v in mnist.y_test.tolist()]
@@ -260,7 +260,7 @@ def test_a_bad_upload_is_a_message(open_page, digit_runs):
 
 def test_photo_of_a_rotated_phone_picture_is_turned_upright(digit_runs, mnist):
     """EXIF orientation: a phone photo stored sideways is read as it was taken."""
-    from engine import live, live_bench
+    from engine.nn import live, live_bench
     from engine.runs import load_model
 
     labels = [str(v) for v in mnist.y_test.tolist()]
@@ -302,7 +302,7 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
     """The callback path without a browser: av frames in, annotated av frames out."""
     import av
 
-    from engine import live, live_bench
+    from engine.nn import live, live_bench
     from engine.runs import load_model
     from ui.webcam_views import LiveHolder
 
@@ -320,7 +320,7 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
 
 
 def test_jpeg_photo_goes_through_the_same_engine(digit_runs, mnist):
-    from engine import live, live_bench
+    from engine.nn import live, live_bench
     from engine.runs import load_model
 
     ((frame, truth),) = live_bench.bench_frames(  # fmt: skip
@@ -333,7 +333,7 @@ def test_jpeg_photo_goes_through_the_same_engine(digit_runs, mnist):
 
 
 def test_snapshot_adds_the_current_crop_to_the_greek_samples(open_page, digit_runs, mnist):
-    from engine import live_bench
+    from engine.nn import live_bench
     from ui.greek_views import SAMPLES
     from ui.webcam_views import HOLDER
 
@@ -356,7 +356,7 @@ def test_snapshot_adds_the_current_crop_to_the_greek_samples(open_page, digit_ru
 
 
 def _two_digit_frame(mnist, seed: int = 0) -> np.ndarray:
-    from engine import live_bench
+    from engine.nn import live_bench
 
     ((frame, _),) = live_bench.bench_frames(  # fmt: skip
         mnist.x_test.numpy(), [str(v) for v in mnist.y_test.tolist()], n=1, per_frame=2, seed=seed

@@ -13,8 +13,8 @@ import harness
 import numpy as np
 import pytest
 
-from engine import live, live_bench
 from engine.config import DEFAULT_RUN_ID
+from engine.nn import live, live_bench
 
 pytestmark = pytest.mark.e2e
 LOOPBACK_PATCH = Path(__file__).parent / "webrtc_loopback"  # aioice offers 127.0.0.1

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine.live import Detection, LiveError, LiveRecognizer
+from engine.nn.live import Detection, LiveError, LiveRecognizer
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from torch import nn
 
 from engine.config import TrainConfig
 from engine.data.datasets import normalize
-from engine.models import probabilities
+from engine.nn.models import probabilities
 
 BATCH = 1000  # images per forward pass: the test set in 10 passes, a few MB at a time
 

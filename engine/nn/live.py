@@ -4,7 +4,7 @@
 a downscaled copy (grayscale → blur → adaptive threshold → contours filtered by size and
 aspect), or taken from a fixed guide box; each crop then goes through the same steps as any
 uploaded photo (``engine.data.preprocess``) so camera input meets the training data in the same
-space. ``engine.live_bench`` draws real test digits onto noisy, unevenly lit paper for tests and
+space. ``engine.nn.live_bench`` draws real test digits onto noisy, unevenly lit paper for tests and
 the ``live bench`` command.
 """
 
@@ -33,8 +33,8 @@ from engine.data.preprocess import (
     to_colour,
 )
 from engine.data.symbols import Box, crop_box, find_symbols, reading_order
-from engine.models import NOT_SURE_BELOW, Model
-from engine.predict import classify
+from engine.nn.models import NOT_SURE_BELOW, Model
+from engine.nn.predict import classify
 
 MODES = ("auto", "guide")
 CROP_SIDE = 48  # px, crops are shrunk to this before preprocessing (2.4x the 20 px digit box)

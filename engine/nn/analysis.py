@@ -1,6 +1,6 @@
 """Everything the Inspect page shows of one model (and one input image), in one call: the layer
-table and filters (``engine.inspect``) and, for an image, its filter responses, activations,
-prediction and saliency (``engine.saliency``)."""
+table and filters (``engine.nn.inspect``) and, for an image, its filter responses, activations,
+prediction and saliency (``engine.nn.saliency``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.data.datasets import normalize
-from engine.inspect import (
+from engine.nn.inspect import (
     Activations,
     LayerTable,
     NotApplicable,
@@ -20,8 +20,8 @@ from engine.inspect import (
     second_layer_filters,
     spatial_autocorrelation,
 )
-from engine.models import Model
-from engine.saliency import Saliency, saliency
+from engine.nn.models import Model
+from engine.nn.saliency import Saliency, saliency
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Analysis:
     smoothness: float | None  # spatial_autocorrelation of the first-layer filters
     responses: np.ndarray | None  # (C_out, 28, 28) filter2D of the image; None without both
     activations: Activations | None  # None without an image
-    saliency: Saliency | None  # engine.saliency.Saliency
+    saliency: Saliency | None  # engine.nn.saliency.Saliency
 
 
 def analyse(model: Model, cfg, image: np.ndarray | None = None, title: str = "model") -> Analysis:

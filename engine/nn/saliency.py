@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.config import IMAGE_SIZE
-from engine.inspect import NO_CONV, NotApplicable, conv_layers
-from engine.models import SCORES, Model, score_model, truncate
-from engine.predict import as_input, device_of, ensure_eval, predict
+from engine.nn.inspect import NO_CONV, NotApplicable, conv_layers
+from engine.nn.models import SCORES, Model, score_model, truncate
+from engine.nn.predict import as_input, device_of, ensure_eval, predict
 
 
 @dataclass(frozen=True)

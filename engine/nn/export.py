@@ -16,7 +16,7 @@ import torch
 from engine import EngineError
 from engine.config import IMAGE_SIZE, TrainConfig
 from engine.data.datasets import CLASSES, STATS
-from engine.models import Model
+from engine.nn.models import Model
 
 INPUT, OUTPUT = "image", "scores"
 MAX_BATCH = 65536  # the exported graph's batch dimension may be 1 … this

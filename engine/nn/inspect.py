@@ -1,9 +1,9 @@
 """What a trained network learned: layer table, filters, filter responses, activations, saliency.
 
-Pure functions over an ``engine.models.Model`` (a named ``nn.Sequential``); nothing here trains
+Pure functions over an ``engine.nn.models.Model`` (a named ``nn.Sequential``); nothing here trains
 or changes the model. Views that need conv layers raise ``NotApplicable`` for an MLP, with a
-message a page can show as it is. Saliency (input gradient, Grad-CAM) is in ``engine.saliency``;
-``engine.analysis.analyse`` gathers every view the Inspect page shows.
+message a page can show as it is. Saliency (input gradient, Grad-CAM) is in ``engine.nn.saliency``;
+``engine.nn.analysis.analyse`` gathers every view the Inspect page shows.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from torch import nn
 from engine import EngineError
 from engine.config import IMAGE_SIZE
 from engine.data.datasets import normalize
-from engine.models import Model
-from engine.predict import as_input, device_of, ensure_eval, output_probabilities
+from engine.nn.models import Model
+from engine.nn.predict import as_input, device_of, ensure_eval, output_probabilities
 
 NO_CONV = "not applicable: this model has no conv layers"
 
