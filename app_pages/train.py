@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from engine import EngineError, estimate
+from engine import EngineError
 from engine.nn.models import param_count
+from engine.training import estimate
 from ui import forms, resources, results, state, train_inputs, visitor
 
 bad = forms.init_from_url()

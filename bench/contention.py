@@ -2,10 +2,10 @@
 
 torch's OpenMP threads busy-wait: when another process takes a core, a 2-thread job on a 2-core
 machine slows down several times. Settings: fixed thread counts, and 0 = the jobs' policy
-(engine.hardware.AutoThreads: every core while no other process is busy, half of them beside other
-work). Per setting, quiet and with-hog measurements alternate 3 times (bench/common.py); the
-slowdown is the ratio of the medians, and the guarantee is at most 2x for the default (0).
-Last line JSON.
+(engine.training.hardware.AutoThreads: every core while no other process is busy, half of them
+beside other work). Per setting, quiet and with-hog measurements alternate 3 times
+(bench/common.py); the slowdown is the ratio of the medians, and the guarantee is at most 2x for
+the default (0). Last line JSON.
 
     python bench/contention.py [--threads 0 1 2] [--seconds 4] [--quick]
 """
@@ -24,8 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, hardware, train  # noqa: E402
+from engine import config  # noqa: E402
 from engine.data import datasets  # noqa: E402
+from engine.training import hardware, loop  # noqa: E402
 
 
 def _hog(stop) -> None:
@@ -42,7 +43,7 @@ def speed(threads: int, seconds: float, ds: datasets.Dataset) -> dict:
     cfg = config.preset("fast", limit_train=1_000_000, threads=threads or 1, device="cpu")
     x = datasets.normalize(ds.x_train[:8192], ds.name)
     y = ds.y_train[:8192]
-    state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=64)
+    state = loop.init_state(cfg, torch.device("cpu"), steps_per_epoch=64)
     model, opt = state.model, state.optimizer
     auto = hardware.AutoThreads() if threads == 0 else None
     if auto is None:

@@ -62,7 +62,7 @@ from engine.samples import (  # noqa: E402
     from_folder,
     synthetic_greek,
 )
-from engine.train import train  # noqa: E402
+from engine.training.loop import train  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "fewshot"
 # The real letters, and extra font folders (a machine without fonts-dejavu), can be moved.

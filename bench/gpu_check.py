@@ -151,7 +151,7 @@ def lever_sweep(device: str, quick: bool, budget_s: float = 150.0) -> dict:
     import torch.nn.functional as F
 
     from bench.levers import CANDIDATES
-    from engine import train as train_mod
+    from engine.training import loop as train_mod
 
     ds = datasets.load("fashion-mnist")
     plain_loss = train_mod._loss

@@ -23,7 +23,14 @@ from bench.common import alternate, last_line  # noqa: E402
 
 HEAVY = ("optuna", "onnx", "onnxscript", "cv2", "huey", "redis", "psycopg", "sqlalchemy",
          "plotly", "pandas", "torchvision")  # fmt: skip
-MODULES = ("torch", "engine", "engine.nn.predict", "engine.jobs", "engine.train", "engine.tasks")
+MODULES = (
+    "torch",
+    "engine",
+    "engine.nn.predict",
+    "engine.jobs",
+    "engine.training.loop",
+    "engine.tasks",
+)
 PROBE = """
 import sys, time
 t = time.perf_counter()

@@ -26,8 +26,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, hardware, train  # noqa: E402
+from engine import config  # noqa: E402
 from engine.data import datasets  # noqa: E402
+from engine.training import hardware, loop  # noqa: E402
 
 FAST = config.PRESETS["fast"]
 
@@ -62,7 +63,7 @@ def step_cost(
     """Seconds per 60,000 examples of training steps (``--threads``): wall and CPU. ``fused=False``:
     the optimizer's per-tensor ("foreach") update instead of the engine's fused one."""
     torch.manual_seed(0)
-    state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=steps)
+    state = loop.init_state(cfg, torch.device("cpu"), steps_per_epoch=steps)
     model, opt = state.model, state.optimizer
     if not fused:
         opt = torch.optim.AdamW(
@@ -85,10 +86,10 @@ def step_cost(
 
 
 def eval_cost(cfg: config.TrainConfig, ds: datasets.Dataset, batch: int) -> dict:
-    state = train.init_state(cfg, torch.device("cpu"), steps_per_epoch=10)
+    state = loop.init_state(cfg, torch.device("cpu"), steps_per_epoch=10)
     x = datasets.normalize(ds.x_test, cfg)
     t0, c0 = time.perf_counter(), time.process_time()
-    train.evaluate(state.model, x, ds.y_test, batch_size=batch)
+    loop.evaluate(state.model, x, ds.y_test, batch_size=batch)
     return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
@@ -130,7 +131,7 @@ def main() -> None:
         if a.accuracy:
             rows[name]["accuracy"] = {}
             for epochs in (1, 2, 3):
-                st = train.train(replace(cfg, epochs=epochs, threads=1, device="cpu"), ds)
+                st = loop.train(replace(cfg, epochs=epochs, threads=1, device="cpu"), ds)
                 rows[name]["accuracy"][epochs] = st.history[-1]["test_accuracy"]
                 print(f"  {epochs} epoch(s): {100 * st.history[-1]['test_accuracy']:.2f}%")
     print(f"optimizer update, fast preset, channels-last, {a.threads} thread(s):")

@@ -1,11 +1,11 @@
 """Seconds from the start of training to a target test accuracy: FashionMNIST 91%, MNIST 98%.
 
-What a visitor waits for. "seconds" is the wall time from calling engine.train.train (data
+What a visitor waits for. "seconds" is the wall time from calling engine.training.loop.train (data
 already in memory as uint8) to the end of the first epoch, evaluation included, whose test
 accuracy reaches the target; "training_s" sums those epochs alone (it leaves out the one-off
 setup: normalisation, the model, CUDA graph capture). Training stops there. Threads default to
-0: the policy the dashboard's jobs use (engine.hardware.AutoThreads: 2 threads on this 2-core
-machine when nothing else is busy, 1 beside other work). The datasets run in turn,
+0: the policy the dashboard's jobs use (engine.training.hardware.AutoThreads: 2 threads on this
+2-core machine when nothing else is busy, 1 beside other work). The datasets run in turn,
 ``--repeats`` rounds (bench/common.py); medians, every epoch curve and the load average before
 and after are printed; the last line is JSON, e.g.
 {"fashion-mnist": {"seconds": 8.1, "accuracy": 0.912, "target": 0.91, "preset": "fast", ...},
@@ -28,8 +28,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, hardware, train  # noqa: E402
+from engine import config  # noqa: E402
 from engine.data import datasets  # noqa: E402
+from engine.training import hardware, loop  # noqa: E402
 
 TARGETS = {"fashion-mnist": 0.91, "mnist": 0.98}
 
@@ -43,7 +44,7 @@ def time_to(
     reached: dict = {}
     t0 = time.perf_counter()
 
-    def on_epoch(r: train.EpochResult, st: train.TrainState) -> None:
+    def on_epoch(r: loop.EpochResult, st: loop.TrainState) -> None:
         wall = time.perf_counter() - t0
         curve.append({"epoch": r.epoch, "accuracy": r.test_accuracy, "seconds": round(wall, 3)})
         echo(
@@ -60,8 +61,8 @@ def time_to(
 
     state = None
     try:
-        state = train.train(cfg, ds, on_epoch=on_epoch, should_stop=lambda: stop and bool(reached))
-    except train.TrainingCancelled:
+        state = loop.train(cfg, ds, on_epoch=on_epoch, should_stop=lambda: stop and bool(reached))
+    except loop.TrainingCancelled:
         pass  # stopped at the target
     last = curve[-1] if curve else {"accuracy": 0.0, "seconds": time.perf_counter() - t0}
     out = {

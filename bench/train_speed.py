@@ -1,8 +1,8 @@
 """Engine vs textbook training loop, one epoch each, same network, data and hyperparameters.
 
 Reference: torchvision dataset + ToTensor() + Normalize + DataLoader, as in the PyTorch tutorials.
-Engine: engine.train.train (whole dataset as one normalised tensor, index batches), timed from
-the uint8 tensors in memory to a trained and evaluated model: its normalisation is included.
+Engine: engine.training.loop.train (whole dataset as one normalised tensor, index batches), timed
+from the uint8 tensors in memory to a trained and evaluated model: its normalisation is included.
 Both sides run in turn 3 times (bench/common.py); medians, their ratio, both test accuracies
 and the load average before and after are printed; the last line is JSON.
 
@@ -24,9 +24,10 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config, hardware, train  # noqa: E402
+from engine import config  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.nn import models  # noqa: E402
+from engine.training import hardware, loop  # noqa: E402
 
 
 def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> dict:
@@ -37,7 +38,7 @@ def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> di
     cls = tv_datasets.MNIST if cfg.dataset == "mnist" else tv_datasets.FashionMNIST
     train_set = cls(str(root), train=True, download=False, transform=tf)
     test_set = cls(str(root), train=False, download=False, transform=tf)
-    subset = train.training_subset(cfg, len(train_set))
+    subset = loop.training_subset(cfg, len(train_set))
     if subset is not None:
         train_set = torch.utils.data.Subset(train_set, subset.tolist())
     # The engine shuffles epoch e with randperm(seed * 1000 + e); give the DataLoader the same
@@ -79,7 +80,7 @@ def reference_epoch(cfg: config.TrainConfig, root: Path, workers: int = 0) -> di
 
 def engine_epoch(cfg: config.TrainConfig, ds: datasets.Dataset) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
-    state = train.train(cfg, ds)
+    state = loop.train(cfg, ds)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0

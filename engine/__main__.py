@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "eval":
             from engine.data.datasets import load, normalize
             from engine.runs import load_model
-            from engine.train import evaluate
+            from engine.training.loop import evaluate
 
             model, cfg = load_model(args.run_dir)
             ds = load(cfg.dataset)

@@ -17,7 +17,6 @@ import torch
 from engine import EngineError, snapshots
 from engine.config import TrainConfig
 from engine.data.datasets import load
-from engine.hardware import StopPoller, resolve_device
 from engine.procs import sigterm_flag
 from engine.runs import (
     Run,
@@ -26,7 +25,8 @@ from engine.runs import (
     read_checkpoint,
     remove_stale_temp_files,
 )
-from engine.train import (
+from engine.training.hardware import StopPoller, resolve_device
+from engine.training.loop import (
     EpochResult,
     Progress,
     TrainingCancelled,

@@ -22,7 +22,7 @@ from torch import nn
 from engine.config import ModelConfig, TrainConfig
 from engine.nn.models import Model, build_model
 from engine.runs import RunError, atomic_write_bytes
-from engine.train import TrainState, init_state
+from engine.training.loop import TrainState, init_state
 
 FOLDER = "snapshots"
 MAX_BYTES = 1 << 20  # 1 MiB of weights per snapshot: the classic net is 87 KB, "fast" 0.8 MB

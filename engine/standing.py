@@ -142,7 +142,7 @@ def _left(run: Run, st: dict, expected_s) -> float:
 
 def _expected_seconds(finished: list[Run]):
     """A function run → expected seconds: the cost model scaled by the finished runs' pace."""
-    from engine import estimate
+    from engine.training import estimate
 
     sizes = {name: (int(i.get("n_train") or 60_000), int(i.get("n_test") or 10_000))
              for name, i in jobs.dataset_sizes().items()}  # fmt: skip

@@ -2,8 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from engine import estimate
 from engine.config import PRESETS, ModelConfig, conv_geometry, preset
+from engine.training import estimate
 
 
 def test_estimates_grow_with_the_work():

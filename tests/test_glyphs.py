@@ -10,7 +10,7 @@ from engine import glyph_sets
 from engine.config import DEFAULT_MODEL, ConfigError, ModelConfig, TrainConfig
 from engine.data import glyphs
 from engine.nn.models import build_model
-from engine.train import train
+from engine.training.loop import train
 
 
 def test_the_glyph_set_is_41_latin_shapes_and_no_greek_letter_or_digit():
@@ -86,7 +86,7 @@ def test_a_digit_model_trained_with_glyphs_learns_them_and_still_reads_only_digi
 
 
 def test_the_time_estimate_counts_the_glyph_examples():
-    from engine.estimate import epoch_seconds
+    from engine.training.estimate import epoch_seconds
 
     without = replace(DEFAULT_MODEL, glyphs="", model=replace(DEFAULT_MODEL.model, aux_classes=0))
     ratio = epoch_seconds(DEFAULT_MODEL, 8000, 0) / epoch_seconds(without, 8000, 0)

@@ -9,10 +9,11 @@ import time
 import pytest
 import torch
 
-from engine import config, hardware, runner, train
+from engine import config, runner
 from engine.config import preset
 from engine.data import datasets
 from engine.runs import create_run
+from engine.training import hardware, loop
 
 TINY = dict(limit_train=256, limit_test=100, log_every=2, batch_size=64, threads=1)
 
@@ -20,7 +21,7 @@ TINY = dict(limit_train=256, limit_test=100, log_every=2, batch_size=64, threads
 def test_a_run_validates_its_config_and_resolves_its_device_once(monkeypatch):
     run = create_run(preset("fast", epochs=2, schedule="constant", **TINY))
     validations, resolutions = [], []
-    real_validate, real_resolve = config.TrainConfig.validate, train.resolve_device
+    real_validate, real_resolve = config.TrainConfig.validate, loop.resolve_device
 
     def validate(self):
         validations.append(1)
@@ -31,7 +32,7 @@ def test_a_run_validates_its_config_and_resolves_its_device_once(monkeypatch):
         return real_resolve(name)
 
     monkeypatch.setattr(config.TrainConfig, "validate", validate)
-    monkeypatch.setattr(train, "resolve_device", resolve)
+    monkeypatch.setattr(loop, "resolve_device", resolve)
     monkeypatch.setattr(runner, "resolve_device", resolve)
     assert runner.execute(run, echo=lambda s: None).value == "complete"
     assert (len(validations), len(resolutions)) == (1, 1)
@@ -67,9 +68,9 @@ def test_a_cancel_file_stops_training_through_the_poller(mnist, tmp_path):
     cfg = preset("fast", epochs=200, **TINY)  # far more than it takes the poller to see the file
     with (
         hardware.StopPoller(flag.exists, every=0.01) as stop,
-        pytest.raises(train.TrainingCancelled),
+        pytest.raises(loop.TrainingCancelled),
     ):
-        train.train(cfg, mnist, on_progress=on_progress, should_stop=stop)
+        loop.train(cfg, mnist, on_progress=on_progress, should_stop=stop)
 
 
 def test_auto_threads_takes_every_core_when_quiet_and_half_beside_other_work(monkeypatch):
@@ -124,6 +125,6 @@ def test_normalize_is_bit_identical_to_the_formula_and_leaves_its_input_alone():
 
 
 def test_cuda_graphs_are_only_for_cuda(mnist):
-    state = train.train(preset("fast", epochs=1, **TINY), mnist)
+    state = loop.train(preset("fast", epochs=1, **TINY), mnist)
     assert state.cuda_graphs is False
     assert hardware.graph_forward(state.model, 64, torch.device("cpu")) is None

@@ -43,7 +43,7 @@ def test_the_last_snapshot_is_the_checkpoint_and_the_first_is_the_seeded_init(cl
     last = snapshots.epoch_model(classic_run.path, 2, CLASSIC)
     for k, v in final.state_dict().items():
         assert torch.equal(v, last.state_dict()[k]), k
-    from engine.train import init_state
+    from engine.training.loop import init_state
 
     init = init_state(CLASSIC, torch.device("cpu"), 8).model.state_dict()
     first = snapshots.load_state_dict(classic_run.path, 0)

@@ -2,12 +2,12 @@ import pytest
 import torch
 
 from engine import EngineError
-from engine import train as train_mod
 from engine.config import preset
-from engine.hardware import resolve_device
 from engine.runner import restore_state
 from engine.runs import create_run
-from engine.train import TrainingCancelled, TrainingDiverged, evaluate, train
+from engine.training import loop as train_mod
+from engine.training.hardware import resolve_device
+from engine.training.loop import TrainingCancelled, TrainingDiverged, evaluate, train
 
 # A fixed thread count: "auto" follows the machine's load, and 1 vs 2 threads round differently.
 TINY = dict(limit_train=1024, limit_test=500, log_every=4, batch_size=64, threads=1)

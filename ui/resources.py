@@ -10,13 +10,14 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import estimate, jobs, runs, standing, taskq
+from engine import jobs, runs, standing, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.data import datasets
-from engine.hardware import resolve_device
 from engine.nn.export import bundle, onnx_bytes, readme
 from engine.nn.models import Model
 from engine.nn.predict import classify
+from engine.training import estimate
+from engine.training.hardware import resolve_device
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -4,9 +4,9 @@ A sweep is a base TrainConfig (any preset) + a search space (a list of values pe
 optionally several seeds as repeats) + a sampler (grid or TPE) + a trial budget + optional
 median pruning. It lives in an Optuna study whose storage is a URL: a journal file under
 ``runs/sweeps/`` by default (safe for several worker processes on one machine), or PostgreSQL
-for workers on several machines. Every trial trains through ``engine.train.train`` and records
-accuracy, loss, wall time and parameter count as user attributes; the best trial so far is kept
-as a normal run directory (``best_run_id``).
+for workers on several machines. Every trial trains through ``engine.training.loop.train`` and
+records accuracy, loss, wall time and parameter count as user attributes; the best trial so far is
+kept as a normal run directory (``best_run_id``).
 
 Grid points are enqueued once when the sweep is created and workers only pop queued trials, so
 no grid point is trained twice. A trial whose worker died (SIGKILL, power off) is failed and

@@ -34,7 +34,7 @@ from engine.sweep.study import (
     storage_errors,
     worker_id,
 )
-from engine.train import EpochResult, TrainingCancelled, TrainState, train
+from engine.training.loop import EpochResult, TrainingCancelled, TrainState, train
 
 STOP_POLL_S = 2.0  # how often a training worker asks the storage whether the sweep was stopped
 

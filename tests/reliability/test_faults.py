@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from engine import runs, tasks
-from engine import train as train_mod
 from engine.config import preset
 from engine.runner import execute
 from engine.runs import RunState, create_run, load_model, read_checkpoint
+from engine.training import loop as train_mod
 
 # real processes killed at random moments (make test-fast leaves it out)
 pytestmark = pytest.mark.slow

@@ -17,14 +17,14 @@ from engine.config import IMAGE_SIZE, ModelConfig, TrainConfig, augmentations, c
 from engine.data import augment
 from engine.data.datasets import Dataset, normalize
 from engine.data.glyphs import glyph_data
-from engine.hardware import (
+from engine.nn.models import Model, build_model, loss_function
+from engine.training.hardware import (
     AutoThreads,
     LossReadback,
     graph_forward,
     resolve_device,
     set_threads,
 )
-from engine.nn.models import Model, build_model, loss_function
 
 
 class TrainingCancelled(EngineError):

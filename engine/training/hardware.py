@@ -1,6 +1,5 @@
 """How the training loop uses the machine: the device, the CPU thread policy, the cancel flag's
-thread, GPU loss read-back without waiting, and CUDA graphs. engine.train re-exports the public
-names (resolve_device, set_threads, AutoThreads, StopPoller)."""
+thread, GPU loss read-back without waiting, and CUDA graphs."""
 
 from __future__ import annotations
 
