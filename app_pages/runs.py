@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from engine import EngineError, hosting, jobs
+from engine import EngineError, jobs
 from engine.config import DEFAULT_RUN_ID
-from engine.runs import RunState, delete_run, list_runs, open_run
+from engine.runs import hosting
+from engine.runs.store import RunState, delete_run, list_runs, open_run
 from ui import results, run_views, state, visitor
 
 st.title("Runs")

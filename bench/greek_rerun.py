@@ -30,8 +30,8 @@ def _runs_with_default_model() -> Path:
     from dataclasses import replace
 
     from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
-    from engine.runner import execute
-    from engine.runs import RunState, create_run
+    from engine.runs.runner import execute
+    from engine.runs.store import RunState, create_run
 
     root = Path(tempfile.mkdtemp(prefix="greek-bench-"))
     run = create_run(replace(DEFAULT_MODEL, threads=1), root, DEFAULT_RUN_ID)

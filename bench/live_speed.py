@@ -28,7 +28,7 @@ from bench.common import alternate, last_line  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.nn import live, live_bench  # noqa: E402
-from engine.runs import load_model, runs_dir  # noqa: E402
+from engine.runs.store import load_model, runs_dir  # noqa: E402
 
 
 def stages(rec: live.LiveRecognizer, frames) -> dict[str, float]:

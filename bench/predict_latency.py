@@ -39,7 +39,7 @@ from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.data.preprocess import preprocess  # noqa: E402
 from engine.nn.models import probabilities  # noqa: E402
-from engine.runs import load_model, runs_dir  # noqa: E402
+from engine.runs.store import load_model, runs_dir  # noqa: E402
 
 
 def timed(fn, calls: int) -> dict:

@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("ENGINE_OFFLINE", "1")
 
-from engine import hosting, jobs, taskq  # noqa: E402
+from engine import jobs, taskq  # noqa: E402
 from engine.config import preset  # noqa: E402
+from engine.runs import hosting  # noqa: E402
 
 REDIS = "redis://127.0.0.1:6379/12"
 

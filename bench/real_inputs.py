@@ -46,7 +46,7 @@ from engine.data.datasets import CLASSES, ImageError, load, normalize  # noqa: E
 from engine.data.preprocess import preprocess  # noqa: E402
 from engine.nn import live, live_bench  # noqa: E402
 from engine.nn.models import probabilities  # noqa: E402
-from engine.runs import load_model, runs_dir  # noqa: E402
+from engine.runs.store import load_model, runs_dir  # noqa: E402
 from engine.samples import GREEK, from_folder, synthetic_glyphs, synthetic_greek  # noqa: E402
 
 REAL = Path(os.environ.get("BENCH_REAL", ROOT.parent / "shared" / "data" / "greek_train"))

@@ -197,8 +197,8 @@ def config_from_args(a: argparse.Namespace):
 
 
 def _run_and_report(run, out) -> int:
-    from engine.runner import execute
-    from engine.runs import RunState
+    from engine.runs.runner import execute
+    from engine.runs.store import RunState
 
     state = execute(run, echo=lambda s: print(s, flush=True))
     st = run.status()
@@ -213,14 +213,14 @@ def _run_and_report(run, out) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.procs import apply_nice
+    from engine.runs.procs import apply_nice
 
     args = build_parser().parse_args(argv)
     out: dict = {"command": args.command}
     code = 0
     try:
         # Reads the settings first: a bad ENGINE_*/WEBRTC_* value is the error below.
-        apply_nice()  # background jobs and sweep workers run niced (engine.procs.worker_env)
+        apply_nice()  # background jobs and sweep workers run niced (engine.runs.procs.worker_env)
         if args.command == "data":
             from engine.config import DATASETS
             from engine.data import datasets
@@ -242,14 +242,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"glyphs {g}: {n:,} rendered images", flush=True)
                     out.setdefault("glyphs", {})[g] = n
         elif args.command == "train":
-            from engine.runs import create_run
+            from engine.runs.store import create_run
 
             cfg = config_from_args(args)
             run = create_run(cfg, args.runs_dir, args.run_id)
             print(f"Run {run.path}", flush=True)
             code = _run_and_report(run, out)
         elif args.command == "resume":
-            from engine.runs import open_run
+            from engine.runs.store import open_run
 
             run = open_run(args.run_dir)
             run.cancel_path.unlink(missing_ok=True)  # an old Cancel must not stop this one
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             tasks.run_worker(args.queue, args.concurrency, args.runs_dir)
         elif args.command == "eval":
             from engine.data.datasets import load, normalize
-            from engine.runs import load_model
+            from engine.runs.store import load_model
             from engine.training.loop import evaluate
 
             model, cfg = load_model(args.run_dir)
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             code = run_cli(args, out)
         elif args.command == "summary":
             from engine.nn.inspect import layer_table
-            from engine.runs import load_model
+            from engine.runs.store import load_model
 
             model, _ = load_model(args.run_dir)
             table = layer_table(model, title=args.run_dir.resolve().name, upto=args.upto)
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
 def _default_model(args: argparse.Namespace, out: dict) -> int:
     """Train ``runs/default-digit-cnn-v3`` (engine.config.DEFAULT_MODEL) unless it is complete."""
     from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
-    from engine.runs import Run, RunState, create_run, runs_dir
+    from engine.runs.store import Run, RunState, create_run, runs_dir
 
     run = Run(Path(args.runs_dir or runs_dir()) / DEFAULT_RUN_ID)
     if (run.path / "config.json").is_file() and run.state() == RunState.COMPLETE:

@@ -17,7 +17,7 @@ def live(args: argparse.Namespace, out: dict) -> int:
     from engine.config import DEFAULT_RUN_ID
     from engine.data.datasets import CLASSES, ImageError, load
     from engine.nn import live, live_bench
-    from engine.runs import load_model, runs_dir
+    from engine.runs.store import load_model, runs_dir
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -56,7 +56,7 @@ def live(args: argparse.Namespace, out: dict) -> int:
 
 def greek(args: argparse.Namespace, out: dict) -> int:
     from engine import embed
-    from engine.runs import load_model
+    from engine.runs.store import load_model
     from engine.samples import from_folder
 
     model, cfg = load_model(args.run_dir)
@@ -88,7 +88,7 @@ def predict(args: argparse.Namespace, out: dict) -> int:
     from engine.data.datasets import CLASSES, ImageError
     from engine.data.preprocess import preprocess
     from engine.nn.predict import classify
-    from engine.runs import load_model
+    from engine.runs.store import load_model
 
     model, cfg = load_model(args.run_dir)
     classes = CLASSES[cfg.dataset]

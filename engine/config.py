@@ -245,7 +245,9 @@ class TrainConfig:
     log_every: int = 100  # batches between "loss: ..." lines
     threads: int = 0  # torch intra-op threads on CPU (0 = auto: half the cores, at least 1)
     device: str = "auto"  # "auto", "cpu", "cuda", "mps"
-    snapshots: bool = True  # keep the weights after each epoch (engine.snapshots; not for big nets)
+    snapshots: bool = (
+        True  # keep the weights after each epoch (engine.runs.snapshots; not for big nets)
+    )
     glyphs: str = ""  # extra training classes beside the dataset's (engine.data.glyphs), or ""
 
     def validate(self) -> None:

@@ -23,9 +23,10 @@ import socket
 import time
 from pathlib import Path
 
-from engine import EngineError, hosting, procs, taskq
+from engine import EngineError, taskq
 from engine.config import TrainConfig, auto_threads
-from engine.runs import (
+from engine.runs import hosting, procs
+from engine.runs.store import (
     Run,
     RunError,
     RunState,

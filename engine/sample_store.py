@@ -4,7 +4,7 @@ Stored under ``<runs>/.visitors/<visitor id>/greek/`` as ``samples.zip`` and ``q
 in the format of ``engine.sample_files.to_zip`` (class folders of PNGs and a JSON manifest: the very
 file a visitor downloads, and can upload again). Nothing is ever unpickled. Writes are atomic.
 A set left unused longer than ``$ENGINE_SAMPLES_TTL_HOURS`` (default: the visitor idle time of
-``engine.hosting.Limits``, 24 h) is gone: ``load`` no longer returns it and ``expire`` removes
+``engine.runs.hosting.Limits``, 24 h) is gone: ``load`` no longer returns it and ``expire`` removes
 it. In hosted mode each visitor's stored samples are capped in count and bytes.
 """
 
@@ -18,9 +18,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import hosting
-from engine.hosting import Visitor
-from engine.runs import atomic_write_bytes, runs_dir
+from engine.runs import hosting
+from engine.runs.hosting import Visitor
+from engine.runs.store import atomic_write_bytes, runs_dir
 from engine.sample_files import from_zip, to_zip
 from engine.samples import SampleError, SampleSet
 from engine.settings import current as settings
@@ -112,7 +112,7 @@ def usage(visitor_id: str, root: Path | None = None) -> Usage:
 
 def _check_caps(by: Visitor, kind: str, count: int, size: int, root: Path) -> None:
     """Hosted mode: the visitor's samples and queries together stay under their caps
-    (``engine.hosting.Limits``: count and MB per visitor) and the server's total."""
+    (``engine.runs.hosting.Limits``: count and MB per visitor) and the server's total."""
     if not hosting.bound(by):
         return
     lim = hosting.Limits.from_env()
@@ -147,7 +147,7 @@ def save(by: Visitor, kind: str, samples: SampleSet, root: Path | None = None) -
         msg = hosting.disk_full_message(e)
         raise SampleError(msg or f"your {kind} could not be saved ({e.strerror})") from None
     _stamp(path.parent)
-    hosting.touch(root, by.id)  # the visitor's folder is in use (engine.hosting.expire)
+    hosting.touch(root, by.id)  # the visitor's folder is in use (engine.runs.hosting.expire)
 
 
 def forget(visitor_id: str, root: Path | None = None) -> None:

@@ -49,7 +49,7 @@ class Settings:
     )
     offline: bool = _s("ENGINE_OFFLINE", "never try torchvision's downloads", False)
     cuda_graphs: bool = _s("ENGINE_CUDA_GRAPHS", "CUDA graphs for the forward pass on a GPU", True)
-    # hosted mode and its quotas (engine.hosting)
+    # hosted mode and its quotas (engine.runs.hosting)
     public: bool = _s("ENGINE_PUBLIC", "hosted mode: visitors own their work, quotas hold", False)
     max_jobs_per_visitor: int = _s(
         "ENGINE_MAX_JOBS_PER_VISITOR", "trainings queued or running at once, per visitor", 1

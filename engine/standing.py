@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import jobs, taskq
-from engine.runs import Run, RunError, RunState, list_runs, runs_dir
+from engine.runs.store import Run, RunError, RunState, list_runs, runs_dir
 
 
 @dataclass(frozen=True)

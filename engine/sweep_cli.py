@@ -148,8 +148,9 @@ def run_cli(args: argparse.Namespace, out: dict[str, Any]) -> int:
 def _helper(name: str, storage: str | None) -> subprocess.Popen:
     """Another worker process of this sweep, sharing this terminal's output (not detached:
     Ctrl-C stops it with this one; at this process's priority, one thread)."""
-    from engine import procs, sweep
-    from engine.runs import runs_dir
+    from engine import sweep
+    from engine.runs import procs
+    from engine.runs.store import runs_dir
 
     args = ["sweep", "work", "--name", name, "--storage", storage or sweep.default_storage()]
     return procs.spawn(args, procs.worker_env(1, runs_dir(), nice=False), detached=False)

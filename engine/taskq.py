@@ -38,8 +38,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from engine import EngineError
-from engine.procs import pid_alive
-from engine.runs import atomic_write_json, runs_dir
+from engine.runs.procs import pid_alive
+from engine.runs.store import atomic_write_json, runs_dir
 from engine.settings import current as settings
 
 QUEUE_URL_ENV = "ENGINE_QUEUE_URL"

@@ -14,9 +14,10 @@ import socket
 import time
 from pathlib import Path
 
-from engine import jobs, procs, sweep, taskq, trials
+from engine import jobs, sweep, taskq, trials
 from engine.config import auto_threads
-from engine.runs import Run, RunState, list_runs, remove_stale_temp_files, runs_dir
+from engine.runs import procs
+from engine.runs.store import Run, RunState, list_runs, remove_stale_temp_files, runs_dir
 
 HEARTBEAT = jobs.HEARTBEAT
 
@@ -48,7 +49,7 @@ def run_task(run_id: str, attempt: int, root: Path | None = None) -> RunState | 
     """
     import torch
 
-    from engine import runner
+    from engine.runs import runner
 
     run = Run(Path(root or runs_dir()) / run_id)
     if not (run.path / "config.json").is_file() or not _claim(run, attempt):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import hosting, jobs, sweep, taskq
-from engine.runs import runs_dir
+from engine import jobs, sweep, taskq
+from engine.runs import hosting
+from engine.runs.store import runs_dir
 
 
 def send(name: str, storage: str, root: Path, n: int) -> None:

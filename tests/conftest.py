@@ -69,7 +69,7 @@ def _is_worker(pid: int) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    from engine.procs import pid_alive
+    from engine.runs.procs import pid_alive
 
     return pid_alive(pid)
 
@@ -114,8 +114,8 @@ def digit_runs_factory(tmp_path_factory):
     from kept import kept
 
     from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
-    from engine.runner import execute
-    from engine.runs import Run, RunState, create_run
+    from engine.runs.runner import execute
+    from engine.runs.store import Run, RunState, create_run
 
     def build(folder: Path) -> None:
         fresh = create_run(replace(DEFAULT_MODEL, threads=1), folder, DEFAULT_RUN_ID)

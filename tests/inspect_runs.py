@@ -28,8 +28,8 @@ def trained_runs(tmp_path_factory) -> Path:
     """
     from kept import kept
 
-    from engine.runner import execute
-    from engine.runs import RunState, create_run
+    from engine.runs.runner import execute
+    from engine.runs.store import RunState, create_run
 
     cnn = preset(
         "seed-mnist-cnn",

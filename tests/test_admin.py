@@ -1,4 +1,4 @@
-"""engine.admin: the admin password's growing wait after wrong tries (per visitor and per
+"""engine.runs.admin: the admin password's growing wait after wrong tries (per visitor and per
 server), its log lines (never the password), and unlocks kept on the server."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from engine import admin
-from engine.hosting import HostingError
+from engine.runs import admin
+from engine.runs.hosting import HostingError
 
 PASSWORD = "correct horse battery"
 
@@ -87,7 +87,7 @@ def test_unlock_waits_after_a_wrong_try_without_checking_the_password(clock):
 
 def test_a_wrong_try_is_logged_with_the_visitor_and_count_never_the_password(clock, caplog):
     who = "b" * 32
-    with caplog.at_level(logging.INFO, logger="engine.admin"):
+    with caplog.at_level(logging.INFO, logger="engine.runs.admin"):
         admin.unlock(who, "hunter2-typo", PASSWORD)
         clock.now += 1
         admin.unlock(who, PASSWORD, PASSWORD)

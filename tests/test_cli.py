@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.__main__ import build_parser
-from engine.runs import RunState, open_run
+from engine.runs.store import RunState, open_run
 
 # each test runs python -m engine in a new process (make test-fast leaves it out)
 pytestmark = pytest.mark.slow

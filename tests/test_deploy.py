@@ -124,7 +124,7 @@ def test_worker_script_on_a_fresh_folder_takes_a_training_from_redis(tmp_path, m
     folder mounted) takes a training the app queued in Redis, and stops on SIGTERM."""
     from engine import jobs, taskq
     from engine.config import preset
-    from engine.runs import RunState
+    from engine.runs.store import RunState
 
     url = "redis://127.0.0.1:6379/14"
     monkeypatch.setenv(taskq.QUEUE_URL_ENV, url)

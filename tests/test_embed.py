@@ -10,7 +10,7 @@ from engine import embed
 from engine.config import DEFAULT_RUN_ID
 from engine.data.datasets import normalize
 from engine.nn.models import truncate
-from engine.runs import load_model, open_run
+from engine.runs.store import load_model, open_run
 from engine.samples import GREEK, font_files, from_folder, synthetic_greek
 
 

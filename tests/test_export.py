@@ -85,7 +85,7 @@ def test_onnxruntime_scores_equal_torch(digit_runs_factory, mnist, fashion):
     ort = pytest.importorskip(
         "onnxruntime", reason="onnxruntime is not installed (pip install -r requirements-dev.txt)"
     )
-    from engine.runs import load_model
+    from engine.runs.store import load_model
 
     model, cfg = load_model(digit_runs_factory() / DEFAULT_RUN_ID)
     trained = (model, cfg, mnist.x_test[:10])

@@ -1,7 +1,7 @@
-"""engine.hosting: ownership and quotas in hosted mode, enforced by the engine's own actions.
+"""engine.runs.hosting: ownership and quotas in hosted mode, enforced by the engine's own actions.
 
 Real queued runs on disk (jobs.submit), a real job process for the first one; the rules are
-checked at engine.jobs / engine.runs, where a page's click ends up, not at the buttons.
+checked at engine.jobs / engine.runs.store, where a page's click ends up, not at the buttons.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from engine import hosting, jobs, trials
+from engine import jobs, trials
 from engine.config import preset
-from engine.hosting import HostingError, Visitor
-from engine.runs import RunState, delete_run
+from engine.runs import hosting
+from engine.runs.hosting import HostingError, Visitor
+from engine.runs.store import RunState, delete_run
 
 # each test keeps a real worker busy with a training (make test-fast leaves it out)
 pytestmark = pytest.mark.slow
@@ -199,7 +200,7 @@ def test_the_server_knows_a_visitor_by_a_hash_of_their_token():
 
 
 def _legacy_run(root, run_id: str, owner: str, state: RunState):
-    from engine.runs import create_run
+    from engine.runs.store import create_run
 
     run = create_run(preset("fast", **TINY), root, run_id)
     run.set_status(state, owner=owner, submitted=1.0, attempt=1)

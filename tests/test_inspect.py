@@ -14,7 +14,7 @@ from engine.nn import inspect as ins
 from engine.nn import saliency as sal
 from engine.nn.models import build_model, count_params, truncate
 from engine.nn.predict import predict
-from engine.runs import load_model
+from engine.runs.store import load_model
 
 DEEP = ModelConfig(channels=(8, 16, 32), kernel_sizes=(3, 3, 3), padding="same", pool="avg")
 

@@ -15,7 +15,7 @@ from queue_workers import wait_for
 
 from engine import jobs, standing, taskq, tasks
 from engine.config import preset
-from engine.runs import RunState, load_model
+from engine.runs.store import RunState, load_model
 
 # real worker processes train real runs (make test-fast leaves it out)
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def test_one_worker_runs_jobs_one_after_the_other_in_order(root):
 
 def test_the_default_model_goes_before_visitors(root):
     """Priority: the server's first-start model jumps the line of waiting trainings."""
-    from engine.runs import create_run
+    from engine.runs.store import create_run
 
     long = preset("fast", epochs=2, limit_train=4096, limit_test=256, threads=1)
     first = jobs.submit(long, run_id="first")
@@ -119,7 +119,7 @@ def test_a_stale_task_is_dropped(root):
 
 
 def test_resume_refuses_a_complete_run(root):
-    from engine.runs import RunError
+    from engine.runs.store import RunError
 
     run = jobs.submit(preset("fast", **TINY), run_id="done")
     wait_for(lambda: run.state().is_finished(), 60)
@@ -130,7 +130,7 @@ def test_resume_refuses_a_complete_run(root):
 def test_maintain_fails_a_dead_terminal_training(root):
     """`python -m engine train` in a terminal is not a task: when its process is gone, the
     queue's housekeeping marks it failed (nothing would resume it)."""
-    from engine.runs import create_run
+    from engine.runs.store import create_run
 
     run = create_run(preset("fast", **TINY), root, "cli")
     run.set_status(RunState.RUNNING, pid=2**22 + 12345, host=jobs.socket.gethostname(), epoch=0)

@@ -10,7 +10,7 @@ import pytest
 
 from engine.config import DEFAULT_RUN_ID
 from engine.nn import live, live_bench
-from engine.runs import Run, load_model
+from engine.runs.store import Run, load_model
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from engine.config import DEFAULT_RUN_ID
 from engine.data import photos
 from engine.nn import live
-from engine.runs import load_model
+from engine.runs.store import load_model
 
 
 @pytest.fixture(scope="module")

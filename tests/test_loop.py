@@ -9,10 +9,11 @@ import time
 import pytest
 import torch
 
-from engine import config, runner
+from engine import config
 from engine.config import preset
 from engine.data import datasets
-from engine.runs import create_run
+from engine.runs import runner
+from engine.runs.store import create_run
 from engine.training import hardware, loop
 
 TINY = dict(limit_train=256, limit_test=100, log_every=2, batch_size=64, threads=1)

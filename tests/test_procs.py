@@ -1,4 +1,5 @@
-"""engine.procs, the one home of process handling, and the removal of a dead writer's temp files."""
+"""engine.runs.procs, the one home of process handling, and the removal of a dead writer's temp
+files."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import sys
 import threading
 import time
 
-from engine import procs, tasks
+from engine import tasks
 from engine.config import preset
-from engine.runs import RunState, create_run, remove_stale_temp_files
+from engine.runs import procs
+from engine.runs.store import RunState, create_run, remove_stale_temp_files
 
 
 def _dead_pid() -> int:
@@ -56,7 +58,7 @@ def test_spawn_detaches_and_reap_collects_the_child(tmp_path):
 
 
 def test_spawned_worker_runs_niced(tmp_path):
-    code = "import os; from engine.procs import apply_nice; apply_nice(); print(os.nice(0))"
+    code = "import os; from engine.runs.procs import apply_nice; apply_nice(); print(os.nice(0))"
     env = procs.worker_env(1, tmp_path)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert int(out.stdout) == max(procs.NICENESS, os.nice(0))

@@ -11,10 +11,11 @@ import time
 import pytest
 import torch
 
-from engine import runs, tasks
+from engine import tasks
 from engine.config import preset
-from engine.runner import execute
-from engine.runs import RunError, RunState, create_run, list_runs, load_model, open_run
+from engine.runs import store
+from engine.runs.runner import execute
+from engine.runs.store import RunError, RunState, create_run, list_runs, load_model, open_run
 
 TINY = preset("fast", epochs=2, limit_train=512, limit_test=200, log_every=4)
 
@@ -24,9 +25,9 @@ TINY = preset("fast", epochs=2, limit_train=512, limit_test=200, log_every=4)
 )
 def test_run_ids_with_path_tricks_are_refused(bad):
     with pytest.raises(RunError, match="invalid run id"):
-        runs.validate_run_id(bad)
+        store.validate_run_id(bad)
     with pytest.raises(RunError):
-        open_run(bad) if "/" not in bad else runs.validate_run_id(bad)
+        open_run(bad) if "/" not in bad else store.validate_run_id(bad)
 
 
 def test_a_run_directory_holds_everything_and_rebuilds_from_the_checkpoint_alone(tmp_path):
@@ -45,21 +46,21 @@ def test_a_run_directory_holds_everything_and_rebuilds_from_the_checkpoint_alone
     shutil.copy(run.checkpoint_path, alone / "checkpoint.pt")
     model, cfg = load_model(alone)
     assert cfg == TINY and not model.training
-    ckpt = runs.read_checkpoint(alone / "checkpoint.pt")
+    ckpt = store.read_checkpoint(alone / "checkpoint.pt")
     assert ckpt["epoch"] == 2 and "state" in ckpt["optimizer"] and len(ckpt["metrics"]) == 2
     assert [r.id for r in list_runs()] == [run.id]
 
 
 def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     target = tmp_path / "status.json"
-    runs.atomic_write_json(target, {"v": 1})
+    store.atomic_write_json(target, {"v": 1})
 
     def disk_full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
-        runs.atomic_write_json(target, {"v": 2})
+        store.atomic_write_json(target, {"v": 2})
     assert target.read_text().strip().replace(" ", "").replace("\n", "") == '{"v":1}'
     assert list(tmp_path.iterdir()) == [target]  # no temp file left behind
 
@@ -95,7 +96,7 @@ def test_a_killed_job_shows_failed_with_its_checkpoint_intact_and_resumes():
     st = run.status()
     assert st["state"] == "failed" and "died" in st["message"]
     load_model(run.path)  # the last checkpoint loads
-    done = runs.read_checkpoint(run.checkpoint_path)["epoch"]
+    done = store.read_checkpoint(run.checkpoint_path)["epoch"]
     assert 2 <= done < 8
     assert execute(run, echo=lambda s: None) == RunState.COMPLETE  # resume finishes the run
     assert [m["epoch"] for m in run.metrics() if m["kind"] == "epoch"] == list(range(1, 9))
@@ -109,33 +110,33 @@ def test_untrusted_pickles_are_never_executed(tmp_path):
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(pickle.dumps({"config": Evil(), "model": {}, "epoch": 0}, protocol=2))
     with pytest.raises(RunError, match="not a usable checkpoint"):
-        runs.read_checkpoint(bad)
+        store.read_checkpoint(bad)
     assert not (tmp_path / "pwned").exists()
 
 
 def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
     run = create_run(TINY)
     execute(run, echo=lambda s: None)
-    ckpt = runs.read_checkpoint(run.checkpoint_path)
+    ckpt = store.read_checkpoint(run.checkpoint_path)
     ckpt["model"]["conv1.weight"] = torch.zeros(3, 1, 2, 2)
     torch.save(ckpt, tmp_path / "checkpoint.pt")
     with pytest.raises(RunError, match="does not match"):
         load_model(tmp_path)
     with pytest.raises(RunError, match="not a usable checkpoint"):
-        runs.read_checkpoint(b"garbage")
-    ckpt["format"] = runs.CHECKPOINT_FORMAT + 1  # written by a newer engine: refused by name
+        store.read_checkpoint(b"garbage")
+    ckpt["format"] = store.CHECKPOINT_FORMAT + 1  # written by a newer engine: refused by name
     torch.save(ckpt, tmp_path / "checkpoint.pt")
     with pytest.raises(RunError, match="checkpoint format 2: this engine reads format 1"):
-        runs.read_checkpoint(tmp_path / "checkpoint.pt")
+        store.read_checkpoint(tmp_path / "checkpoint.pt")
 
 
 def test_delete_refuses_running_runs_and_removes_finished_ones():
     run = create_run(TINY)
     run.set_status(RunState.RUNNING, pid=os.getpid(), host=socket.gethostname())
     with pytest.raises(RunError, match="running"):
-        runs.delete_run(run)
+        store.delete_run(run)
     run.set_status(RunState.CANCELLED)
-    runs.delete_run(run)
+    store.delete_run(run)
     assert not run.path.exists()
 
 

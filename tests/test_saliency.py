@@ -22,7 +22,7 @@ from engine.data.datasets import normalize
 from engine.nn import saliency as sal
 from engine.nn.models import Model, build_model
 from engine.nn.predict import as_input, predict
-from engine.runs import load_model
+from engine.runs.store import load_model
 
 
 def quadrants(m: np.ndarray) -> dict[str, float]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine import sample_store
-from engine.hosting import HostingError, Visitor
+from engine.runs.hosting import HostingError, Visitor
 from engine.samples import SampleError, SampleSet, from_folder, synthetic_greek
 
 ME, YOU = Visitor("visitor-aaaaaaaa"), Visitor("visitor-bbbbbbbb")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import hosting, runs, settings
+from engine import settings
+from engine.runs import hosting, store
 from engine.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ def test_defaults_values_and_clear_errors():
 def test_the_code_reads_what_the_environment_says_now(monkeypatch, tmp_path):
     monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("ENGINE_MAX_RUNS_PER_VISITOR", "4")
-    assert runs.runs_dir() == tmp_path
+    assert store.runs_dir() == tmp_path
     assert hosting.Limits.from_env().runs_per_visitor == 4
     monkeypatch.setenv("ENGINE_MAX_RUNS_PER_VISITOR", "5")  # a changed environment is read again
     assert hosting.Limits.from_env().runs_per_visitor == 5

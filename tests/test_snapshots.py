@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine import snapshots
 from engine.__main__ import build_parser, config_from_args
 from engine.config import SEED_MLP, preset
-from engine.runner import execute
-from engine.runs import RunError, RunState, create_run, load_model
+from engine.runs import snapshots
+from engine.runs.runner import execute
+from engine.runs.store import RunError, RunState, create_run, load_model
 
 CLASSIC = preset("seed-mnist-cnn", epochs=2, limit_train=512, limit_test=100, log_every=4)
 

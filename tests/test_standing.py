@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from engine import standing, taskq
 from engine.config import preset
-from engine.runs import RunState, create_run
+from engine.runs.store import RunState, create_run
 
 CFG = replace(preset("fast"), epochs=1, limit_train=4096)
 

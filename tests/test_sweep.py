@@ -18,7 +18,7 @@ import pytest
 
 from engine import sweep, trials
 from engine.config import PRESETS
-from engine.runs import load_model, runs_dir
+from engine.runs.store import load_model, runs_dir
 from engine.sweep import SweepSpec, TrialRow
 
 # sweeps of real trainings on worker processes (make test-fast leaves it out)

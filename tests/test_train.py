@@ -3,8 +3,8 @@ import torch
 
 from engine import EngineError
 from engine.config import preset
-from engine.runner import restore_state
-from engine.runs import create_run
+from engine.runs.runner import restore_state
+from engine.runs.store import create_run
 from engine.training import loop as train_mod
 from engine.training.hardware import resolve_device
 from engine.training.loop import TrainingCancelled, TrainingDiverged, evaluate, train

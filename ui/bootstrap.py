@@ -12,10 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine import jobs, procs, taskq
+from engine import jobs, taskq
 from engine.config import DEFAULT_RUN_ID
 from engine.data import datasets
-from engine.runs import RunError, RunState, open_run, runs_dir
+from engine.runs import procs
+from engine.runs.store import RunError, RunState, open_run, runs_dir
 from engine.settings import current as settings
 
 

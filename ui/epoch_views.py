@@ -1,5 +1,5 @@
 """Inspect, epoch by epoch: a slider over the run's weight snapshots and an animation of the
-first-layer filters as they were after each epoch (``engine.snapshots``)."""
+first-layer filters as they were after each epoch (``engine.runs.snapshots``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import snapshots
 from engine.config import TrainConfig
 from engine.nn.models import Model
-from engine.runs import RunError, open_run
+from engine.runs import snapshots
+from engine.runs.store import RunError, open_run
 from ui.inspect_views import DIVERGING, grid, mosaic
 
 EPOCH = "inspect_epoch"  # widget key of the epoch slider

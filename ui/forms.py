@@ -22,7 +22,7 @@ from engine.config import (
     layers_text,
     with_layers,
 )
-from engine.runs import open_run
+from engine.runs.store import open_run
 from ui import layer_editor
 
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion-mnist": "FashionMNIST clothing"}

@@ -20,7 +20,7 @@ from torch import nn
 from engine import embed
 from engine.config import TrainConfig
 from engine.embed import Head, Prediction
-from engine.runs import RunError, open_run
+from engine.runs.store import RunError, open_run
 from engine.samples import SampleSet
 from ui import resources
 from ui.greek_charts import data_url

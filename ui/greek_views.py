@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine import EngineError, sample_store
-from engine.hosting import HostingError
+from engine.runs.hosting import HostingError
 from engine.sample_files import from_csv_pair, from_zip, to_csv_pair, to_zip
 from engine.samples import (
     GREEK,

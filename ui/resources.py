@@ -10,12 +10,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import jobs, runs, standing, taskq
+from engine import jobs, standing, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.data import datasets
 from engine.nn.export import bundle, onnx_bytes, readme
 from engine.nn.models import Model
 from engine.nn.predict import classify
+from engine.runs import store
 from engine.training import estimate
 from engine.training.hardware import resolve_device
 
@@ -32,7 +33,7 @@ def speed_ratios() -> list[float]:
     sizes = {
         k: (v["n_train"], v["n_test"]) for k, v in dataset_status().items() if v.get("n_train")
     }
-    return estimate.speed_ratios(runs.list_runs(), sizes)
+    return estimate.speed_ratios(store.list_runs(), sizes)
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
@@ -80,7 +81,7 @@ def board(fresh: bool = False) -> standing.Board:
     (``fresh``); the run header, the Runs table and the progress line render from that same
     board, so they never disagree ("queued" in a header while the sidebar says "0 queued")."""
     if fresh or _BOARD not in st.session_state:
-        st.session_state[_BOARD] = _read_board(str(runs.runs_dir()))
+        st.session_state[_BOARD] = _read_board(str(store.runs_dir()))
     return st.session_state[_BOARD]
 
 
@@ -100,7 +101,7 @@ def queue_caption() -> None:
         st.caption(text)
 
 
-def state_label(run: runs.Run, status: dict) -> str:
+def state_label(run: store.Run, status: dict) -> str:
     """A run's state in words, with its place in line while queued: "queued (2nd in line)",
     from the page's board. The run header, the Runs table and the live view all say it so."""
     b = board()
@@ -109,7 +110,7 @@ def state_label(run: runs.Run, status: dict) -> str:
     return b.label(run.id, status.get("state", ""))
 
 
-def standing_line(run: runs.Run, b: standing.Board | None = None) -> str:
+def standing_line(run: store.Run, b: standing.Board | None = None) -> str:
     """The line "3rd in line, about 40 s to start, about 55 s to finish (CPU worker)", for a queued
     run, from the board ``b`` (default: the page's); the admin also sees the workers' names."""
     from ui import visitor
@@ -123,27 +124,27 @@ def standing_line(run: runs.Run, b: standing.Board | None = None) -> str:
     return text
 
 
-def live_board(run: runs.Run) -> standing.Board:
+def live_board(run: store.Run) -> standing.Board:
     """A newer board for a live view that redraws itself every few seconds; when the run's
     state or place, or the sidebar's counts, moved on since the page was drawn, the whole page
     redraws, so header, sidebar and progress line move together."""
-    page, now = board(), _read_board(str(runs.runs_dir()))
+    page, now = board(), _read_board(str(store.runs_dir()))
     seen = (now.label(run.id), now.running, now.queued)
     if seen != (page.label(run.id), page.running, page.queued):
         redraw((run.id, *seen))
     return now
 
 
-def _mtime(run: runs.Run) -> float:
+def _mtime(run: store.Run) -> float:
     return run.checkpoint_path.stat().st_mtime if run.has_checkpoint() else 0.0
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _model(path: str, mtime: float) -> tuple[Model, TrainConfig]:
-    return runs.load_model(path)
+    return store.load_model(path)
 
 
-def model(run: runs.Run) -> tuple[Model, TrainConfig]:
+def model(run: store.Run) -> tuple[Model, TrainConfig]:
     """The run's model, cached by run directory and checkpoint time (a newer epoch reloads)."""
     return _model(str(run.path.resolve()), _mtime(run))
 
@@ -173,7 +174,7 @@ def _predictions(path: str, mtime: float) -> Predictions:
     return Predictions(x.numpy(), y.numpy(), classify(m, cfg, x), ds.classes)
 
 
-def predictions(run: runs.Run) -> Predictions:
+def predictions(run: store.Run) -> Predictions:
     return _predictions(str(run.path.resolve()), _mtime(run))
 
 
@@ -183,18 +184,18 @@ def _onnx(path: str, mtime: float) -> bytes:
     return onnx_bytes(m, cfg, Path(path).name)  # with its model card in the metadata
 
 
-def onnx(run: runs.Run) -> bytes:
+def onnx(run: store.Run) -> bytes:
     return _onnx(str(run.path.resolve()), _mtime(run))
 
 
-def onnx_zip(run: runs.Run) -> bytes:
+def onnx_zip(run: store.Run) -> bytes:
     """The ONNX file and its model card (README.md), as one ZIP."""
     cfg = run.config()
     name = f"{run.id}.onnx"
     return bundle({name: onnx(run), "README.md": readme(cfg, run.id, name).encode()})
 
 
-def checkpoint_zip(run: runs.Run) -> bytes:
+def checkpoint_zip(run: store.Run) -> bytes:
     """The checkpoint and its model card (README.md), as one ZIP."""
     name = f"{run.id}.pt"
     data = run.checkpoint_path.read_bytes()
@@ -202,7 +203,7 @@ def checkpoint_zip(run: runs.Run) -> bytes:
 
 
 def recent_runs(limit: int = 10) -> list[dict]:
-    return run_rows(runs.list_runs()[:limit])
+    return run_rows(store.list_runs()[:limit])
 
 
 def describe_model(cfg: TrainConfig) -> str:
@@ -214,13 +215,13 @@ def describe_model(cfg: TrainConfig) -> str:
     return f"CNN {'-'.join(map(str, m.channels))} k{m.kernel_sizes[0]} → {fc}"
 
 
-def run_rows(items: list[runs.Run]) -> list[dict]:
+def run_rows(items: list[store.Run]) -> list[dict]:
     """One table row per run: what it is, how it did and how long it took."""
     rows = []
     for run in items:
         try:
             cfg = run.config()
-        except runs.RunError:
+        except store.RunError:
             continue
         st_ = run.status()
         acc = st_.get("test_accuracy")

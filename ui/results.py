@@ -10,10 +10,11 @@ import re
 import numpy as np
 import streamlit as st
 
-from engine import EngineError, hosting, jobs
+from engine import EngineError, jobs
 from engine.nn.export import readme
 from engine.nn.models import count_params
-from engine.runs import Run, RunError, RunState, open_run
+from engine.runs import hosting
+from engine.runs.store import Run, RunError, RunState, open_run
 from ui import charts, resources, visitor
 from ui.try_it import framed, try_it
 

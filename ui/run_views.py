@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import hosting
-from engine.runs import Run, open_run
+from engine.runs import hosting
+from engine.runs.store import Run, open_run
 from ui import charts, resources, visitor
 
 ALL = "all datasets"

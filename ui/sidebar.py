@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import hosting
-from engine.runs import runs_dir
+from engine.runs import hosting
+from engine.runs.store import runs_dir
 from ui import resources, state, visitor
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from engine import EngineError, jobs
 from engine.config import DEFAULT_RUN_ID
-from engine.runs import RunError, RunState, list_runs, open_run, validate_run_id
+from engine.runs.store import RunError, RunState, list_runs, open_run, validate_run_id
 
 SELECTED_RUN = "selected_run"  # the model the sidebar shows and Inspect/Greek/Webcam use
 TRAIN_RUN = "train_run"  # the run the Train page is attached to (live view or result)
@@ -79,7 +79,7 @@ def run_from_query() -> tuple[str | None, str | None]:
 
 def selected_model():
     """(run id, model, config) of the sidebar's model; otherwise says what to do and stops."""
-    from engine.runs import RunError
+    from engine.runs.store import RunError
     from ui import bootstrap, resources
 
     run_id = selected_run_id()

@@ -16,7 +16,7 @@ from engine.data.datasets import CLASSES
 from engine.data.preprocess import ImageSource, preprocess
 from engine.nn.models import NOT_SURE_BELOW
 from engine.nn.predict import classify
-from engine.runs import Run, RunError, RunState, open_run
+from engine.runs.store import Run, RunError, RunState, open_run
 from ui import draw, resources
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "gif"]

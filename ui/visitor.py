@@ -1,10 +1,10 @@
-"""The visitor of this browser session (``engine.hosting.Visitor``) and the admin unlock.
+"""The visitor of this browser session (``engine.runs.hosting.Visitor``) and the admin unlock.
 
 A visitor is a random token kept in a cookie, so it survives a reload in the same browser and
 another browser is another visitor. Streamlit reads cookies (``st.context.cookies``) but cannot
 set them, so a tiny custom component (v2, inline JS) writes the cookie once: it cannot be
-HttpOnly. The server knows the visitor by a hash of the token (``engine.hosting.visitor_id``),
-never the token itself. The admin unlock is kept on the server per visitor (``engine.admin``).
+HttpOnly. The server knows the visitor by a hash of the token (``engine.runs.hosting.visitor_id``),
+never the token itself. The admin unlock is kept on the server per visitor (``engine.runs.admin``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import secrets
 
 import streamlit as st
 
-from engine import EngineError, admin, hosting, jobs
-from engine.hosting import HostingError, Visitor
-from engine.runs import runs_dir
+from engine import EngineError, jobs
+from engine.runs import admin, hosting
+from engine.runs.hosting import HostingError, Visitor
+from engine.runs.store import runs_dir
 
 COOKIE = "engine_visitor"
 COOKIE_DAYS = 30

@@ -69,7 +69,7 @@ def readme(cfg: TrainConfig, run_id: str, model_file: str) -> str:
     else:
         use = (
             "```python\n"
-            "from engine.runs import load_model  # this project's engine\n"
+            "from engine.runs.store import load_model  # this project's engine\n"
             f"model, cfg = load_model('runs/{run_id}')  # folder holding {model_file}\n"
             "```\n"
             "or `python -m engine resume runs/RUN_ID` to train more epochs. The checkpoint also "

@@ -19,10 +19,11 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from engine import EngineError, hosting
+from engine import EngineError
 from engine.config import ConfigError
-from engine.procs import file_lock, pid_alive
-from engine.runs import RUN_ID, runs_dir
+from engine.runs import hosting
+from engine.runs.procs import file_lock, pid_alive
+from engine.runs.store import RUN_ID, runs_dir
 from engine.sweep.report import SweepReport, TrialRow
 from engine.sweep.space import SweepError, SweepSpec
 

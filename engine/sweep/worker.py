@@ -16,11 +16,12 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from engine import EngineError, hosting, procs
+from engine import EngineError
 from engine.config import TrainConfig
 from engine.data.datasets import Dataset
 from engine.nn.models import param_count
-from engine.runs import RunState, create_run, runs_dir
+from engine.runs import hosting, procs
+from engine.runs.store import RunState, create_run, runs_dir
 from engine.sweep.space import SweepSpec, apply
 from engine.sweep.study import (
     RESULT_ATTRS,

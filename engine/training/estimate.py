@@ -48,7 +48,7 @@ def estimate_seconds(cfg: TrainConfig, n_train: int, n_test: int) -> float:
 
 def speed_ratios(runs: Iterable, sizes: dict[str, tuple[int, int]]) -> list[float]:
     """Measured over modelled seconds per epoch, one sample per finished run that recorded
-    epochs. ``runs``: ``engine.runs.Run`` objects; ``sizes``: dataset → (n_train, n_test)."""
+    epochs. ``runs``: ``engine.runs.store.Run`` objects; ``sizes``: dataset → (n_train, n_test)."""
     ratios = []
     for run in runs:
         try:

@@ -11,9 +11,10 @@ import pytest
 from conftest import APP
 from streamlit.testing.v1 import AppTest
 
-from engine import admin, hosting, jobs
+from engine import jobs
 from engine.config import preset
-from engine.runs import RunState, create_run, list_runs
+from engine.runs import admin, hosting
+from engine.runs.store import RunState, create_run, list_runs
 from ui import visitor
 
 PASSWORD = "correct horse battery"
@@ -77,11 +78,11 @@ def test_wrong_tries_wait_longer_and_longer_and_the_password_is_not_checked_mean
 def test_a_wrong_try_logs_the_visitors_hash_and_count_never_the_password(clock, caplog):
     token = secrets.token_urlsafe(16)
     at = _open(token)
-    with caplog.at_level(logging.INFO, logger="engine.admin"):
+    with caplog.at_level(logging.INFO, logger="engine.runs.admin"):
         _try(at, "my-wrong-guess")
         clock[0] += 1
         _try(at, PASSWORD)
-    ours = [r for r in caplog.records if r.name == "engine.admin"]
+    ours = [r for r in caplog.records if r.name == "engine.runs.admin"]
     wrong = [r.getMessage() for r in ours if r.levelno == logging.WARNING]
     vid = hosting.visitor_id(token)
     assert wrong == [f"wrong admin password from visitor {vid}: 1 in a row, next try in 1 s"]

@@ -147,7 +147,7 @@ def test_trainable_settings_need_no_fix_to_be_found():
 
 
 def test_a_run_lists_where_its_settings_differ(tmp_path, monkeypatch):
-    from engine.runs import create_run
+    from engine.runs.store import create_run
 
     monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
     values = forms.values_of(PRESETS["fast"], "fast")

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from engine import jobs
 from engine.config import preset
 from engine.data import datasets
-from engine.runs import RunState, list_runs
+from engine.runs.store import RunState, list_runs
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -173,7 +173,7 @@ def test_rendering_every_page_changes_no_run(runs_dir, open_page, monkeypatch):
     """A run whose worker died stays as written while pages are drawn (the queue's
     ``maintain`` requeues it, not a page), and no file under the runs folder changes.
     The server's own worker would requeue it: here it is a worker elsewhere."""
-    from engine.runs import create_run
+    from engine.runs.store import create_run
 
     monkeypatch.setattr(jobs, "ensure_local_worker", lambda root=None: None)
     run = create_run(preset("fast", epochs=1, limit_train=512, threads=1), runs_dir, "orphan")

@@ -13,9 +13,10 @@ from dataclasses import replace
 from conftest import APP
 from streamlit.testing.v1 import AppTest
 
-from engine import hosting, jobs, taskq
+from engine import jobs, taskq
 from engine.config import preset
-from engine.runs import RunState, create_run
+from engine.runs import hosting
+from engine.runs.store import RunState, create_run
 
 
 def _queued(root, run_id: str, submitted: float, **extra):

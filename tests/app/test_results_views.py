@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from engine.config import DEFAULT_RUN_ID, preset
-from engine.runs import Run, RunState, create_run
+from engine.runs.store import Run, RunState, create_run
 
 
 def _page(open_page, digit_runs, page="app_pages/train.py", run=DEFAULT_RUN_ID):
@@ -99,7 +99,7 @@ def test_try_it_says_when_a_photo_holds_two_symbols_and_reads_the_largest(
 def test_answers_takes_a_list_of_images(digit_runs, mnist):
     """The panel's input handling is one function over a list of images (the drawing pad's
     entry point too): photos and drawings are prepared like uploads, test images used as-is."""
-    from engine.runs import load_model
+    from engine.runs.store import load_model
     from ui.try_it import TryInput, answers
 
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
@@ -245,7 +245,7 @@ def test_comparison_uses_a_qualitative_palette_with_the_legend_below():
 def seed_run(digit_runs_factory) -> Path:
     """A runs folder with the default digit model and a 1-epoch run of the seed's network
     (trained without the photo augmentations), on a slice of MNIST to stay quick."""
-    from engine.runner import execute
+    from engine.runs.runner import execute
 
     root = digit_runs_factory()
     cfg = preset("seed-mnist-cnn", epochs=1, limit_train=4096, limit_test=1000, threads=1)

@@ -261,7 +261,7 @@ def test_a_bad_upload_is_a_message(open_page, digit_runs):
 def test_photo_of_a_rotated_phone_picture_is_turned_upright(digit_runs, mnist):
     """EXIF orientation: a phone photo stored sideways is read as it was taken."""
     from engine.nn import live, live_bench
-    from engine.runs import load_model
+    from engine.runs.store import load_model
 
     labels = [str(v) for v in mnist.y_test.tolist()]
     ((frame, _),) = live_bench.bench_frames(mnist.x_test.numpy(), labels, n=1, per_frame=3, seed=5)
@@ -303,7 +303,7 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
     import av
 
     from engine.nn import live, live_bench
-    from engine.runs import load_model
+    from engine.runs.store import load_model
     from ui.webcam_views import LiveHolder
 
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
@@ -321,7 +321,7 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
 
 def test_jpeg_photo_goes_through_the_same_engine(digit_runs, mnist):
     from engine.nn import live, live_bench
-    from engine.runs import load_model
+    from engine.runs.store import load_model
 
     ((frame, truth),) = live_bench.bench_frames(  # fmt: skip
         mnist.x_test.numpy(), [str(v) for v in mnist.y_test.tolist()], n=1, per_frame=3

@@ -18,8 +18,9 @@ from pathlib import Path
 import harness
 from queue_workers import Workers, broker_url, flush
 
-from engine import hosting, jobs, taskq
-from engine.runs import RunState, list_runs
+from engine import jobs, taskq
+from engine.runs import hosting
+from engine.runs.store import RunState, list_runs
 
 VISITORS, TRIES, QUEUE_CAP = 10, 3, 4
 LINK = "/train?preset=fast&dataset=mnist&epochs=1&limit_train=5000"

@@ -104,7 +104,7 @@ def test_first_request_to_greek_shows_the_shell_and_a_message_at_once(runs_dir, 
     and sees the navigation and a message before the page itself can draw, never a blank page."""
     from engine import jobs
     from engine.config import DEFAULT_RUN_ID
-    from engine.runs import RunState, open_run
+    from engine.runs.store import RunState, open_run
 
     harness.require_browser()
     env = {"ENGINE_FIRST_START": "1"}

@@ -82,7 +82,7 @@ def test_first_start_on_an_empty_host_trains_the_default_model(tmp_path):
             assert page.get_by_text("Training the default digit model").count() == 0
     finally:
         _cancel_all(runs)
-    from engine.runs import RunState, open_run
+    from engine.runs.store import RunState, open_run
 
     assert open_run("default-digit-cnn-v3", runs).state() == RunState.COMPLETE
 

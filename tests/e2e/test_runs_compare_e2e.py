@@ -18,7 +18,7 @@ IDS = [
 
 def _runs(root) -> None:
     from engine.config import preset
-    from engine.runs import RunState, create_run
+    from engine.runs.store import RunState, create_run
 
     for k, run_id in enumerate(IDS):
         run = create_run(replace(preset("fast"), epochs=3), root, run_id)

@@ -43,7 +43,7 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 20) -> None:
 @pytest.fixture(scope="module")
 def digit_run(digit_runs_factory):
     harness.require_browser()
-    from engine.runs import Run
+    from engine.runs.store import Run
 
     return Run(digit_runs_factory() / DEFAULT_RUN_ID)
 
@@ -51,7 +51,7 @@ def digit_run(digit_runs_factory):
 def known_digits_frame(digit_run, mnist) -> tuple[np.ndarray, set[str]]:
     """A frame of four test digits that the engine reads right on the frame itself, so the
     browser test checks the WebRTC path, not the network's few mistakes."""
-    from engine.runs import load_model
+    from engine.runs.store import load_model
 
     model, cfg = load_model(digit_run.path)
     rec = live.LiveRecognizer(

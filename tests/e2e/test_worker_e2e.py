@@ -10,8 +10,8 @@ import pytest
 
 from engine import jobs, taskq
 from engine.config import preset
-from engine.procs import pid_alive
-from engine.runs import RunState
+from engine.runs.procs import pid_alive
+from engine.runs.store import RunState
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from PIL import Image
 from engine.config import ConfigError, TrainConfig
 from engine.data.datasets import ImageError
 from engine.data.preprocess import preprocess
-from engine.runs import RunError, validate_run_id
+from engine.runs.store import RunError, validate_run_id
 from engine.sample_files import from_csv_pair, from_zip
 from engine.samples import SampleError
 

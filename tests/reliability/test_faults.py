@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import runs, tasks
+from engine import tasks
 from engine.config import preset
-from engine.runner import execute
-from engine.runs import RunState, create_run, load_model, read_checkpoint
+from engine.runs import store
+from engine.runs.runner import execute
+from engine.runs.store import RunState, create_run, load_model, read_checkpoint
 from engine.training import loop as train_mod
 
 # real processes killed at random moments (make test-fast leaves it out)
@@ -119,7 +120,7 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(small_disk, monk
     run = create_run(
         preset("seed-mnist-cnn", epochs=3, limit_train=512, limit_test=100), small_disk
     )
-    real_save, saves = runs.Run.save_checkpoint, []
+    real_save, saves = store.Run.save_checkpoint, []
 
     def save_then_fill_the_disk(self, state):
         real_save(self, state)
@@ -129,7 +130,7 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(small_disk, monk
             free = st.f_bavail * st.f_frsize
             (small_disk / "filler").write_bytes(b"\0" * max(0, free - 16 * 1024))
 
-    monkeypatch.setattr(runs.Run, "save_checkpoint", save_then_fill_the_disk)
+    monkeypatch.setattr(store.Run, "save_checkpoint", save_then_fill_the_disk)
     good = None
     try:
         assert execute(run, echo=lambda s: None) == RunState.FAILED
@@ -140,7 +141,7 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(small_disk, monk
     assert good["epoch"] == 1
     load_model(run.path)
     (small_disk / "filler").unlink()  # space again: resume finishes the run
-    monkeypatch.setattr(runs.Run, "save_checkpoint", real_save)
+    monkeypatch.setattr(store.Run, "save_checkpoint", real_save)
     assert execute(run, echo=lambda s: None) == RunState.COMPLETE
     assert _epochs(run) == [1, 2, 3]
 
@@ -162,6 +163,6 @@ def test_jobs_survive_the_server_that_started_them(runs_dir):
     assert out.returncode == 0, out.stderr
     pid = int(out.stdout.split()[-1])
     assert os.getsid(pid) != os.getsid(0)  # the worker's own session: not killed with the server
-    run = runs.open_run("orphan")
+    run = store.open_run("orphan")
     _wait(lambda: run.state().is_finished(), timeout=120)
     assert run.state() == RunState.COMPLETE and _epochs(run) == [1, 2]

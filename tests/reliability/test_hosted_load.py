@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 import harness  # noqa: E402
 from hosted_round import QUEUE_CAP, TRIES, VISITORS, run_round  # noqa: E402
 
-from engine.runs import RunState  # noqa: E402
+from engine.runs.store import RunState  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

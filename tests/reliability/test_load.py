@@ -16,7 +16,7 @@ import harness  # noqa: E402
 
 from engine import jobs  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
-from engine.runs import RunState, list_runs  # noqa: E402
+from engine.runs.store import RunState, list_runs  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 SESSIONS = 5

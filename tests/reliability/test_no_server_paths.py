@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine import EngineError
 from engine.config import preset
-from engine.runs import RunState, create_run
+from engine.runs.store import RunState, create_run
 
 ROOT = Path(__file__).resolve().parents[2]
 # An absolute path: a slash that starts a word (not part of a URL or a fraction), followed by
@@ -51,7 +51,7 @@ def broken_runs(tmp_path, monkeypatch) -> Path:
 def _engine_errors(root: Path) -> list[str]:
     from engine import jobs
     from engine.data import datasets
-    from engine.runs import Run, load_model, open_run, read_checkpoint
+    from engine.runs.store import Run, load_model, open_run, read_checkpoint
 
     calls = [
         lambda: open_run("deleted-run"),

@@ -17,9 +17,10 @@ import time
 import pytest
 from queue_workers import BROKERS, Workers, broker_url, flush, wait_for
 
-from engine import hosting, jobs, taskq, tasks, trials
+from engine import jobs, taskq, tasks, trials
 from engine.config import preset
-from engine.runs import RunState, read_checkpoint
+from engine.runs import hosting
+from engine.runs.store import RunState, read_checkpoint
 
 # real workers killed at random moments (make test-fast leaves it out)
 pytestmark = pytest.mark.slow

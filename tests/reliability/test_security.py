@@ -66,7 +66,7 @@ def test_run_ids_in_links_are_refused_with_a_message(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from engine.config import preset
-    from engine.runs import RunState, create_run
+    from engine.runs.store import RunState, create_run
 
     monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))
     create_run(preset("fast"), tmp_path, "some-run").set_status(RunState.CANCELLED)

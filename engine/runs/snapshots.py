@@ -4,7 +4,7 @@ Each snapshot is a plain ``state_dict`` (CPU tensors) saved with ``torch.save`` 
 atomically; it is read back with ``weights_only=True`` into a model rebuilt from the run's
 config, shapes checked. Epoch 0 holds the initial weights. The classic network's snapshot is
 about 90 KB; runs whose weights are over ``MAX_BYTES`` keep none (``TrainConfig.snapshots``
-turns them off for any run). The training loop knows nothing of this: ``engine.runner`` saves
+turns them off for any run). The training loop knows nothing of this: ``engine.runs.runner`` saves
 them from its per-epoch callback.
 """
 
@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.config import ModelConfig, TrainConfig
 from engine.nn.models import Model, build_model
-from engine.runs import RunError, atomic_write_bytes
+from engine.runs.store import RunError, atomic_write_bytes
 from engine.training.loop import TrainState, init_state
 
 FOLDER = "snapshots"

@@ -25,7 +25,7 @@ import torch
 from engine import EngineError
 from engine.config import ConfigError, TrainConfig
 from engine.nn.models import Model, build_model
-from engine.procs import pid_alive
+from engine.runs.procs import pid_alive
 from engine.settings import current as settings
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -318,9 +318,9 @@ def list_runs(root: Path | None = None) -> list[Run]:
 
 
 def delete_run(run: Run, by=None) -> None:
-    """Remove a finished run's directory. ``by`` (an ``engine.hosting.Visitor``) must own it
+    """Remove a finished run's directory. ``by`` (an ``engine.runs.hosting.Visitor``) must own it
     in hosted mode; None is the operator."""
-    from engine import hosting
+    from engine.runs import hosting
 
     hosting.check_owner(run.status(), f"run {run.id}", by)
     if run.state() == RunState.RUNNING:

@@ -14,11 +14,12 @@ from collections.abc import Callable
 
 import torch
 
-from engine import EngineError, snapshots
+from engine import EngineError
+from engine.runs import snapshots
 from engine.config import TrainConfig
 from engine.data.datasets import load
-from engine.procs import sigterm_flag
-from engine.runs import (
+from engine.runs.procs import sigterm_flag
+from engine.runs.store import (
     Run,
     RunState,
     model_from_checkpoint,

@@ -1,7 +1,7 @@
 """The admin password of a hosted server: a growing wait after wrong tries, and unlocks kept on
 the server per visitor (so an unlock survives a reload, and "Lock admin" ends it everywhere).
 
-Wrong tries are logged with the visitor's id (``engine.hosting.visitor_id``) and their count,
+Wrong tries are logged with the visitor's id (``engine.runs.hosting.visitor_id``) and their count,
 never with the password. The state lives in this process: a restart forgets the tries and the
 unlocks, which is what a single Streamlit server wants.
 """
@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from engine.hosting import HostingError
+from engine.runs.hosting import HostingError
 
 log = logging.getLogger(__name__)
 
