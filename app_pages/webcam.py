@@ -4,8 +4,8 @@ or from a photo when there is no camera or live video cannot connect."""
 import streamlit as st
 
 from engine import EngineError
+from engine.fewshot.samples import SampleSet
 from engine.nn import live
-from engine.samples import SampleSet
 from ui import camera, state
 from ui import greek_views as gv
 from ui import webcam_views as wv

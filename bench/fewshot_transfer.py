@@ -42,7 +42,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import embed, glyph_sets, samples  # noqa: E402
+from engine import glyph_sets  # noqa: E402
 from engine.config import (  # noqa: E402
     CLASSIC_CNN,
     DEFAULT_MODEL,
@@ -54,14 +54,15 @@ from engine.config import (  # noqa: E402
 from engine.data import glyphs  # noqa: E402
 from engine.data.augment import augment  # noqa: E402
 from engine.data.datasets import Dataset, DatasetInfo, load, normalize  # noqa: E402
-from engine.glyph_sets import LATIN  # noqa: E402
-from engine.nn.models import Model, build_model, truncate  # noqa: E402
-from engine.samples import (  # noqa: E402
+from engine.fewshot import embed, samples  # noqa: E402
+from engine.fewshot.samples import (  # noqa: E402
     GREEK,
     font_files,
     from_folder,
     synthetic_greek,
 )
+from engine.glyph_sets import LATIN  # noqa: E402
+from engine.nn.models import Model, build_model, truncate  # noqa: E402
 from engine.training.loop import train  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "fewshot"

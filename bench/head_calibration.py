@@ -6,10 +6,10 @@ family; letters are never alpha/beta/gamma, except in the report-only real-lette
 Candidates:
 - ``old-head``: the head the page had until issue 4 (a linear layer on standardised
   embeddings, 100 Adam epochs at lr 0.05, weight decay 1e-4, confidence = its softmax);
-- ``cos/E/LR/WD``: engine.embed.finetune_head, a cosine classifier started at the class means,
-  E epochs at Adam lr LR, pulled towards the means with weight WD (E = 0: nearest class mean by
-  angle); its confidence softmax(scale × cosine) with the page's scale (``+page``:
-  engine.embed.SCALE), a fixed one (``+sS``), or one fitted to each support set by
+- ``cos/E/LR/WD``: engine.fewshot.embed.finetune_head, a cosine classifier started at the class
+  means, E epochs at Adam lr LR, pulled towards the means with weight WD (E = 0: nearest class
+  mean by angle); its confidence softmax(scale × cosine) with the page's scale (``+page``:
+  engine.fewshot.embed.SCALE), a fixed one (``+sS``), or one fitted to each support set by
   leave-one-out (``+loo``: the least negative log-likelihood of the held-out answers, when
   every class has LOO_MIN samples; else the page's).
 
@@ -37,8 +37,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fewshot_transfer as ft  # noqa: E402  (puts the repository on sys.path too)
 
-from engine import embed  # noqa: E402
 from engine.data.datasets import load  # noqa: E402
+from engine.fewshot import embed  # noqa: E402
 
 NET = "default"
 AUGMENT = ft.NETS[NET].augment  # the page's default model, as `make run` trains it

@@ -39,15 +39,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import load1  # noqa: E402
-from engine import embed  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
 from engine.data import photos  # noqa: E402
 from engine.data.datasets import CLASSES, ImageError, load, normalize  # noqa: E402
 from engine.data.preprocess import preprocess  # noqa: E402
+from engine.fewshot import embed  # noqa: E402
+from engine.fewshot.samples import GREEK, from_folder, synthetic_glyphs, synthetic_greek  # noqa: E402
 from engine.nn import live, live_bench  # noqa: E402
 from engine.nn.models import probabilities  # noqa: E402
 from engine.runs.store import load_model, runs_dir  # noqa: E402
-from engine.samples import GREEK, from_folder, synthetic_glyphs, synthetic_greek  # noqa: E402
 
 REAL = Path(os.environ.get("BENCH_REAL", ROOT.parent / "shared" / "data" / "greek_train"))
 UNSEEN_FONTS = [  # handwriting-like faces that no training set is rendered from

@@ -55,9 +55,9 @@ def live(args: argparse.Namespace, out: dict) -> int:
 
 
 def greek(args: argparse.Namespace, out: dict) -> int:
-    from engine import embed
+    from engine.fewshot import embed
+    from engine.fewshot.samples import from_folder
     from engine.runs.store import load_model
-    from engine.samples import from_folder
 
     model, cfg = load_model(args.run_dir)
     layer = args.layer or model.embedding_layer()

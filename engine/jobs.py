@@ -262,7 +262,7 @@ def _train_size(cfg: TrainConfig) -> int:
 def clean_expired(root: Path | None = None) -> list[str]:
     """Hosted mode: remove the files of visitors idle too long (``hosting.Limits.idle_hours``):
     their sample folders, then their finished runs. Returns the ids of the runs removed."""
-    from engine import sample_store
+    from engine.fewshot import store as sample_store
 
     root = Path(root or runs_dir())
     with contextlib.suppress(OSError):

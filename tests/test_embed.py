@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import embed
 from engine.config import DEFAULT_RUN_ID
 from engine.data.datasets import normalize
+from engine.fewshot import embed
+from engine.fewshot.samples import GREEK, font_files, from_folder, synthetic_greek
 from engine.nn.models import truncate
 from engine.runs.store import load_model, open_run
-from engine.samples import GREEK, font_files, from_folder, synthetic_greek
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def test_min_confidence_hides_unsure_detections(digit_run, test_digits):
 
 
 def test_greek_letters_with_a_few_shot_classifier(digit_run):
-    from engine.samples import synthetic_greek
+    from engine.fewshot.samples import synthetic_greek
 
     model, cfg = load_model(digit_run.path)
     letters = ["alpha", "beta", "gamma"]

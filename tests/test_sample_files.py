@@ -4,8 +4,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from engine.sample_files import from_csv_pair, from_zip, to_csv_pair, to_zip
-from engine.samples import UNLABELLED, Sample, SampleError, SampleSet, from_folder, from_images
+from engine.fewshot.files import from_csv_pair, from_zip, to_csv_pair, to_zip
+from engine.fewshot.samples import (
+    UNLABELLED,
+    Sample,
+    SampleError,
+    SampleSet,
+    from_folder,
+    from_images,
+)
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

@@ -4,73 +4,73 @@ import zipfile
 import numpy as np
 import pytest
 
-from engine import sample_store
+from engine.fewshot import store
+from engine.fewshot.samples import SampleError, SampleSet, from_folder, synthetic_greek
 from engine.runs.hosting import HostingError, Visitor
-from engine.samples import SampleError, SampleSet, from_folder, synthetic_greek
 
 ME, YOU = Visitor("visitor-aaaaaaaa"), Visitor("visitor-bbbbbbbb")
 
 
 def test_a_saved_set_comes_back_for_its_owner_only(runs_dir, greek_dir):
     s = from_folder(greek_dir)
-    sample_store.save(ME, "samples", s)
-    back = sample_store.load(ME.id, "samples")
+    store.save(ME, "samples", s)
+    back = store.load(ME.id, "samples")
     assert back.labels == s.labels and np.array_equal(back.images, s.images)
     assert [x.name for x in back.samples] == [x.name for x in s.samples]
-    assert sample_store.load(YOU.id, "samples") is None
-    assert sample_store.load(ME.id, "queries") is None
+    assert store.load(YOU.id, "samples") is None
+    assert store.load(ME.id, "queries") is None
     path = runs_dir / ".visitors" / ME.id / "greek" / "samples.zip"
     assert path.is_file() and zipfile.is_zipfile(path)  # the download format, never a pickle
     assert not list(path.parent.glob(".*.tmp"))  # written atomically
 
 
 def test_an_emptied_set_stays_empty_and_queries_keep_their_missing_classes(greek_dir):
-    sample_store.save(ME, "samples", SampleSet())
-    assert len(sample_store.load(ME.id, "samples")) == 0
+    store.save(ME, "samples", SampleSet())
+    assert len(store.load(ME.id, "samples")) == 0
     q = from_folder(greek_dir)
     q = SampleSet([type(x)(x.image, "", x.name, x.raw) for x in q.samples[:3]])
-    sample_store.save(ME, "queries", q)
-    assert sample_store.load(ME.id, "queries").labels == ["", "", ""]
+    store.save(ME, "queries", q)
+    assert store.load(ME.id, "queries").labels == ["", "", ""]
 
 
 def test_usage_counts_samples_and_queries_and_their_bytes(runs_dir):
-    assert sample_store.usage(ME.id) == sample_store.Usage(0, 0)
-    sample_store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 3))
-    sample_store.save(ME, "queries", synthetic_greek(["gamma"], 2))
-    use = sample_store.usage(ME.id)
+    assert store.usage(ME.id) == store.Usage(0, 0)
+    store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 3))
+    store.save(ME, "queries", synthetic_greek(["gamma"], 2))
+    use = store.usage(ME.id)
     greek = runs_dir / ".visitors" / ME.id / "greek"
     assert use.count == 8 and use.bytes == sum(p.stat().st_size for p in greek.glob("*.zip"))
 
 
 def test_an_idle_set_expires(monkeypatch):
-    monkeypatch.setenv(sample_store.TTL_ENV, "2")
-    sample_store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 2))
-    sample_store.save(YOU, "samples", synthetic_greek(["alpha", "beta"], 2))
+    monkeypatch.setenv(store.TTL_ENV, "2")
+    store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 2))
+    store.save(YOU, "samples", synthetic_greek(["alpha", "beta"], 2))
     later = time.time() + 3 * 3600
-    assert sample_store.load(ME.id, "samples", now=time.time() + 3600) is not None  # still here
-    assert sample_store.load(YOU.id, "samples", now=later) is None  # gone on reading
-    assert sample_store.expire(now=later + 1800) == [ME.id]  # read an hour in, idle 2.5 h now
-    assert sample_store.load(ME.id, "samples") is None
+    assert store.load(ME.id, "samples", now=time.time() + 3600) is not None  # still here
+    assert store.load(YOU.id, "samples", now=later) is None  # gone on reading
+    assert store.expire(now=later + 1800) == [ME.id]  # read an hour in, idle 2.5 h now
+    assert store.load(ME.id, "samples") is None
 
 
 def test_hosted_caps_refuse_and_keep_the_stored_set(monkeypatch):
-    sample_store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 3))
+    store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 3))
     monkeypatch.setenv("ENGINE_PUBLIC", "1")
     monkeypatch.setenv("ENGINE_MAX_SAMPLES", "10")
     with pytest.raises(HostingError, match="one visitor may keep 10"):
-        sample_store.save(ME, "queries", synthetic_greek(["gamma"], 5))  # 6 + 5 > 10
-    sample_store.save(ME, "queries", synthetic_greek(["gamma"], 4))  # 6 + 4 = 10: fine
+        store.save(ME, "queries", synthetic_greek(["gamma"], 5))  # 6 + 5 > 10
+    store.save(ME, "queries", synthetic_greek(["gamma"], 4))  # 6 + 4 = 10: fine
     monkeypatch.setenv("ENGINE_MAX_SAMPLE_MB", "0")
     with pytest.raises(HostingError, match="MB"):
-        sample_store.save(ME, "samples", synthetic_greek(["alpha"], 2))
-    assert len(sample_store.load(ME.id, "samples")) == 6  # the old set, whole
-    sample_store.save(Visitor("admin-cccccccc", is_admin=True), "samples", synthetic_greek(["mu"]))
+        store.save(ME, "samples", synthetic_greek(["alpha"], 2))
+    assert len(store.load(ME.id, "samples")) == 6  # the old set, whole
+    store.save(Visitor("admin-cccccccc", is_admin=True), "samples", synthetic_greek(["mu"]))
 
 
 def test_a_damaged_file_and_a_bad_token_are_clear_errors(runs_dir):
-    sample_store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 2))
+    store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 2))
     (runs_dir / ".visitors" / ME.id / "greek" / "samples.zip").write_bytes(b"not a zip")
     with pytest.raises(SampleError, match="not a ZIP"):
-        sample_store.load(ME.id, "samples")
+        store.load(ME.id, "samples")
     with pytest.raises(HostingError, match="invalid visitor token"):
-        sample_store.load("../../etc", "samples")
+        store.load("../../etc", "samples")

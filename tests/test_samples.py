@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.samples import (
+from engine.fewshot.samples import (
     Sample,
     SampleError,
     SampleSet,

@@ -17,11 +17,11 @@ import numpy as np
 import streamlit as st
 from torch import nn
 
-from engine import embed
 from engine.config import TrainConfig
-from engine.embed import Head, Prediction
+from engine.fewshot import embed
+from engine.fewshot.embed import Head, Prediction
+from engine.fewshot.samples import SampleSet
 from engine.runs.store import RunError, open_run
-from engine.samples import SampleSet
 from ui import resources
 from ui.greek_charts import data_url
 
@@ -177,7 +177,7 @@ def _digits(key: str, layer: str, _model, _cfg) -> tuple[np.ndarray, tuple[str, 
 @st.cache_resource(max_entries=32, ttl=TTL, show_spinner="Training the new last layer…")
 def _head(key: str, layer: str, digest: str, head: HeadSettings, _emb, _labels) -> Head:
     """The head on every sample, trained beside one head without each sample for its
-    leave-one-out answers (engine.embed.finetune_head)."""
+    leave-one-out answers (engine.fewshot.embed.finetune_head)."""
     return embed.finetune_head(_emb, list(_labels), epochs=head.epochs, lr=head.lr)
 
 

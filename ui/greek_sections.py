@@ -9,8 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import embed
-from engine.samples import SampleSet
+from engine.fewshot import embed
+from engine.fewshot.samples import SampleSet
 from ui import charts
 from ui import greek_analysis as ga
 from ui import greek_charts as gc

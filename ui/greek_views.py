@@ -1,15 +1,15 @@
 """The Greek letters page's state and inputs: the visitor's sample set and queries (kept on the
-server under the visitor, ``engine.sample_store``), the cut layer, the head's settings, and the
+server under the visitor, ``engine.fewshot.store``), the cut layer, the head's settings, and the
 ways to add samples and queries. The Webcam page uses ``samples``/``replace_samples`` too."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from engine import EngineError, sample_store
-from engine.runs.hosting import HostingError
-from engine.sample_files import from_csv_pair, from_zip, to_csv_pair, to_zip
-from engine.samples import (
+from engine import EngineError
+from engine.fewshot import store
+from engine.fewshot.files import from_csv_pair, from_zip, to_csv_pair, to_zip
+from engine.fewshot.samples import (
     GREEK,
     UNLABELLED,
     SampleError,
@@ -17,6 +17,7 @@ from engine.samples import (
     from_images,
     synthetic_greek,
 )
+from engine.runs.hosting import HostingError
 from ui import draw, state, visitor
 from ui.greek_analysis import HeadSettings
 
@@ -39,7 +40,7 @@ def default_samples() -> SampleSet:
 
 def _stored(kind: str) -> SampleSet | None:
     try:
-        return sample_store.load(visitor.current().id, kind)
+        return store.load(visitor.current().id, kind)
     except EngineError as e:
         st.warning(f"Your stored {kind} could not be read, so they start afresh: {e}")
         return None
@@ -65,7 +66,7 @@ def _keep(key: str, kind: str, new: SampleSet) -> bool:
     """Make ``new`` the visitor's set and store it. A hosting cap refuses the change (False,
     with the message); a failed write keeps it for this session only."""
     try:
-        sample_store.save(visitor.current(), kind, SampleSet(new.samples))
+        store.save(visitor.current(), kind, SampleSet(new.samples))
     except HostingError as e:
         st.error(str(e))
         return False

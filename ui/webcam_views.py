@@ -13,8 +13,8 @@ import numpy as np
 import streamlit as st
 
 from engine import EngineError
+from engine.fewshot.samples import Sample, SampleSet, check_class_name
 from engine.nn.live import Detection, LiveRecognizer
-from engine.samples import Sample, SampleSet, check_class_name
 from ui import greek_views as gv
 from ui.camera import BROWSER_ERRORS, PLAYER_TEXT, USE_A_PHOTO, Connection
 

@@ -2,7 +2,7 @@
 
 ``normalize`` turns uint8 images into what the networks see, the same way for training and for
 every image from outside (``engine.data.preprocess`` makes a photo MNIST-like first; this module
-keeps the image limits and ``ImageError`` that it and ``engine.samples`` share). Where the
+keeps the image limits and ``ImageError`` that it and ``engine.fewshot.samples`` share). Where the
 files come from is ``engine.data.sources``.
 """
 

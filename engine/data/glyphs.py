@@ -48,7 +48,7 @@ class GlyphError(EngineError):
 
 def fonts_under(root: Path, pattern: str = "*") -> list[Path]:
     """The .ttf/.otf files under ``root`` whose path ends as ``pattern``, sorted: the one font
-    finder (handwriting fonts here, DejaVu for ``engine.samples``, script fonts in bench/)."""
+    finder (handwriting fonts here, DejaVu for ``engine.fewshot.samples``, script fonts in bench/)."""
     return sorted(p for p in root.rglob(pattern) if p.suffix.lower() in {".ttf", ".otf"})
 
 

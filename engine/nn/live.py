@@ -122,7 +122,7 @@ def fewshot_classifier(
 ) -> Classifier:
     """Greek letters (or any few-shot classes): embed the support set once, then classify each
     batch of crops by nearest neighbour, nearest centroid or a fine-tuned head."""
-    from engine import embed
+    from engine.fewshot import embed
 
     method = method or embed.DEFAULT_METHOD
     labels = list(support_labels)

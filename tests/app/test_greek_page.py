@@ -13,7 +13,7 @@ import zipfile
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.samples import from_folder
+from engine.fewshot.samples import from_folder
 from tests.app.conftest import APP
 from ui import state
 
@@ -124,7 +124,7 @@ def test_queries_uploaded_with_a_class_are_scored_with_the_seed_printout(digit_r
 
 
 def test_answers_that_win_by_a_hair_say_not_sure(digit_runs, greek_files, monkeypatch):
-    monkeypatch.setattr("engine.embed.NOT_SURE_MARGIN", 1.01)  # no answer is that clear
+    monkeypatch.setattr("engine.fewshot.embed.NOT_SURE_MARGIN", 1.01)  # no answer is that clear
     at = _open(digit_runs)
     _text(at, "add_queries_class").input("alpha")
     _uploader(at, "Letters to recognise").set_value(_pngs(greek_files, "alpha", 2))
@@ -201,7 +201,7 @@ def test_the_chosen_layer_is_shared_with_the_webcam(digit_runs):
 
 
 def test_a_rerun_that_changes_nothing_recomputes_nothing(digit_runs, monkeypatch):
-    from engine import embed
+    from engine.fewshot import embed
 
     at = _open(digit_runs)
     calls = []

@@ -107,7 +107,7 @@ def test_a_zip_of_30_phone_photos_becomes_30_samples_with_a_progress_bar(digit_a
     import numpy as np
 
     from engine.data import photos
-    from engine.samples import synthetic_greek
+    from engine.fewshot.samples import synthetic_greek
 
     rng = np.random.default_rng(0)
     letters = synthetic_greek(["alpha", "beta", "gamma"], per_class=10, seed=4)

@@ -18,9 +18,9 @@ from PIL import Image
 from engine.config import ConfigError, TrainConfig
 from engine.data.datasets import ImageError
 from engine.data.preprocess import preprocess
+from engine.fewshot.files import from_csv_pair, from_zip
+from engine.fewshot.samples import SampleError
 from engine.runs.store import RunError, validate_run_id
-from engine.sample_files import from_csv_pair, from_zip
-from engine.samples import SampleError
 
 EXAMPLES = int(os.environ.get("STRESS_EXAMPLES", "120"))  # `make stress` asks for more
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,7 +17,7 @@ from PIL import Image
 
 from engine.data.datasets import ImageError
 from engine.data.preprocess import open_image
-from engine.samples import (
+from engine.fewshot.samples import (
     IMAGE_SUFFIXES,
     UNLABELLED,
     Progress,

@@ -1,5 +1,5 @@
 """Few-shot sample sets: labelled 28×28 images from folders, single uploads, or rendered
-synthetic Greek letters (ZIPs and the seed's CSV pair: ``engine.sample_files``). Every image goes
+synthetic Greek letters (ZIPs and the seed's CSV pair: ``engine.fewshot.files``). Every image goes
 through ``engine.data.preprocess.preprocess`` so samples and training data meet in the same space.
 """
 

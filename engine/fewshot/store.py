@@ -1,8 +1,8 @@
 """A visitor's Greek sample set and queries, kept on the server between page loads.
 
 Stored under ``<runs>/.visitors/<visitor id>/greek/`` as ``samples.zip`` and ``queries.zip``,
-in the format of ``engine.sample_files.to_zip`` (class folders of PNGs and a JSON manifest: the very
-file a visitor downloads, and can upload again). Nothing is ever unpickled. Writes are atomic.
+in the format of ``engine.fewshot.files.to_zip`` (class folders of PNGs and a JSON manifest: the
+very file a visitor downloads, and can upload again). Nothing is ever unpickled. Writes are atomic.
 A set left unused longer than ``$ENGINE_SAMPLES_TTL_HOURS`` (default: the visitor idle time of
 ``engine.runs.hosting.Limits``, 24 h) is gone: ``load`` no longer returns it and ``expire`` removes
 it. In hosted mode each visitor's stored samples are capped in count and bytes.
@@ -18,11 +18,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.fewshot.files import from_zip, to_zip
+from engine.fewshot.samples import SampleError, SampleSet
 from engine.runs import hosting
 from engine.runs.hosting import Visitor
 from engine.runs.store import atomic_write_bytes, runs_dir
-from engine.sample_files import from_zip, to_zip
-from engine.samples import SampleError, SampleSet
 from engine.settings import current as settings
 
 KINDS = ("samples", "queries")  # the support set and the letters to recognise
