@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from engine import EngineError, jobs
+from engine import EngineError
 from engine.config import DEFAULT_RUN_ID
+from engine.queue import jobs
 from engine.runs import hosting
 from engine.runs.store import RunState, delete_run, list_runs, open_run
 from ui import results, run_views, state, visitor

@@ -6,7 +6,7 @@
 It prints, per module, the median seconds, the ratio to ``import torch`` and which optional heavy
 packages (optuna, onnx, cv2, the queue's storages, plotly, pandas) the import pulled in. The
 goal: ``import engine`` and the modules a page or the CLI needs for a prediction pull in none of
-them; the worker (``engine.tasks``) may, since it runs sweeps.
+them; the worker (``engine.queue.tasks``) may, since it runs sweeps.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ MODULES = (
     "torch",
     "engine",
     "engine.nn.predict",
-    "engine.jobs",
+    "engine.queue.jobs",
     "engine.training.loop",
-    "engine.tasks",
+    "engine.queue.tasks",
 )
 PROBE = """
 import sys, time

@@ -4,8 +4,8 @@ finished, and the web process's own CPU share while the workers train.
 
     python bench/queue_load.py [--visitors 30] [--window 60] [--workers 1,2,4] [--quick]
 
-The "web process" is this script: it submits as the pages do (``engine.jobs.submit``) and reads
-every run's status twice a second, as open pages do. Workers are real ``python -m engine
+The "web process" is this script: it submits as the pages do (``engine.queue.jobs.submit``) and
+reads every run's status twice a second, as open pages do. Workers are real ``python -m engine
 worker`` processes (one process, one torch thread each) on this machine, on Redis when one
 answers at 127.0.0.1:6379 (DB 12, flushed), else on the embedded SQLite queue. Each training
 is 1 epoch of 8,192 FashionMNIST examples (about 2 s on one thread): 1 worker falls behind. The
@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("ENGINE_OFFLINE", "1")
 
-from engine import jobs, taskq  # noqa: E402
 from engine.config import preset  # noqa: E402
+from engine.queue import jobs, taskq  # noqa: E402
 from engine.runs import hosting  # noqa: E402
 
 REDIS = "redis://127.0.0.1:6379/12"

@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--run-dir", type=Path, help="a trained digit run (default: the default model)"
         )
 
-    from engine.sweep_cli import add_parser as add_sweep_parser
+    from engine.sweep.cli import add_parser as add_sweep_parser
 
     add_sweep_parser(sub)
     return p
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             run.cancel_path.unlink(missing_ok=True)  # an old Cancel must not stop this one
             code = _run_and_report(run, out)
         elif args.command == "worker":
-            from engine import tasks
+            from engine.queue import tasks
 
             if args.runs_dir is not None:
                 os.environ["ENGINE_RUNS_DIR"] = str(args.runs_dir)
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "live":
             code = cli_recognize.live(args, out)
         elif args.command == "sweep":
-            from engine.sweep_cli import run_cli
+            from engine.sweep.cli import run_cli
 
             code = run_cli(args, out)
         elif args.command == "summary":

@@ -46,7 +46,7 @@ def stop_workers(top: Path, timeout: float = 10.0) -> None:
     import signal
     import time
 
-    from engine import taskq
+    from engine.queue import taskq
 
     pids = [int(w["pid"]) for folder in Path(top).rglob(taskq.WORKERS_DIR)
             for w in taskq.workers(folder.parent) if _is_worker(int(w["pid"]))]  # fmt: skip

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine import taskq
+from engine.queue import taskq
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKERS = {

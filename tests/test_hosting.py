@@ -1,7 +1,7 @@
 """engine.runs.hosting: ownership and quotas in hosted mode, enforced by the engine's own actions.
 
 Real queued runs on disk (jobs.submit), a real job process for the first one; the rules are
-checked at engine.jobs / engine.runs.store, where a page's click ends up, not at the buttons.
+checked at engine.queue.jobs / engine.runs.store, where a page's click ends up, not at the buttons.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from engine import jobs, trials
 from engine.config import preset
+from engine.queue import jobs, trials
 from engine.runs import hosting
 from engine.runs.hosting import HostingError, Visitor
 from engine.runs.store import RunState, delete_run

@@ -82,14 +82,16 @@ def test_the_contract_sees_a_cycle_held_by_a_lazy_import():
     """The check itself: a cycle through an import inside a function is found."""
     graph = {"engine.a": {"engine.b"}, "engine.b": {"engine.a"}, "engine.c": {"engine.a"}}
     assert _cycles(graph) == [["engine.a", "engine.b"]]
-    assert "engine.taskq" in _graph()["engine.tasks"]  # lazy and top-level imports both count
+    assert (
+        "engine.queue.taskq" in _graph()["engine.queue.tasks"]
+    )  # lazy and top-level imports both count
 
 
 def test_importing_the_engine_pulls_in_no_optional_heavy_package():
     """A page or a CLI command that predicts does not pay for the sweep (optuna), the export
     (onnx) or the photo tools (cv2) until it uses them (bench/import_cost.py times it)."""
     probe = (
-        "import sys, engine, engine.nn.predict, engine.jobs, engine.runs.store\n"
+        "import sys, engine, engine.nn.predict, engine.queue.jobs, engine.runs.store\n"
         "import engine.fewshot.embed\n"
         "print(' '.join(m for m in ('optuna', 'onnx', 'onnxscript', 'cv2') if m in sys.modules))"
     )

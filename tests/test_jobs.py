@@ -1,4 +1,4 @@
-"""engine.jobs on the embedded queue: order, cancel, a worker's death and resume.
+"""engine.queue.jobs on the embedded queue: order, cancel, a worker's death and resume.
 
 Jobs are real trainings on the real datasets with tiny limits, run by real worker processes
 (``python -m engine worker``) that ``submit`` starts on this machine; one worker process keeps
@@ -13,8 +13,8 @@ import signal
 import pytest
 from queue_workers import wait_for
 
-from engine import jobs, standing, taskq, tasks
 from engine.config import preset
+from engine.queue import jobs, standing, taskq, tasks
 from engine.runs.store import RunState, load_model
 
 # real worker processes train real runs (make test-fast leaves it out)

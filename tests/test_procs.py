@@ -11,8 +11,8 @@ import sys
 import threading
 import time
 
-from engine import tasks
 from engine.config import preset
+from engine.queue import tasks
 from engine.runs import procs
 from engine.runs.store import RunState, create_run, remove_stale_temp_files
 

@@ -11,8 +11,8 @@ import time
 import pytest
 import torch
 
-from engine import tasks
 from engine.config import preset
+from engine.queue import tasks
 from engine.runs import store
 from engine.runs.runner import execute
 from engine.runs.store import RunError, RunState, create_run, list_runs, load_model, open_run

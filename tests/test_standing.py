@@ -1,4 +1,4 @@
-"""engine.standing: the queue read as one board, from run files written by hand (no worker
+"""engine.queue.standing: the queue read as one board, from run files written by hand (no worker
 runs): every run's label, each waiting run's place and times, and the sidebar's counts agree."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import subprocess
 import time
 from dataclasses import replace
 
-from engine import standing, taskq
 from engine.config import preset
+from engine.queue import standing, taskq
 from engine.runs.store import RunState, create_run
 
 CFG = replace(preset("fast"), epochs=1, limit_train=4096)

@@ -1,8 +1,8 @@
 """A fresh host's first start: the datasets and the default digit model, as background work.
 
-Nothing here blocks a page: the default model is an ordinary task of the queue (``engine.jobs``),
-run by the embedded worker this module starts once per server (or by the workers of a broker), and
-the datasets it does not need are prepared by a detached ``python -m engine data prepare``.
+Nothing here blocks a page: the default model is an ordinary task of the queue
+(``engine.queue.jobs``), run by the embedded worker this module starts once per server (or by the
+workers of a broker), and the datasets it does not need are prepared by a detached ``python -m engine data prepare``.
 Home shows the progress; pages that need a model wait for it (``wait_for_default``).
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine import jobs, taskq
 from engine.config import DEFAULT_RUN_ID
 from engine.data import datasets
+from engine.queue import jobs, taskq
 from engine.runs import procs
 from engine.runs.store import RunError, RunState, open_run, runs_dir
 from engine.settings import current as settings
@@ -36,7 +36,7 @@ AUTO_ENV = "ENGINE_FIRST_START"  # 0: a server with no default model does not tr
 def _local_worker(runs_root: str) -> int | None:
     """Once a minute per server, never per render: with the embedded queue and work waiting
     (say, a server restarted while trainings were queued), a queue worker on this machine
-    unless one is alive. Sending work (``engine.jobs.submit``) starts one too."""
+    unless one is alive. Sending work (``engine.queue.jobs.submit``) starts one too."""
     root = Path(runs_root)
     if jobs.queue(root) or jobs.running(root):
         return jobs.ensure_local_worker(root)

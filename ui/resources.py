@@ -10,12 +10,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import jobs, standing, taskq
 from engine.config import TrainConfig, auto_threads
 from engine.data import datasets
 from engine.nn.export import bundle, onnx_bytes, readme
 from engine.nn.models import Model
 from engine.nn.predict import classify
+from engine.queue import jobs, standing, taskq
 from engine.runs import store
 from engine.training import estimate
 from engine.training.hardware import resolve_device

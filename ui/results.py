@@ -10,9 +10,10 @@ import re
 import numpy as np
 import streamlit as st
 
-from engine import EngineError, jobs
+from engine import EngineError
 from engine.nn.export import readme
 from engine.nn.models import count_params
+from engine.queue import jobs
 from engine.runs import hosting
 from engine.runs.store import Run, RunError, RunState, open_run
 from ui import charts, resources, visitor

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import EngineError, jobs
+from engine import EngineError
 from engine.config import DEFAULT_RUN_ID
+from engine.queue import jobs
 from engine.runs.store import RunError, RunState, list_runs, open_run, validate_run_id
 
 SELECTED_RUN = "selected_run"  # the model the sidebar shows and Inspect/Greek/Webcam use

@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from engine import EngineError, sweep, taskq, trials
+from engine import EngineError, sweep
 from engine.config import DATASETS, PRESETS, TrainConfig
+from engine.queue import taskq, trials
 from engine.training import estimate
 from ui import forms, results, sweep_charts, visitor
 

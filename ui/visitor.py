@@ -15,7 +15,8 @@ import secrets
 
 import streamlit as st
 
-from engine import EngineError, jobs
+from engine import EngineError
+from engine.queue import jobs
 from engine.runs import admin, hosting
 from engine.runs.hosting import HostingError, Visitor
 from engine.runs.store import runs_dir

@@ -3,7 +3,7 @@
 ``ENGINE_PUBLIC=1`` (environment, or ``st.secrets`` through the UI) turns it on. Off (the
 default for ``make run``), every visitor is the admin and no quota applies; the visitor's token
 still separates their Greek sample sets. The rules are checked where the action is carried out
-(``engine.jobs.submit/cancel/resume``, ``engine.runs.store.delete_run``, the sweep starter call
+(``engine.queue.jobs.submit/cancel/resume``, ``engine.runs.store.delete_run``, the sweep starter call
 ``check_*`` here), not only by hiding buttons. A caller that passes no visitor (the CLI, the
 server's own first-start job) acts as the operator.
 """
@@ -135,7 +135,7 @@ def check_training(
     """Raise HostingError when a new training would break a quota.
 
     ``active_by_owner`` counts queued or running trainings per owner; ``stored_by_owner`` counts
-    stored runs per owner. Called by ``engine.jobs.submit`` under the queue's lock.
+    stored runs per owner. Called by ``engine.queue.jobs.submit`` under the queue's lock.
     """
     if not bound(by):
         return
@@ -221,7 +221,7 @@ def tree_bytes(path: Path) -> int:
 def expire(root: Path, now: float | None = None, limits: Limits | None = None) -> list[str]:
     """Remove the files of visitors idle longer than the limit; returns their ids.
 
-    Only their sample folders go here; their finished runs are deleted by ``engine.jobs.expire``.
+    Only their sample folders go here; their finished runs are deleted by ``engine.queue.jobs.expire``.
     """
     lim = limits or Limits.from_env()
     now = time.time() if now is None else now

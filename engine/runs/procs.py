@@ -1,5 +1,5 @@
-"""Process handling for background work: the queue's worker (``engine.jobs``), sweep workers
-(``engine.sweep``) and the sweep CLI's helper processes (``engine.sweep_cli``).
+"""Process handling for background work: the queue's worker (``engine.queue.jobs``), sweep workers
+(``engine.sweep``) and the sweep CLI's helper processes (``engine.sweep.cli``).
 
 - ``file_lock``: an fcntl lock on a file, for processes on one machine that take turns.
 - ``pid_alive``: whether a process of this machine still runs (a zombie counts as dead).

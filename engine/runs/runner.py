@@ -76,7 +76,7 @@ def execute(
     Writes status.json (running → complete/failed/cancelled), appends metrics.jsonl, saves
     checkpoint.pt atomically after every epoch, and echoes the seed-style log lines.
 
-    For a queue's worker (``engine.tasks.run_task``): ``owned()`` turns False once the run was
+    For a queue's worker (``engine.queue.tasks.run_task``): ``owned()`` turns False once the run was
     given to another attempt; the loop then stops and writes nothing more. ``on_interrupt`` is
     called, instead of marking the run cancelled, when it stops without a cancel request (the
     worker is shutting down, or lost the run); the run's state is then the caller's business.

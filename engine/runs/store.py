@@ -143,7 +143,7 @@ class Run:
     # --- status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """status.json as written: a pure read. A run whose worker died is put back in line by
-        the queue's ``maintain`` task (``engine.jobs``), not here."""
+        the queue's ``maintain`` task (``engine.queue.jobs``), not here."""
         try:
             st = json.loads((self.path / "status.json").read_text())
         except (OSError, json.JSONDecodeError):

@@ -216,7 +216,7 @@ def keep_if_best(root: Path, name: str, number: int, cfg: TrainConfig, state: Tr
     return final.name
 
 
-# --- who owns a sweep, and what it keeps busy (engine.trials queues its trials) -------------------
+# --- who owns a sweep, and what it keeps busy (engine.queue.trials queues its trials) -----------
 def owner(name: str, storage: str | None = None) -> str:
     """Who started the sweep (a visitor token, or ``hosting.OPERATOR``)."""
     study, _ = load(name, storage)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import jobs
 from engine.config import preset
 from engine.data import datasets
+from engine.queue import jobs
 from engine.runs.store import RunState, list_runs
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")

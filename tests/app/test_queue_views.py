@@ -13,8 +13,8 @@ from dataclasses import replace
 from conftest import APP
 from streamlit.testing.v1 import AppTest
 
-from engine import jobs, taskq
 from engine.config import preset
+from engine.queue import jobs, taskq
 from engine.runs import hosting
 from engine.runs.store import RunState, create_run
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import harness
 from queue_workers import Workers, broker_url, flush
 
-from engine import jobs, taskq
+from engine.queue import jobs, taskq
 from engine.runs import hosting
 from engine.runs.store import RunState, list_runs
 

@@ -24,7 +24,7 @@ def app_url(tmp_path_factory):
         with harness.serve(runs, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
             yield url
     finally:
-        from engine import jobs
+        from engine.queue import jobs
 
         for run in jobs.running(runs):  # no training process outlives the test
             jobs.cancel(run)

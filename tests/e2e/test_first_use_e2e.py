@@ -102,8 +102,8 @@ POLL = """() => ({
 def test_first_request_to_greek_shows_the_shell_and_a_message_at_once(runs_dir, tmp_path):
     """A fresh server: no default model yet, PyTorch not loaded. The first visitor opens /greek
     and sees the navigation and a message before the page itself can draw, never a blank page."""
-    from engine import jobs
     from engine.config import DEFAULT_RUN_ID
+    from engine.queue import jobs
     from engine.runs.store import RunState, open_run
 
     harness.require_browser()

@@ -27,7 +27,7 @@ def _nav(page) -> list[str]:
 
 
 def _cancel_all(runs) -> None:
-    from engine import jobs
+    from engine.queue import jobs
 
     for run in jobs.running(runs):
         jobs.cancel(run)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import tasks
 from engine.config import preset
+from engine.queue import tasks
 from engine.runs import store
 from engine.runs.runner import execute
 from engine.runs.store import RunState, create_run, load_model, read_checkpoint
@@ -150,7 +150,7 @@ def test_jobs_survive_the_server_that_started_them(runs_dir):
     # A "server" process submits a job and dies at once, as in a restart mid-job.
     server = textwrap.dedent(
         """
-        from engine import jobs, taskq
+        from engine.queue import jobs, taskq
         from engine.config import preset
         cfg = preset("fast", epochs=2, limit_train=512, limit_test=100)
         run = jobs.submit(cfg, run_id="orphan")

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 import harness  # noqa: E402
 
-from engine import jobs  # noqa: E402
 from engine.config import DEFAULT_RUN_ID  # noqa: E402
+from engine.queue import jobs  # noqa: E402
 from engine.runs.store import RunState, list_runs  # noqa: E402
 
 pytestmark = pytest.mark.e2e

@@ -49,8 +49,8 @@ def broken_runs(tmp_path, monkeypatch) -> Path:
 
 
 def _engine_errors(root: Path) -> list[str]:
-    from engine import jobs
     from engine.data import datasets
+    from engine.queue import jobs
     from engine.runs.store import Run, load_model, open_run, read_checkpoint
 
     calls = [

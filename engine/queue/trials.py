@@ -2,7 +2,7 @@
 workers, under the same caps and limit as trainings.
 
 A sweep started with ``n`` trials at once is ``n`` chains of ``sweep_trial`` tasks: each task
-trains one trial (``engine.tasks.sweep_task``) and, while the sweep has work left, sends the
+trains one trial (``engine.queue.tasks.sweep_task``) and, while the sweep has work left, sends the
 next. Stopping is the sweep's own (``engine.sweep.stop``): the chains end at their next task.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import jobs, sweep, taskq
+from engine import sweep
+from engine.queue import jobs, taskq
 from engine.runs import hosting
 from engine.runs.store import runs_dir
 

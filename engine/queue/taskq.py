@@ -184,8 +184,8 @@ def locked(name: str, wait_s: float = 20.0, ttl_s: float = 60.0) -> Iterator[Non
 
 
 # --- tasks ----------------------------------------------------------------------------------------
-# What a worker does with each task is registered by ``engine.tasks`` (imported by every worker):
-# the queue knows the tasks' names and arguments, not what they do.
+# What a worker does with each task is registered by ``engine.queue.tasks`` (imported by every
+# worker): the queue knows the tasks' names and arguments, not what they do.
 BODIES: dict[str, Callable[..., None]] = {}
 
 

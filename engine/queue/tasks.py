@@ -1,4 +1,4 @@
-"""What the queue's workers do with a task (``engine.taskq`` calls these): train a run with a
+"""What the queue's workers do with a task (``engine.queue.taskq`` calls these): train a run with a
 heartbeat (``run_task``), one trial of a sweep (``sweep_task``), and the housekeeping that runs
 every minute and at every worker's start (``maintain``): requeue the trainings of dead workers
 and the sweep trials of dead ones, send again the tasks a broker lost, fail dead terminal runs,
@@ -14,8 +14,9 @@ import socket
 import time
 from pathlib import Path
 
-from engine import jobs, sweep, taskq, trials
+from engine import sweep
 from engine.config import auto_threads
+from engine.queue import jobs, taskq, trials
 from engine.runs import procs
 from engine.runs.store import Run, RunState, list_runs, remove_stale_temp_files, runs_dir
 

@@ -1,4 +1,4 @@
-"""Background trainings as tasks of the queue (``engine.taskq``): submit, cancel, resume, the
+"""Background trainings as tasks of the queue (``engine.queue.taskq``): submit, cancel, resume, the
 line, and what a worker does with a task.
 
 A run's files say where it stands: ``status.json`` has ``state`` (queued, running, complete,
@@ -9,9 +9,9 @@ task whose attempt is not the run's, so a training requeued after its worker die
 trained twice at once.
 
 Pages only call ``submit``, ``cancel``, ``resume`` and the readers (``queue``, ``position``,
-``running``; the whole queue with each run's place and wait: ``engine.standing.board``);
+``running``; the whole queue with each run's place and wait: ``engine.queue.standing.board``);
 nothing here runs on a page render.
-What workers do with a task, and the housekeeping, is ``engine.tasks``.
+What workers do with a task, and the housekeeping, is ``engine.queue.tasks``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import socket
 import time
 from pathlib import Path
 
-from engine import EngineError, taskq
+from engine import EngineError
 from engine.config import TrainConfig, auto_threads
+from engine.queue import taskq
 from engine.runs import hosting, procs
 from engine.runs.store import (
     Run,

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import jobs, taskq
+from engine.queue import jobs, taskq
 from engine.runs.store import Run, RunError, RunState, list_runs, runs_dir
 
 
