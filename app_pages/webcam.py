@@ -4,6 +4,7 @@ or from a photo when there is no camera or live video cannot connect."""
 import streamlit as st
 
 from engine import EngineError
+from engine.fewshot import live as fewshot_live
 from engine.fewshot.samples import SampleSet
 from engine.nn import live
 from ui import camera, state
@@ -35,7 +36,7 @@ layer = gv.chosen_layer(model)  # the layer chosen on the Greek page
 
 def make_recognizer() -> live.LiveRecognizer:
     if source == "greek":
-        clf = live.fewshot_classifier(
+        clf = fewshot_live.classifier(
             model, cfg, samples.images, samples.labels, method, layer=layer
         )
     else:

@@ -13,11 +13,15 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 
 
-def test_the_engine_docstring_lists_every_module():
-    modules = [p.stem for p in ENGINE.glob("*.py") if p.stem != "__init__"]
-    modules += [p.name for p in ENGINE.iterdir() if (p / "__init__.py").is_file()]
-    missing = [m for m in modules if f"``{m}``" not in engine.__doc__]
-    assert not missing, f"engine/__init__.py does not describe {missing}"
+def test_every_package_docstring_describes_each_of_its_modules():
+    """engine/__init__ names its modules and packages; each package's __init__ names its own."""
+    missing = []
+    for init in [ENGINE / "__init__.py", *sorted(ENGINE.glob("*/__init__.py"))]:
+        folder, doc = init.parent, init.read_text().split('"""')[1]
+        names = [p.stem for p in folder.glob("*.py") if p.stem != "__init__"]
+        names += [p.name for p in folder.iterdir() if (p / "__init__.py").is_file()]
+        missing += [f"{folder.name}/{n}" for n in names if f"``{n}``" not in doc]
+    assert not missing, f"not described in their package's __init__: {missing}"
 
 
 def _links(text):
@@ -93,3 +97,20 @@ def test_the_settings_table_is_generated_from_the_code():
     assert block == settings.markdown(), "regenerate it with engine.settings.markdown()"
     named = set(re.findall(r"\b(?:ENGINE|WEBRTC)_[A-Z_]*[A-Z]\b", text))
     assert named <= set(settings.VARIABLES), named - set(settings.VARIABLES)
+
+
+def test_the_architecture_layout_lists_the_engine_folders_as_they_are():
+    text = (DOCS / "architecture.md").read_text()
+    block = text.split("<!-- engine-layout -->\n```\n", 1)[1].split("```", 1)[0]
+    listed = set()
+    for line in block.splitlines():
+        first, *rest = line.split()
+        if first.endswith("/"):  # a package: the modules that follow it
+            listed |= {f"{first}{m}.py" for m in rest}
+        else:
+            listed |= {w for w in [first, *rest] if w.endswith(".py")}
+    listed = {w if w.startswith("engine/") else f"engine/{w}" for w in listed}
+    actual = {str(p.relative_to(ROOT)) for p in ENGINE.rglob("*.py") if p.name != "__init__.py"} | {
+        "engine/__init__.py"
+    }
+    assert listed == actual, (sorted(listed - actual), sorted(actual - listed))

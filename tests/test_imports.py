@@ -99,3 +99,38 @@ def test_importing_the_engine_pulls_in_no_optional_heavy_package():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.split() == [], out.stdout
+
+
+# The layers of engine/, lowest first: a module imports only from its own layer and earlier ones.
+LAYERS = [
+    {"engine", "engine.settings", "engine.glyph_sets", "engine.config"},
+    {"engine.data"},
+    {"engine.nn"},
+    {"engine.training"},
+    {"engine.runs"},
+    {"engine.fewshot"},
+    {"engine.sweep"},
+    {"engine.queue"},
+    {"engine.__main__", "engine.cli_recognize"},
+]
+
+
+def _layer(module: str) -> int:
+    for i, layer in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in layer - {"engine"}):
+            return i
+    assert module == "engine", f"{module} is in no layer: add it to LAYERS"
+    return 0
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{m} → {t}" for m, ts in graph.items() for t in ts if _layer(t) > _layer(m))
+
+
+def test_engine_modules_import_only_their_own_layer_and_lower_ones():
+    assert _upward(_graph()) == []
+
+
+def test_the_layer_contract_sees_an_upward_import():
+    graph = {"engine.data.datasets": {"engine.runs.store"}, "engine.runs.store": {"engine.config"}}
+    assert _upward(graph) == ["engine.data.datasets → engine.runs.store"]

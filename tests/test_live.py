@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.config import DEFAULT_RUN_ID
+from engine.fewshot import live as fewshot_live
 from engine.nn import live, live_bench
 from engine.runs.store import Run, load_model
 
@@ -114,7 +115,7 @@ def test_greek_letters_with_a_few_shot_classifier(digit_run):
     query = synthetic_greek(letters, per_class=4, seed=1)
     rng = np.random.default_rng(0)
     for method in ("centroid", "nn", "finetune"):
-        clf = live.fewshot_classifier(model, cfg, support.images, support.labels, method)
+        clf = fewshot_live.classifier(model, cfg, support.images, support.labels, method)
         rec = live.LiveRecognizer(clf)
         right = total = 0
         for k in range(0, len(query), 4):
@@ -149,7 +150,7 @@ def test_bad_input_and_settings_are_refused(recognizer, digit_run):
         live.LiveRecognizer(recognizer.classifier, live.LiveSettings(mode="magic"))
     model, cfg = load_model(digit_run.path)
     with pytest.raises(live.LiveError, match="two classes"):
-        live.fewshot_classifier(model, cfg, np.zeros((2, 28, 28), np.uint8), ["a", "a"])
+        fewshot_live.classifier(model, cfg, np.zeros((2, 28, 28), np.uint8), ["a", "a"])
 
 
 def test_fps_counter_and_timing(recognizer, test_digits):

@@ -2,8 +2,9 @@
 
 Nothing here blocks a page: the default model is an ordinary task of the queue
 (``engine.queue.jobs``), run by the embedded worker this module starts once per server (or by the
-workers of a broker), and the datasets it does not need are prepared by a detached ``python -m engine data prepare``.
-Home shows the progress; pages that need a model wait for it (``wait_for_default``).
+workers of a broker), and the datasets it does not need are prepared by a detached
+``python -m engine data prepare``. Home shows the progress; pages that need a model wait for it
+(``wait_for_default``).
 """
 
 from __future__ import annotations

@@ -112,57 +112,6 @@ def net_classifier(model: Model, cfg: TrainConfig) -> Classifier:
     return run
 
 
-def fewshot_classifier(
-    model: Model,
-    cfg: TrainConfig,
-    support_images: np.ndarray,
-    support_labels: Sequence[str],
-    method: str | None = None,
-    layer: str | None = None,
-) -> Classifier:
-    """Greek letters (or any few-shot classes): embed the support set once, then classify each
-    batch of crops by nearest neighbour, nearest centroid or a fine-tuned head."""
-    from engine.fewshot import embed
-
-    method = method or embed.DEFAULT_METHOD
-    labels = list(support_labels)
-    if len(set(labels)) < 2:
-        raise LiveError("the few-shot classifier needs samples of at least two classes")
-    if method not in embed.METHODS:
-        raise LiveError(f"method must be one of {embed.METHODS}, not {method!r}")
-    layer = layer or model.embedding_layer()
-    support = embed.embed(model, support_images, cfg, layer)
-    head = embed.finetune_head(support, labels, held_out=False) if method == "finetune" else None
-    classes, cents = embed.centroids(support, labels)
-
-    def classify(images: np.ndarray) -> list[tuple]:
-        q = embed.embed(model, images, cfg, layer)
-        if head is not None:
-            z = head.scale * head.cosines(q)  # the head's softmax, as in its predictions
-            probs = np.exp(z - z.max(1, keepdims=True))
-            probs /= probs.sum(1, keepdims=True)
-            return [
-                (p.label, p.score, f"{p.label} {p.score:.0%}", ranked(head.classes, row))
-                for p, row in zip(head.predict(q), probs)
-            ]
-        preds = embed.classify(method, support, labels, q)
-        # A confidence for the threshold and the panel: the winner's share of 1/SSD over the
-        # class centroids (1.0 when only one class is near, 1/K when all are equally far).
-        inv = 1.0 / (embed.ssd(q, cents) + 1e-6)
-        share = inv / inv.sum(1, keepdims=True)
-        return [
-            (
-                p.label,
-                float(share[i, classes.index(p.label)]),
-                f"{p.label} ssd {p.score:.0f}",
-                ranked(classes, share[i]),
-            )
-            for i, p in enumerate(preds)
-        ]
-
-    return classify
-
-
 def frame_from_photo(
     src: ImageSource, name: str = "photo", max_side: int = WORK_SIDE
 ) -> tuple[np.ndarray, float]:

@@ -15,7 +15,8 @@ Optuna's heartbeats on RDB storage for workers elsewhere.
 
 Modules: ``space`` (dimensions, grid, validation), ``study`` (storage, the Optuna study, trial
 states, reaping), ``worker`` (objective, worker loop, worker processes), ``report`` (rows,
-effects, Pareto front, conclusions; no Optuna). The names callers use are re-exported here.
+effects, Pareto front, conclusions; no Optuna), ``cli`` (``python -m engine sweep``). The names
+callers use are re-exported here. Builds on training and runs.
 """
 
 from engine.sweep.report import (
