@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from ui import greek_analysis as ga
-from ui import greek_sections as sec
-from ui import greek_views as gv
 from ui import state
+from ui.greek import analysis as ga
+from ui.greek import inputs as gv
+from ui.greek import sections as sec
 
 st.title("Greek letters from a few samples")
 st.write(
@@ -35,7 +35,7 @@ gv.query_inputs(queries)
 with st.expander("Fine-tuned head: epochs and learning rate"):
     head = gv.head_settings()
 
-a = ga.analyse(run_id, model, cfg, current, queries, layer, head)  # cached: see ui.greek_analysis
+a = ga.analyse(run_id, model, cfg, current, queries, layer, head)  # cached: see ui.greek.analysis
 
 with distances:
     sec.distances(a)

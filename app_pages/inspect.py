@@ -1,14 +1,15 @@
 """Inspect: what a trained network learned — layers, filters, responses, activations, saliency.
 
-Layout only: one cached analysis call (``ui.inspect_sections.analysis``) and a renderer per
+Layout only: one cached analysis call (``ui.inspect.sections.analysis``) and a renderer per
 section.
 """
 
 import streamlit as st
 
 from engine.data.datasets import CLASSES
-from ui import draw, epoch_views, resources, state
-from ui import inspect_sections as views
+from ui import draw, resources, state
+from ui.inspect import epochs
+from ui.inspect import sections as views
 
 st.title("Inspect a network")
 run_id, model, cfg = state.selected_model()
@@ -19,7 +20,7 @@ st.caption(
 )
 
 layers_box = st.container()
-model = epoch_views.pick(run_id, model, cfg)  # the network after the epoch chosen there
+model = epochs.pick(run_id, model, cfg)  # the network after the epoch chosen there
 filters_box = st.container()
 
 st.header("Input")

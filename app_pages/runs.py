@@ -7,7 +7,9 @@ from engine.config import DEFAULT_RUN_ID
 from engine.queue import jobs
 from engine.runs import hosting
 from engine.runs.store import RunState, delete_run, list_runs, open_run
-from ui import results, run_views, state, visitor
+from ui import state, visitor
+from ui.run import sections as run_sections
+from ui.runs import sections as runs_sections
 
 st.title("Runs")
 all_runs = list_runs()
@@ -16,9 +18,9 @@ if not all_runs:
     st.page_link("app_pages/train.py", label="Train a network", icon=":material/model_training:")
     st.stop()
 
-rows = run_views.filtered_rows(all_runs)  # by dataset; sweep trials hidden unless asked
-run_views.table(rows)
-run_views.compare(rows)
+rows = runs_sections.filtered_rows(all_runs)  # by dataset; sweep trials hidden unless asked
+runs_sections.table(rows)
+runs_sections.compare(rows)
 
 st.subheader("Open a run")
 ids = [r["run"] for r in rows] or [r.id for r in all_runs]
@@ -70,4 +72,4 @@ if st.session_state.get(state.CONFIRM_DELETE) == run.id:
         st.rerun()
 
 resume = "The Resume button above continues it from its last finished epoch." if mine else ""
-results.show(run_id, key="runs", resume_hint=resume)
+run_sections.show(run_id, key="runs", resume_hint=resume)

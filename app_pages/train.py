@@ -5,7 +5,9 @@ import streamlit as st
 from engine import EngineError
 from engine.nn.models import param_count
 from engine.training import estimate
-from ui import forms, resources, results, state, train_inputs, visitor
+from ui import resources, state, visitor
+from ui.run import sections
+from ui.train import forms, inputs
 
 bad = forms.init_from_url()
 st.title("Train a network")
@@ -16,7 +18,7 @@ st.caption(
 if bad:
     st.warning(f"Ignored settings in the link that are not valid: {', '.join(bad)}")
 
-train_inputs.controls()
+inputs.controls()
 values = forms.current()
 forms.to_url(values)
 info = resources.dataset_info(values["dataset"])  # what a training loads: sizes and source
@@ -37,7 +39,7 @@ with st.container(border=True):
             lo, hi = estimate.estimate_range(cfg, info.n_train, info.n_test, ratios)
             used = min(cfg.limit_train or info.n_train, info.n_train)
             examples = f"{used:,} × {cfg.epochs}"
-            time_range = f"{results.duration(lo)} – {results.duration(hi)}"
+            time_range = f"{sections.duration(lo)} – {sections.duration(hi)}"
         row.metric("Parameters", f"{param_count(cfg.model):,}", width="content")
         row.metric("Training examples", examples, width="content", help="images × epochs")
         row.metric(
@@ -83,4 +85,4 @@ if run_id:
     st.subheader(f"Run {run_id}", divider=True)
     if changes := forms.run_differences(run_id, values):
         st.caption(f"This run's own settings differ from those above: {', '.join(changes)}.")
-    results.show(run_id, key="train")
+    sections.show(run_id, key="train")

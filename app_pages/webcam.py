@@ -7,9 +7,10 @@ from engine import EngineError
 from engine.fewshot import live as fewshot_live
 from engine.fewshot.samples import SampleSet
 from engine.nn import live
-from ui import camera, state
-from ui import greek_views as gv
-from ui import webcam_views as wv
+from ui import state
+from ui.greek import inputs as gv
+from ui.webcam import camera
+from ui.webcam import sections as wv
 
 st.title("Webcam")
 st.write(

@@ -74,7 +74,7 @@ class Settings:
         "an unused Greek sample set is kept this long (empty: the idle time)",
         None,
     )
-    # live video (ui.camera): STUN/TURN servers
+    # live video (ui.webcam.camera): STUN/TURN servers
     webrtc_ice_servers: str = _s("WEBRTC_ICE_SERVERS", "RTCIceServer dicts as JSON", "")
     webrtc_stun_urls: str = _s("WEBRTC_STUN_URLS", "STUN URLs, comma-separated", "")
     webrtc_turn_urls: str = _s("WEBRTC_TURN_URLS", "TURN URLs, comma-separated", "")

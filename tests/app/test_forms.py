@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import PRESETS, preset
-from ui import forms, layer_editor
+from ui.train import forms, layer_editor
 
 
 def round_trip(values: dict) -> tuple[dict, list[str]]:

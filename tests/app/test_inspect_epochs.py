@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from inspect_runs import MLP_RUN, trained_runs
 
-from ui.epoch_views import EPOCH, filters_animation
+from ui.inspect.epochs import EPOCH, filters_animation
 from ui.state import SELECTED_RUN
 
 # it trains a run with epoch snapshots (make test-fast leaves it out)

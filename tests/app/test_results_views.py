@@ -47,7 +47,7 @@ def test_try_it_shows_a_grid_of_answers_with_top3_bars(open_page, digit_runs):
 
 
 def test_try_it_says_not_sure_when_the_top_probability_is_low(open_page, digit_runs, monkeypatch):
-    monkeypatch.setattr("ui.try_it.UNSURE_BELOW", 1.01)  # nothing is that sure
+    monkeypatch.setattr("ui.run.try_it.UNSURE_BELOW", 1.01)  # nothing is that sure
     at = _page(open_page, digit_runs)
     unsure = [m.value for m in at.markdown if m.value.startswith("**not sure**")]
     assert len(unsure) == 8 and "best guess" in unsure[0]
@@ -100,7 +100,7 @@ def test_answers_takes_a_list_of_images(digit_runs, mnist):
     """The panel's input handling is one function over a list of images (the drawing pad's
     entry point too): photos and drawings are prepared like uploads, test images used as-is."""
     from engine.runs.store import load_model
-    from ui.try_it import TryInput, answers
+    from ui.run.try_it import TryInput, answers
 
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
     x, y = mnist.x_test.numpy(), mnist.y_test.numpy()
@@ -136,7 +136,7 @@ def test_gallery_marks_mistakes_in_red(open_page, digit_runs):
 
 
 def test_framed_marks_a_mistake_with_a_red_border():
-    from ui.try_it import MISTAKE_RGB, framed
+    from ui.run.try_it import MISTAKE_RGB, framed
 
     img = np.full((28, 28), 128, np.uint8)
     assert framed(img, False).shape == (84, 84)
@@ -222,7 +222,7 @@ def test_runs_table_fits_the_longest_run_id(open_page, digit_runs_factory):
 
 
 def test_comparison_uses_a_qualitative_palette_with_the_legend_below():
-    from ui.charts import PALETTE, overlay
+    from ui.run.figures import PALETTE, overlay
 
     series = {
         f"run-{i}": [
@@ -282,7 +282,7 @@ def test_try_it_offers_the_default_model_for_photos_on_a_seed_run(open_page, see
 
 
 def test_no_default_model_offer_when_it_is_not_there(open_page, seed_run, mnist, monkeypatch):
-    monkeypatch.setattr("ui.try_it.default_run", lambda: None)  # e.g. deleted, or training
+    monkeypatch.setattr("ui.run.try_it.default_run", lambda: None)  # e.g. deleted, or training
     at = _page(open_page, seed_run, run="seed-cnn-1-epoch")
     _upload_photos(at, mnist, 2)
     assert not [i for i in at.info if "reads photos better" in i.value]

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from engine import sweep
 from engine.config import PRESETS, ConfigError
-from ui import forms
-from ui.sweep_views import train_link
+from ui.sweeps.sections import train_link
+from ui.train import forms
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -85,7 +85,7 @@ def test_renders_and_says_live_video_is_direct_only(open_page, digit_runs):
 
 
 def test_configured_ice_servers_win_over_streamlit_webrtc_settings(monkeypatch, provider_servers):
-    from ui.camera import connection
+    from ui.webcam.camera import connection
 
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_ID", "key-id")
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_API_TOKEN", "api-token")
@@ -104,7 +104,7 @@ def test_configured_ice_servers_win_over_streamlit_webrtc_settings(monkeypatch, 
 def test_streamlit_webrtc_credentials_get_no_rtc_configuration(monkeypatch, provider_servers):
     """With only streamlit-webrtc's own settings, the player gets rtc_configuration=None, so
     streamlit-webrtc fetches the TURN credentials itself."""
-    from ui.camera import connection
+    from ui.webcam.camera import connection
 
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_ID", "key-id")
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_API_TOKEN", "api-token")
@@ -115,7 +115,7 @@ def test_streamlit_webrtc_credentials_get_no_rtc_configuration(monkeypatch, prov
 
 
 def test_half_a_credential_pair_is_not_a_provider(monkeypatch):
-    from ui.camera import connection, webrtc_provider
+    from ui.webcam.camera import connection, webrtc_provider
 
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "sid-only")
     assert webrtc_provider() is None
@@ -155,7 +155,7 @@ def test_provider_path_on_the_page_keeps_credentials_off_it(
 def test_provider_that_gives_no_relay_is_said_so(monkeypatch, provider_servers):
     from streamlit_webrtc import credentials
 
-    from ui.camera import connection
+    from ui.webcam.camera import connection
 
     def refused(turn_key_id, turn_key_api_token):
         raise ValueError("Failed to get credentials from Cloudflare Realtime TURN")
@@ -169,7 +169,7 @@ def test_provider_that_gives_no_relay_is_said_so(monkeypatch, provider_servers):
 
 
 def test_ice_servers_from_the_environment(monkeypatch):
-    from ui.camera import ice_servers
+    from ui.webcam.camera import ice_servers
 
     assert ice_servers() == []
     monkeypatch.setenv("WEBRTC_STUN_URLS", "stun:a:3478, stun:b:3478")
@@ -194,7 +194,7 @@ def test_ice_servers_from_the_environment(monkeypatch):
     ],
 )
 def test_camera_problems_in_plain_words(probe, words):
-    from ui.camera import camera_problem
+    from ui.webcam.camera import camera_problem
 
     text = camera_problem(probe)
     assert words in text and text.endswith("use a photo instead.")
@@ -202,7 +202,7 @@ def test_camera_problems_in_plain_words(probe, words):
 
 
 def test_a_working_camera_or_no_answer_yet_is_no_problem():
-    from ui.camera import camera_problem
+    from ui.webcam.camera import camera_problem
 
     assert camera_problem(None) is None
     assert not camera_problem(
@@ -213,7 +213,7 @@ def test_a_working_camera_or_no_answer_yet_is_no_problem():
 
 def test_no_camera_puts_the_photo_upload_first(open_page, monkeypatch, digit_runs):
     no_camera = {"secure": True, "media": True, "cameras": 0, "permission": "prompt"}
-    monkeypatch.setattr("ui.camera.camera_probe", lambda: no_camera)
+    monkeypatch.setattr("ui.webcam.camera.camera_probe", lambda: no_camera)
     at = open_page("app_pages/webcam.py", digit_runs)
     assert any(w.value == "No camera found: use a photo instead." for w in at.warning)
     assert at.file_uploader and not at.get("camera_input")  # no camera: no camera shot
@@ -224,7 +224,7 @@ def test_uploaded_photo_gets_a_box_and_the_video_frames_label_for_each_digit(
     open_page, digit_runs, mnist
 ):
     from engine.nn import live_bench
-    from ui.webcam_views import HOLDER
+    from ui.webcam.sections import HOLDER
 
     labels = [str(v) for v in mnist.y_test.tolist()]
     ((frame, truth),) = live_bench.bench_frames(
@@ -293,7 +293,7 @@ def test_live_panel_refreshes_only_while_a_stream_plays(open_page, monkeypatch, 
     open_page("app_pages/webcam.py", digit_runs)
     assert intervals and set(intervals) == {None}  # not playing: no timer at all
     intervals.clear()
-    monkeypatch.setattr("ui.webcam_views.is_playing", lambda ctx: True)
+    monkeypatch.setattr("ui.webcam.sections.is_playing", lambda ctx: True)
     open_page("app_pages/webcam.py", digit_runs)
     assert intervals and set(intervals) == {1.0}
 
@@ -304,7 +304,7 @@ def test_the_holder_runs_frames_through_the_engine(digit_runs, mnist):
 
     from engine.nn import live, live_bench
     from engine.runs.store import load_model
-    from ui.webcam_views import LiveHolder
+    from ui.webcam.sections import LiveHolder
 
     model, cfg = load_model(digit_runs / DEFAULT_RUN_ID)
     h = LiveHolder()
@@ -334,8 +334,8 @@ def test_jpeg_photo_goes_through_the_same_engine(digit_runs, mnist):
 
 def test_snapshot_adds_the_current_crop_to_the_greek_samples(open_page, digit_runs, mnist):
     from engine.nn import live_bench
-    from ui.greek_views import SAMPLES
-    from ui.webcam_views import HOLDER
+    from ui.greek.inputs import SAMPLES
+    from ui.webcam.sections import HOLDER
 
     at = open_page("app_pages/webcam.py", digit_runs)
     add = next(b for b in at.button if b.label.startswith("Add the current crop"))
@@ -365,7 +365,7 @@ def _two_digit_frame(mnist, seed: int = 0) -> np.ndarray:
 
 
 def test_live_panel_shows_confidence_bars_for_the_biggest_symbol(open_page, digit_runs, mnist):
-    from ui.webcam_views import HOLDER
+    from ui.webcam.sections import HOLDER
 
     at = open_page("app_pages/webcam.py", digit_runs)
     assert not at.get("progress")  # nothing seen yet: no bars
@@ -384,10 +384,10 @@ def test_live_panel_shows_confidence_bars_for_the_biggest_symbol(open_page, digi
 def test_record_adds_a_sample_from_each_new_frame_until_stopped(
     open_page, digit_runs, mnist, monkeypatch
 ):
-    from ui.greek_views import SAMPLES
-    from ui.webcam_views import HOLDER
+    from ui.greek.inputs import SAMPLES
+    from ui.webcam.sections import HOLDER
 
-    monkeypatch.setattr("ui.webcam_views.RECORD_CAP", 5)
+    monkeypatch.setattr("ui.webcam.sections.RECORD_CAP", 5)
     at = open_page("app_pages/webcam.py", digit_runs)
     at.text_input(key="webcam_record_class").set_value("delta")
     at.toggle(key="webcam_record").set_value(True).run()

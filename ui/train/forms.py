@@ -23,7 +23,7 @@ from engine.config import (
     with_layers,
 )
 from engine.runs.store import open_run
-from ui import layer_editor
+from ui.train import layer_editor
 
 DATASET_LABELS = {"mnist": "MNIST digits", "fashion-mnist": "FashionMNIST clothing"}
 FAMILY_LABELS = {"cnn": "CNN (convolutional)", "mlp": "MLP (fully connected)"}

@@ -9,7 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from engine import sweep
-from ui.charts import BLUE, GREEN, RED
+from ui.run.figures import BLUE, GREEN, RED
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=340)
 

@@ -19,7 +19,7 @@ from engine.fewshot.samples import (
 )
 from engine.runs.hosting import HostingError
 from ui import draw, state, visitor
-from ui.greek_analysis import HeadSettings
+from ui.greek.analysis import HeadSettings
 
 SAMPLES = "greek_samples"  # this visitor's SampleSet (a copy of what the server keeps)
 QUERIES = "greek_queries"  # this visitor's letters to recognise

@@ -12,7 +12,10 @@ from engine import EngineError, sweep
 from engine.config import DATASETS, PRESETS, TrainConfig
 from engine.queue import taskq, trials
 from engine.training import estimate
-from ui import forms, results, sweep_charts, visitor
+from ui import visitor
+from ui.run import sections as run_sections
+from ui.sweeps import figures
+from ui.train import forms
 
 SWEEP_PARAM = "sweep"  # query parameter: ?sweep=<name>
 CURRENT = "sw_current"  # the sweep the page shows
@@ -142,7 +145,9 @@ def setup() -> tuple[sweep.SweepSpec | None, str, int, bool]:
             return None, name, int(workers), False
         ok, bad = spec.grid()
         c[0].metric("Trials", f"{spec.size():,}", help=f"{len(bad)} combinations cannot train")
-        c[1].metric("Estimated time", f"~{results.duration(_estimate(spec, ok, int(workers)))}")
+        c[1].metric(
+            "Estimated time", f"~{run_sections.duration(_estimate(spec, ok, int(workers)))}"
+        )
         c[2].metric("Examples × epochs", f"{_count(limit)} × {epochs}", help="per trial")
         start = c[3].button(
             "Start sweep", type="primary", icon=":material/play_arrow:", width="stretch"
@@ -235,7 +240,7 @@ def _view(name: str, was_active: bool) -> None:
         },
     )  # fmt: skip
     if len(rep.complete) >= 2:
-        sweep_charts.show(rep, study)
+        figures.show(rep, study)
 
 
 def _status(rep: sweep.SweepReport, alive: bool) -> None:

@@ -16,8 +16,9 @@ from engine.nn.models import count_params
 from engine.queue import jobs
 from engine.runs import hosting
 from engine.runs.store import Run, RunError, RunState, open_run
-from ui import charts, resources, visitor
-from ui.try_it import framed, try_it
+from ui import resources, visitor
+from ui.run import figures
+from ui.run.try_it import framed, try_it
 
 ICONS = {
     "queued": ":material/hourglass_top:",
@@ -90,8 +91,8 @@ def live(run_id: str, key: str = "live") -> None:
         cancel_button(run, key)
     metrics = run.metrics()
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.loss_curve(metrics), key=f"{key}_loss")
-    c2.plotly_chart(charts.accuracy_curve(metrics, cfg.epochs), key=f"{key}_acc")
+    c1.plotly_chart(figures.loss_curve(metrics), key=f"{key}_loss")
+    c2.plotly_chart(figures.accuracy_curve(metrics, cfg.epochs), key=f"{key}_acc")
     st.code(log_tail(run), language=None)
 
 
@@ -151,16 +152,16 @@ def result(run: Run, key: str = "res") -> None:
     c[4].metric("Parameters", f"{count_params(resources.model(run)[0]):,}", border=True)
     st.caption(f"Measured on {len(pred.labels):,} test images the network never trained on.")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.loss_curve(metrics), key=f"{key}_loss")
-    c2.plotly_chart(charts.accuracy_curve(metrics, cfg.epochs), key=f"{key}_acc")
+    c1.plotly_chart(figures.loss_curve(metrics), key=f"{key}_loss")
+    c2.plotly_chart(figures.accuracy_curve(metrics, cfg.epochs), key=f"{key}_acc")
 
     names = ["Confusion matrix", "Test images", "Worst mistakes", "Try it", "Download"]
     tabs = st.tabs(names, key=f"{key}_tabs")  # keeps the chosen tab over reruns (pad strokes)
     cm = pred.confusion()
     with tabs[0]:
         c1, c2 = st.columns([3, 2])
-        c1.plotly_chart(charts.confusion(cm, pred.classes), key=f"{key}_cm")
-        c2.plotly_chart(charts.per_class_accuracy(cm, pred.classes), key=f"{key}_pc")
+        c1.plotly_chart(figures.confusion(cm, pred.classes), key=f"{key}_cm")
+        c2.plotly_chart(figures.per_class_accuracy(cm, pred.classes), key=f"{key}_pc")
     with tabs[1]:
         n = 24
         st.caption(f"The first {n} test images with the network's answer.")

@@ -13,7 +13,7 @@ from engine.config import TrainConfig
 from engine.nn.models import Model
 from engine.runs import snapshots
 from engine.runs.store import RunError, open_run
-from ui.inspect_views import DIVERGING, grid, mosaic
+from ui.inspect.figures import DIVERGING, grid, mosaic
 
 EPOCH = "inspect_epoch"  # widget key of the epoch slider
 

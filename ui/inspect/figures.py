@@ -1,5 +1,5 @@
 """The Inspect page's plotly figures: filters, feature maps, vectors, probabilities, saliency
-(``ui.inspect_sections`` draws the page's sections with them)."""
+(``ui.inspect.sections`` draws the page's sections with them)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ import streamlit as st
 
 from engine.runs import hosting
 from engine.runs.store import Run, open_run
-from ui import charts, resources, visitor
+from ui.run import figures
+from ui import resources, visitor
 
 ALL = "all datasets"
 
@@ -90,7 +91,7 @@ def compare(rows: list[dict]) -> list[str]:
         help="Their training loss and test accuracy on the same axes, one colour per run.",
     )  # fmt: skip
     if chosen:
-        loss, acc = charts.overlay({rid: open_run(rid).metrics() for rid in chosen})
+        loss, acc = figures.overlay({rid: open_run(rid).metrics() for rid in chosen})
         c1, c2 = st.columns(2)
         c1.plotly_chart(loss, key="cmp_loss")
         c2.plotly_chart(acc, key="cmp_acc")

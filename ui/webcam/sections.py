@@ -1,6 +1,7 @@
-"""The Webcam page's helpers (how video connects, and the camera probe, are in ``ui.camera``):
-the thread-safe holder that the video callback uses, the live predictions panel and
-the photo fallback (an uploaded photo, or one camera shot, through the same engine function)."""
+"""The Webcam page's helpers (how video connects, and the camera probe, are in
+``ui.webcam.camera``): the thread-safe holder that the video callback uses, the live predictions
+panel and the photo fallback (an uploaded photo, or one camera shot, through the same engine
+function)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import streamlit as st
 from engine import EngineError
 from engine.fewshot.samples import Sample, SampleSet, check_class_name
 from engine.nn.live import Detection, LiveRecognizer
-from ui import greek_views as gv
-from ui.camera import BROWSER_ERRORS, PLAYER_TEXT, USE_A_PHOTO, Connection
+from ui.greek import inputs as gv
+from ui.webcam.camera import BROWSER_ERRORS, PLAYER_TEXT, USE_A_PHOTO, Connection
 
 HOLDER = "webcam_holder"  # this browser session's LiveHolder
 FPS_WINDOW = 2.0  # s, the frame rate is measured over the frames of the last two seconds

@@ -23,7 +23,7 @@ from engine.fewshot.embed import Head, Prediction
 from engine.fewshot.samples import SampleSet
 from engine.runs.store import RunError, open_run
 from ui import resources
-from ui.greek_charts import data_url
+from ui.greek.figures import data_url
 
 UNKNOWN = "(unknown)"  # the answer for a query far from every sample; no class can be named so
 MAP_DIGITS = 300  # test digits drawn on the map around the letters

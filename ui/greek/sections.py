@@ -1,5 +1,5 @@
 """The Greek letters page's sections: each renders part of an ``Analysis`` (no model, no
-training here; the costly work is cached in ``ui.greek_analysis``)."""
+training here; the costly work is cached in ``ui.greek.analysis``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import streamlit as st
 
 from engine.fewshot import embed
 from engine.fewshot.samples import SampleSet
-from ui import charts
-from ui import greek_analysis as ga
-from ui import greek_charts as gc
-from ui import greek_views as gv
+from ui.greek import analysis as ga
+from ui.greek import figures as gc
+from ui.greek import inputs as gv
+from ui.run import figures as run_figures
 
 TITLES = {
     "nn": "Nearest neighbour",
@@ -92,7 +92,7 @@ def _figures(key: str, _a: ga.Analysis) -> dict[str, go.Figure]:
     }  # fmt: skip
     for m in embed.METHODS:
         cm = embed.confusion(list(a.loo[m]), labels, list(a.classes))
-        figs[m] = charts.confusion(cm, a.classes, TITLES[m], 320)
+        figs[m] = run_figures.confusion(cm, a.classes, TITLES[m], 320)
     return figs
 
 
@@ -103,7 +103,7 @@ def _scored(key: str, threshold: float | None, _a: ga.Analysis):
     if not _a.queries.scored:
         return said, {}, {}
     acc, names, cms = ga.scores(_a.queries, said)
-    return said, acc, {m: charts.confusion(cms[m], names, TITLES[m], 320) for m in cms}
+    return said, acc, {m: run_figures.confusion(cms[m], names, TITLES[m], 320) for m in cms}
 
 
 def distances(a: ga.Analysis) -> None:

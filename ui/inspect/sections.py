@@ -18,7 +18,7 @@ from engine.data.datasets import ImageError
 from engine.data.preprocess import preprocess
 from engine.nn import analysis as an
 from engine.nn.models import SCORES
-from ui.inspect_views import (
+from ui.inspect.figures import (
     IMAGE_TYPES,
     first_filters_figure,
     image_figure,

@@ -1,5 +1,5 @@
 """The Train page's settings widgets: four cards (data, convolutions, dense layers, training)
-whose values live in session state as "tr_<name>"; ``ui.forms`` turns them into a TrainConfig
+whose values live in session state as "tr_<name>"; ``ui.train.forms`` turns them into a TrainConfig
 and a URL."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.config import ACTIVATIONS, DATASETS, OPTIMIZERS, PADDINGS, POOLS, PRESETS, SCHEDULES
-from ui import forms, layer_editor
+from ui.train import forms, layer_editor
 
 CARD_PX = 220  # the width of a settings card: four fit a 1400 px window beside the sidebar
 

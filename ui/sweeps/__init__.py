@@ -1,0 +1,3 @@
+"""The Sweeps page: setup cards, the sweep picker, live trials and conclusions
+(``sections``), and their plotly figures (``figures``).
+"""
