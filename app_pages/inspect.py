@@ -1,6 +1,6 @@
 """Inspect: what a trained network learned — layers, filters, responses, activations, saliency.
 
-Layout only: one cached analysis call (``ui.inspect.sections.analysis``) and a renderer per
+Layout only: one cached analysis call (``ui.inspect.analysis``) and a renderer per
 section.
 """
 
@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.data.datasets import CLASSES
 from ui import draw, resources, state
-from ui.inspect import epochs
+from ui.inspect import analysis, epochs
 from ui.inspect import sections as views
 
 st.title("Inspect a network")
@@ -28,7 +28,7 @@ image, label = views.pick_input(
     resources.dataset(cfg.dataset),
     lambda: draw.pad_file("inspect_draw", hint="Draw one character with the mouse or a pen."),
 )
-a = views.analysis(model, cfg, image, title=run_id)
+a = analysis.analysis(model, cfg, image, title=run_id)
 with layers_box:
     views.layers_section(a)
 with filters_box:

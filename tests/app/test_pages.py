@@ -157,12 +157,12 @@ def test_runs_page_lists_opens_and_deletes(open_page, done_run):
 def test_no_page_schedules_reaps_or_deletes():
     """Pages only enqueue and read: the queue's housekeeping belongs to its workers."""
     root = Path(APP).parent
-    banned = ("jobs.pump(", "tasks.maintain(", "clean_expired(", "sample_store.expire(",
+    banned = ("jobs.pump(", "tasks.maintain(", "clean_expired(", "store.expire(",
               "sweep.requeue_orphans(", "hosting.expire(", "remove_stale_temp_files(")  # fmt: skip
     callers = [
         (str(p.relative_to(root)), b)
         for folder in ("ui", "app_pages")
-        for p in sorted((root / folder).glob("*.py"))
+        for p in sorted((root / folder).rglob("*.py"))
         for b in banned
         if b in p.read_text()
     ]

@@ -1,3 +1,3 @@
-"""The Inspect page: its sections and one cached analysis call (``sections``), the plotly
+"""The Inspect page: its one cached call (``analysis``), the renderers (``sections``), their plotly
 figures (``figures``) and the epoch-by-epoch views (``epochs``).
 """
