@@ -4,6 +4,7 @@ too (a lazy import hides a cycle, it does not remove it). A new cycle fails here
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,24 @@ def test_engine_modules_import_only_their_own_layer_and_lower_ones():
 def test_the_layer_contract_sees_an_upward_import():
     graph = {"engine.data.datasets": {"engine.runs.store"}, "engine.runs.store": {"engine.config"}}
     assert _upward(graph) == ["engine.data.datasets → engine.runs.store"]
+
+
+def test_the_pages_use_only_streamlit_webrtcs_public_names():
+    """Its submodules change between releases; ``streamlit_webrtc.__all__`` is its API."""
+    import streamlit_webrtc
+
+    used = []
+    for f in [ROOT / "app.py", *(ROOT / "ui").rglob("*.py"), *(ROOT / "app_pages").rglob("*.py")]:
+        text = f.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("streamlit_w"):
+                used += [(node.module, a.name) for a in node.names]
+            elif isinstance(node, ast.Import):
+                used += [(a.name, "") for a in node.names if a.name.startswith("streamlit_w")]
+        used += [("streamlit_webrtc", n) for n in re.findall(r"\bget_\w+_ice_servers\b", text)]
+    private = [
+        f"{m}.{n}"
+        for m, n in used
+        if m != "streamlit_webrtc" or (n and n not in streamlit_webrtc.__all__)
+    ]
+    assert used and not private, private

@@ -42,6 +42,7 @@ def no_ice_settings(monkeypatch):
 @pytest.fixture()
 def provider_servers(monkeypatch):
     """streamlit-webrtc's Cloudflare fetch, answered here (no network in tests)."""
+    import streamlit_webrtc
     from streamlit_webrtc import credentials
 
     servers = [
@@ -58,7 +59,8 @@ def provider_servers(monkeypatch):
         calls.append(turn_key_id)
         return servers
 
-    monkeypatch.setattr(credentials, "get_cloudflare_ice_servers", fake)
+    monkeypatch.setattr(credentials, "get_cloudflare_ice_servers", fake)  # the component's fetch
+    monkeypatch.setattr(streamlit_webrtc, "get_cloudflare_ice_servers", fake)  # the public one
     return calls
 
 
@@ -153,6 +155,7 @@ def test_provider_path_on_the_page_keeps_credentials_off_it(
 
 
 def test_provider_that_gives_no_relay_is_said_so(monkeypatch, provider_servers):
+    import streamlit_webrtc
     from streamlit_webrtc import credentials
 
     from ui.webcam.camera import connection
@@ -161,6 +164,7 @@ def test_provider_that_gives_no_relay_is_said_so(monkeypatch, provider_servers):
         raise ValueError("Failed to get credentials from Cloudflare Realtime TURN")
 
     monkeypatch.setattr(credentials, "get_cloudflare_ice_servers", refused)
+    monkeypatch.setattr(streamlit_webrtc, "get_cloudflare_ice_servers", refused)
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_ID", "key-id")
     monkeypatch.setenv("CLOUDFLARE_TURN_KEY_API_TOKEN", "api-token")
     conn = connection()

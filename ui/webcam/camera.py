@@ -52,21 +52,31 @@ def ice_servers() -> list[dict]:
 
 
 # The TURN services streamlit-webrtc asks for credentials itself when it is given no
-# rtc_configuration (streamlit_webrtc.credentials.get_available_ice_servers), in its order.
+# rtc_configuration, in its order, with the public function that fetches each one's servers.
 # Each needs every variable of its pair; the secrets' top-level keys become such variables too.
 PROVIDERS = (
-    ("Cloudflare", ("CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN")),
-    ("Twilio", ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")),
-    ("Hugging Face", ("HF_TOKEN",)),
+    ("Cloudflare", ("CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN"), "cloudflare"),
+    ("Twilio", ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"), "twilio"),
+    ("Hugging Face", ("HF_TOKEN",), "hf"),
 )
 
 
 def webrtc_provider() -> str | None:
     """The TURN service whose credential settings streamlit-webrtc will use, if any."""
-    for name, variables in PROVIDERS:
+    for name, variables, _ in PROVIDERS:
         if all(os.environ.get(v) for v in variables):
             return name
     return None
+
+
+def _provider_servers(provider: str) -> list:
+    """The servers that provider gives, through streamlit-webrtc's public fetch for it (cached
+    by streamlit-webrtc: the component's own fetch when it renders is the same call)."""
+    import streamlit_webrtc
+
+    _, variables, fetch = next(p for p in PROVIDERS if p[0] == provider)
+    get = getattr(streamlit_webrtc, f"get_{fetch}_ice_servers")
+    return get(*(os.environ[v] for v in variables))
 
 
 def _urls(servers: list) -> list[str]:
@@ -131,10 +141,8 @@ def connection() -> Connection:
     if servers := ice_servers():
         return Connection("configured", {"iceServers": servers}, _has_relay(servers))
     if provider := webrtc_provider():
-        from streamlit_webrtc.credentials import get_available_ice_servers
-
-        try:  # cached by streamlit-webrtc; the component makes the same call when it renders
-            relay = _has_relay(get_available_ice_servers())
+        try:
+            relay = _has_relay(_provider_servers(provider))
         except Exception:  # noqa: BLE001 - any failure means no relay
             relay = False
         return Connection("provider", None, relay, provider)
