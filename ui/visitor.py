@@ -10,7 +10,6 @@ never the token itself. The admin unlock is kept on the server per visitor (``en
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 
 import streamlit as st
@@ -48,13 +47,6 @@ def _secret(name: str) -> str | None:
     except Exception:  # no secrets.toml at all: Streamlit raises its own error type
         return None
     return None if value is None else str(value)
-
-
-def apply_settings() -> None:
-    """``ENGINE_PUBLIC`` may come from ``st.secrets`` (Community Cloud has no environment)."""
-    value = _secret(hosting.PUBLIC_ENV)
-    if value is not None and hosting.PUBLIC_ENV not in os.environ:
-        os.environ[hosting.PUBLIC_ENV] = value  # job processes inherit it too
 
 
 def _cookie_token() -> str | None:

@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
-import warnings
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -82,21 +80,28 @@ def try_torchvision_download(name: str, root: Path, timeout: float = 10.0) -> bo
     if settings().offline:
         return False
     from torchvision import datasets
+    from torchvision.datasets.utils import check_integrity, extract_archive
 
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)
+    raw = raw_dir(name, root)
     try:
-        # torchvision prints download chatter on stdout; the CLI's last line must be JSON.
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            cls(str(root), train=True, download=True)
-            cls(str(root), train=False, download=True)
+        raw.mkdir(parents=True, exist_ok=True)
+        # torchvision's own download has no timeout; this one fetches the same files from the
+        # same mirrors with one (no process-wide socket setting) and checks their MD5s.
+        for filename, md5 in cls.resources:
+            for mirror in cls.mirrors:
+                with contextlib.suppress(OSError):
+                    req = urllib.request.Request(mirror + filename, headers={"User-Agent": "engine"})
+                    with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
+                        (raw / filename).write_bytes(r.read())
+                    if check_integrity(str(raw / filename), md5):
+                        extract_archive(str(raw / filename), str(raw))
+                        break
+            else:
+                return False
         return has_files(name, root)
     except Exception:  # noqa: BLE001 - any failure means "offline"; other sources follow
         return False
-    finally:
-        socket.setdefaulttimeout(old)
 
 
 def from_debian_fashion(root: Path) -> bool:

@@ -32,7 +32,12 @@ GRACE_S = 30  # ...and a trial without one for this long is failed and queued ag
 MAX_RETRIES = 3  # a trial that keeps killing its worker is given up after this many retries
 DIED = "its worker died"  # the note of a failed trial that recorded no error of its own
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own one-line-per-trial log instead
+
+def quiet_optuna() -> None:
+    """Optuna logs warnings only: workers print one line per trial of their own instead. A
+    process-wide setting, so the entry point that runs trials calls it (``python -m engine``)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
 
 STATE_NAMES = {
     TrialState.COMPLETE: "complete",
