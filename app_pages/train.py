@@ -23,14 +23,13 @@ values = forms.current()
 forms.to_url(values)
 info = resources.dataset_info(values["dataset"])  # what a training loads: sizes and source
 n_train = info.n_train if info else None
-cfg = forms.config_of(values, n_train)
 
 with st.container(border=True):
     row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     try:
-        cfg.validate()
+        cfg = forms.config_of(values, n_train)
     except EngineError as e:
-        problem, fix = str(e), forms.suggest_fix(values, n_train)
+        cfg, problem, fix = None, str(e), forms.suggest_fix(values, n_train)
     else:
         problem, fix = None, None
         ratios = resources.speed_ratios()
@@ -72,7 +71,7 @@ with st.container(border=True):
                 f"Fix: {fix[0]}", icon=":material/build:", on_click=forms.apply_values,
                 args=(fix[1],),
             )  # fmt: skip
-    if start:
+    if start and cfg:
         state.start_training(cfg, visitor.current())
     state.show_start_answer()
 

@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(a: argparse.Namespace):
     """The TrainConfig of ``train``'s flags: the preset, then family default, then each flag."""
-    from engine.config import CLASSIC_CNN, SEED_MLP, preset, with_layers
+    from engine.config import CLASSIC_CNN, SEED_MLP, layer_fields, preset
 
     cfg = preset(a.preset)
     model = cfg.model
@@ -179,9 +179,9 @@ def config_from_args(a: argparse.Namespace):
         m_over["kernel_sizes"] = a.kernel_sizes
     if "channels" in m_over and "kernel_sizes" not in m_over:  # one kernel size for every layer
         m_over["kernel_sizes"] = (model.kernel_sizes[0],) * len(m_over["channels"])
-    model = replace(model, **m_over)
     if a.layers:
-        model = with_layers(model, a.layers)
+        m_over.update(layer_fields(a.layers, m_over.get("pool", model.pool)))
+    model = replace(model, **m_over)  # one step: a ModelConfig is checked when it is made
     t_over = {
         k: getattr(a, k)
         for k in (

@@ -91,6 +91,9 @@ class ModelConfig:
         """Whether conv layer ``layer`` (1-based) is followed by 2x2 pooling."""
         return self.pool != "none" and (not self.pool_after or layer in self.pool_after)
 
+    def __post_init__(self) -> None:
+        self.validate()  # a ModelConfig that exists makes sense: checked once, here
+
     def validate(self) -> None:
         """Raise ConfigError naming the first field that makes no sense."""
         check_types(self)
@@ -168,11 +171,11 @@ def parse_layers(text: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int
     return tuple(channels), tuple(kernels), tuple(pools)
 
 
-def with_layers(m: ModelConfig, text: str) -> ModelConfig:
-    """``m`` with the conv layers of a per-layer text; no "p" anywhere means no pooling."""
+def layer_fields(text: str, pool: str) -> dict[str, Any]:
+    """The ModelConfig fields of a per-layer text; no "p" anywhere means no pooling."""
     channels, kernels, pools = parse_layers(text)
-    pool = m.pool if pools else "none"
-    return replace(m, channels=channels, kernel_sizes=kernels, pool_after=pools, pool=pool)
+    return dict(channels=channels, kernel_sizes=kernels, pool_after=pools,
+                pool=pool if pools else "none")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,9 @@ class TrainConfig:
     )
     glyphs: str = ""  # extra training classes beside the dataset's (engine.data.glyphs), or ""
 
+    def __post_init__(self) -> None:
+        self.validate()  # a TrainConfig that exists can be trained: checked once, here
+
     def validate(self) -> None:
         """Raise ConfigError naming the first field that makes no sense."""
         check_types(self)
@@ -273,7 +279,6 @@ class TrainConfig:
         if self.limit_train < 0 or self.limit_test < 0 or self.threads < 0:
             raise ConfigError("limits and threads cannot be negative")
         augmentations(self.augment)
-        self.model.validate()
         if (name := self.glyphs) and name not in GLYPH_SETS:
             raise ConfigError(f"glyphs must be one of {list(GLYPH_SETS)} or empty, not {name!r}")
         if (aux := self.model.aux_classes) != (extra := len(GLYPH_SETS[name]) if name else 0):

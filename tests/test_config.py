@@ -24,23 +24,37 @@ def test_seed_presets_match_the_seed_document():
 
 
 @pytest.mark.parametrize(
-    "model, words",
+    "fields, words",
     [
-        (ModelConfig(channels=(8, 8, 8), kernel_sizes=(5, 5, 5)), ["conv3", "5x5", "4x4"]),
-        (ModelConfig(channels=(8,), kernel_sizes=(29,)), ["conv1", "29x29", "28x28"]),
-        (ModelConfig(channels=(8, 8), kernel_sizes=(5,)), ["2 conv layers", "1 kernel"]),
-        (ModelConfig(activation="swish"), ["activation"]),
-        (ModelConfig(dropout=1.0), ["dropout"]),
-        (ModelConfig(padding="same", kernel_sizes=(4, 4)), ["odd"]),
-        (ModelConfig(pool_after=(3,)), ["pool_after", "1-2"]),
-        (ModelConfig(pool_after=(1, 1)), ["pool_after", "each once"]),
+        (dict(channels=(8, 8, 8), kernel_sizes=(5, 5, 5)), ["conv3", "5x5", "4x4"]),
+        (dict(channels=(8,), kernel_sizes=(29,)), ["conv1", "29x29", "28x28"]),
+        (dict(channels=(8, 8), kernel_sizes=(5,)), ["2 conv layers", "1 kernel"]),
+        (dict(activation="swish"), ["activation"]),
+        (dict(dropout=1.0), ["dropout"]),
+        (dict(padding="same", kernel_sizes=(4, 4)), ["odd"]),
+        (dict(pool_after=(3,)), ["pool_after", "1-2"]),
+        (dict(pool_after=(1, 1)), ["pool_after", "each once"]),
     ],
 )
-def test_nonsense_model_configs_name_the_problem(model, words):
+def test_nonsense_model_configs_name_the_problem(fields, words):
     with pytest.raises(ConfigError) as e:
-        TrainConfig(model=model).validate()
+        ModelConfig(**fields)
     for w in words:
         assert w in str(e.value)
+
+
+def test_a_config_is_checked_once_when_it_is_made_so_every_one_that_exists_is_valid():
+    """Not again by each caller (the loop, the runner, the page...): a bad change is refused
+    where it is made, by the constructor, ``replace`` and ``from_dict`` alike."""
+    from dataclasses import replace
+
+    cfg = PRESETS["fast"]
+    with pytest.raises(ConfigError, match="lr"):
+        replace(cfg, lr=0.0)
+    with pytest.raises(ConfigError, match="aux_classes"):
+        replace(cfg, model=replace(cfg.model, aux_classes=3))
+    with pytest.raises(ConfigError, match="epochs"):
+        TrainConfig.from_dict({**cfg.to_dict(), "epochs": 0})
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,6 @@ class ClassScores(nn.Linear):
 
 def build_model(cfg: ModelConfig) -> Model:
     """Build the network a config describes (the default is the classic PyTorch MNIST net)."""
-    cfg.validate()
     act = ACTIVATION_LAYERS[cfg.activation]
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     blocks = conv_geometry(cfg)

@@ -45,16 +45,15 @@ def restore_state(
 ) -> TrainState | None:
     """The TrainState of the run's last checkpoint, or None when it has none.
 
-    ``cfg`` and ``device``: the run's config, already validated, and its resolved device (what
-    ``execute`` has); without them they are read, validated and resolved here.
+    ``cfg`` and ``device``: the run's config and its resolved device (what ``execute`` has);
+    without them they are read and resolved here.
     """
     if not run.has_checkpoint():
         return None
     ckpt = read_checkpoint(run.checkpoint_path)
-    checked = cfg is not None and device is not None
     cfg = cfg or run.config()
     device = device or resolve_device(cfg.device)
-    state = init_state(cfg, device, steps_per_epoch, validate=not checked)
+    state = init_state(cfg, device, steps_per_epoch)
     state.model.load_state_dict(model_from_checkpoint(ckpt).state_dict())
     state.model.to(device)
     state.optimizer.load_state_dict(ckpt["optimizer"])
@@ -99,8 +98,7 @@ def execute(
         StopPoller(lambda: stop.is_set() or run.cancel_requested() or not owned())
     )
     try:
-        cfg.validate()  # once per run: restore_state and train are told it was done
-        device = resolve_device(cfg.device)  # once per run, likewise
+        device = resolve_device(cfg.device)  # once per run: restore_state and train are given it
         state = restore_state(run, steps, cfg, device)
         done = state.epoch if state else 0
         run.truncate_metrics(done)

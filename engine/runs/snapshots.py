@@ -75,7 +75,7 @@ def start(
     drop_after(run_dir, done)
     if done == 0:
         save(
-            run_dir, 0, init_state(cfg, torch.device("cpu"), steps_per_epoch, validate=False).model
+            run_dir, 0, init_state(cfg, torch.device("cpu"), steps_per_epoch).model
         )
     return True
 

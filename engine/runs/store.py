@@ -277,7 +277,6 @@ def new_run_id(cfg: TrainConfig) -> str:
 
 def create_run(cfg: TrainConfig, root: Path | None = None, run_id: str | None = None) -> Run:
     """A new run directory holding the config, status "queued" and empty metrics."""
-    cfg.validate()
     root = Path(root or runs_dir())
     root.mkdir(parents=True, exist_ok=True)
     for _ in range(5):  # a generated id that is taken (same second, same random part): another

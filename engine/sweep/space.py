@@ -138,7 +138,6 @@ class SweepSpec:
                 raise SweepError(f"{dim.label} lists a value twice")
         if self.sampler == "tpe" and self.n_trials < MIN_TRIALS:
             raise SweepError(f"a TPE sweep needs a budget of at least {MIN_TRIALS} trials")
-        self.base.validate()
         ok, bad = self.grid()  # built once per spec (cached)
         if not ok:
             raise SweepError(f"no combination can be trained, e.g. {bad[0][0]}: {bad[0][1]}")
@@ -155,7 +154,7 @@ class SweepSpec:
         for combo in itertools.product(*(self.space[n] for n in names)):
             params = dict(zip(names, combo, strict=True))
             try:
-                apply(self.base, params).validate()
+                apply(self.base, params)
             except ConfigError as e:
                 bad.append((params, str(e)))
             else:

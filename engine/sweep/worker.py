@@ -84,10 +84,9 @@ def objective(trial: optuna.Trial, w: Worker) -> float:
         if key in frozen.user_attrs:
             trial.set_user_attr(key, None)
     params = {k: trial.suggest_categorical(k, list(v)) for k, v in w.spec.space.items()}
-    cfg = apply(w.spec.base, params)
     t0, epochs = time.perf_counter(), []
     try:
-        cfg.validate()
+        cfg = apply(w.spec.base, params)  # ConfigError: settings that cannot be trained
         trial.set_user_attr("params_count", param_count(cfg.model))
 
         def on_epoch(r: EpochResult, state: TrainState) -> None:

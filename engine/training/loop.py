@@ -124,13 +124,8 @@ def evaluate(
     return sums[0] / max(1, len(x)), sums[1] / max(1, len(x))
 
 
-def init_state(
-    cfg: TrainConfig, device: torch.device, steps_per_epoch: int, *, validate: bool = True
-) -> TrainState:
-    """A fresh model (seeded), optimizer and schedule for ``cfg`` (``validate=False``: the caller
-    has validated ``cfg`` already)."""
-    if validate:
-        cfg.validate()
+def init_state(cfg: TrainConfig, device: torch.device, steps_per_epoch: int) -> TrainState:
+    """A fresh model (seeded), optimizer and schedule for ``cfg``."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model).to(device)
     if device.type == "cpu" and cfg.model.family == "cnn":
@@ -210,9 +205,9 @@ def train(
     then ``on_epoch`` (the caller saves the checkpoint there). Every epoch's shuffle and dropout
     derive from (seed, epoch), so a resumed run repeats an uninterrupted one exactly.
 
-    ``cfg`` is validated and its device resolved here, unless ``state`` is given (built by
-    ``init_state``, which validated it; its model's device is used) or ``device`` is (the caller
-    validated ``cfg`` and resolved this device: ``runner.execute`` does both once per run).
+    ``cfg``'s device is resolved here, unless ``state`` is given (its model's device is used) or
+    ``device`` is (``runner.execute`` resolves it once per run). A TrainConfig is checked when
+    it is made, so nothing here validates it again.
     ``should_stop`` is asked before every batch: make it cheap (see ``StopPoller``).
     On a GPU nothing waits for the device inside an epoch: losses are read back asynchronously
     and checked for NaN when they arrive, the epoch's sum once at its end.
@@ -220,7 +215,6 @@ def train(
     if state is not None:
         device = next(state.model.parameters()).device
     elif device is None:
-        cfg.validate()
         device = resolve_device(cfg.device)
     auto = AutoThreads() if device.type == "cpu" and not cfg.threads else None
     if device.type == "cpu" and cfg.threads:
@@ -231,7 +225,7 @@ def train(
     n, bs = len(x), cfg.batch_size
     steps = math.ceil(n / bs)
     if state is None:
-        state = init_state(cfg, device, steps, validate=False)
+        state = init_state(cfg, device, steps)
     model, opt, sched = state.model, state.optimizer, state.scheduler
     kinds = augmentations(cfg.augment)
     background = float(normalize(torch.zeros(1, 1), cfg).min())  # a black pixel, normalised

@@ -19,8 +19,8 @@ from engine.config import (
     ConfigError,
     TrainConfig,
     doubling_channels,
+    layer_fields,
     layers_text,
-    with_layers,
 )
 from engine.runs.store import open_run
 from ui.train import layer_editor
@@ -140,7 +140,7 @@ def values_of(cfg: TrainConfig, preset: str) -> dict[str, Any]:
 
 
 def config_of(v: dict[str, Any], n_train: int | None = None) -> TrainConfig:
-    """The TrainConfig the widget values describe (not validated: ``validate()`` says why not).
+    """The TrainConfig the widget values describe; ConfigError says why they describe none.
 
     Loss lines come ~20 times per epoch, so even a small run draws a curve as it learns;
     ``n_train``: the training set's size (None while it is not prepared: the full 60,000).
@@ -148,8 +148,7 @@ def config_of(v: dict[str, Any], n_train: int | None = None) -> TrainConfig:
     n_train = n_train or 60000
     base = PRESETS[v["preset"]]
     n = v["conv_layers"]
-    model = replace(
-        base.model,
+    fields = dict(
         family=v["family"],
         channels=doubling_channels(v["filters"], n),
         kernel_sizes=(v["kernel"],) * n,
@@ -164,7 +163,8 @@ def config_of(v: dict[str, Any], n_train: int | None = None) -> TrainConfig:
     if (
         v.get("layers", layer_editor.OFF) != layer_editor.OFF and v["family"] == "cnn"
     ):  # the per-layer editor's filters, kernels, pools
-        model = with_layers(model, v["layers"])
+        fields.update(layer_fields(v["layers"], v["pool"]))
+    model = replace(base.model, **fields)
     keys = ("dataset", "optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size")
     return replace(
         base,
@@ -227,7 +227,7 @@ def suggest_fix(values: dict[str, Any], n_train: int | None = None) -> tuple[str
     for what, change in tries:
         new = {**values, **change}
         try:
-            config_of(new, n_train).validate()
+            config_of(new, n_train)
         except ConfigError:
             continue
         return what, new

@@ -4,9 +4,20 @@ and a URL."""
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
-from engine.config import ACTIVATIONS, DATASETS, OPTIMIZERS, PADDINGS, POOLS, PRESETS, SCHEDULES
+from engine.config import (
+    ACTIVATIONS,
+    DATASETS,
+    OPTIMIZERS,
+    PADDINGS,
+    POOLS,
+    PRESETS,
+    SCHEDULES,
+    ConfigError,
+)
 from ui.train import forms, layer_editor
 
 CARD_PX = 220  # the width of a settings card: four fit a 1400 px window beside the sidebar
@@ -66,7 +77,8 @@ def controls() -> None:
             st.checkbox("BatchNorm", key="tr_batchnorm")
             with st.expander("Advanced: each layer", expanded=per_layer):
                 layer_editor.editor(ss["tr_conv_layers"], odd)
-            st.caption(layer_editor.describe(forms.config_of(forms.current()).model))
+            with contextlib.suppress(ConfigError):  # the page says why these settings cannot be
+                st.caption(layer_editor.describe(forms.config_of(forms.current()).model))
         else:
             st.caption("An MLP has no convolutions: it sees all 784 pixels at once.")
     with dense:
