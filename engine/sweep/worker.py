@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import shutil
 import time
@@ -21,7 +20,7 @@ from engine.config import TrainConfig
 from engine.data.datasets import Dataset
 from engine.nn.models import param_count
 from engine.runs import hosting, procs
-from engine.runs.store import RunState, create_run, runs_dir
+from engine.runs.store import Run, RunState, create_run, runs_dir
 from engine.sweep.space import SweepSpec, apply
 from engine.sweep.study import (
     RESULT_ATTRS,
@@ -190,9 +189,8 @@ def keep_if_best(root: Path, name: str, number: int, cfg: TrainConfig, state: Tr
     final = root / best_run_id(name)
     tmp_root = root / "sweeps" / name / "tmp"
     with procs.file_lock(root / "sweeps" / ".best.lock"):  # workers on this machine take turns
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            old = json.loads((final / "status.json").read_text())
-            if float(old.get("test_accuracy") or 0) >= acc:
+        with contextlib.suppress(ValueError, TypeError):  # no best yet: its status says "failed"
+            if float(Run(final).status().get("test_accuracy") or 0) >= acc:
                 return ""
         run = create_run(cfg, tmp_root, f"trial-{number}-{os.getpid()}")
         run.save_checkpoint(state)
