@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from engine.config import preset
 from engine.queue import tasks
@@ -110,3 +111,10 @@ def test_a_dead_writers_temp_files_go_when_its_death_is_seen(tmp_path):
     assert live.exists() and foreign.exists()
     live.unlink()
     assert remove_stale_temp_files(run.path) == []
+
+
+def test_background_processes_import_the_engine_from_this_repository():
+    """Their PYTHONPATH is the folder holding engine/ (not engine/ itself, where the queue
+    package would shadow the standard library's ``queue``)."""
+    assert (procs.ROOT / "engine" / "__init__.py").is_file()
+    assert procs.worker_env(1, Path("runs"))["PYTHONPATH"].split(os.pathsep)[0] == str(procs.ROOT)

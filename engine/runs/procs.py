@@ -25,7 +25,7 @@ from pathlib import Path
 
 from engine.settings import current as settings
 
-ROOT = Path(__file__).resolve().parent.parent  # the repository: children import `engine` from here
+ROOT = Path(__file__).resolve().parents[2]  # the repository: children import `engine` from here
 NICENESS = 10  # background work yields the CPU to the dashboard's server: pages stay responsive
 NICE_ENV = "ENGINE_NICE"  # read by `python -m engine` at start (see apply_nice)
 
