@@ -27,11 +27,23 @@ def _engine_key() -> str:
 
 
 def kept(name: str, build: Callable[[Path], None]) -> Path:
-    """The folder ``build(folder)`` fills, built now or by an earlier session on this engine."""
+    """The folder ``build(folder)`` fills, built now or by an earlier session on this engine.
+    Sessions running at once (pytest-xdist's workers) build it once: the others wait for it."""
+    import fcntl
+
     home = ROOT / "data" / "cache" / "tests"
     folder = home / f"{name}-{_engine_key()}"
     if (folder / ".done").exists():
         return folder
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        if (folder / ".done").exists():  # built while this session waited
+            return folder
+        return _build(home, name, folder, build)
+
+
+def _build(home: Path, name: str, folder: Path, build: Callable[[Path], None]) -> Path:
     for old in home.glob(f"{name}-*"):  # older engines' runs, or a half-built one, go
         shutil.rmtree(old, ignore_errors=True)
     staging = home / f".{name}-{os.getpid()}"  # whole or not at all: another session may read
