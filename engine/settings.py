@@ -69,11 +69,6 @@ class Settings:
         "a visitor unseen this long expires: their samples, then their finished runs",
         24,
     )
-    samples_ttl_hours: float | None = _s(
-        "ENGINE_SAMPLES_TTL_HOURS",
-        "an unused Greek sample set is kept this long (empty: the idle time)",
-        None,
-    )
     # live video (ui.webcam.camera): STUN/TURN servers
     webrtc_ice_servers: str = _s("WEBRTC_ICE_SERVERS", "RTCIceServer dicts as JSON", "")
     webrtc_stun_urls: str = _s("WEBRTC_STUN_URLS", "STUN URLs, comma-separated", "")

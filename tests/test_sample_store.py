@@ -42,15 +42,23 @@ def test_usage_counts_samples_and_queries_and_their_bytes(runs_dir):
     assert use.count == 8 and use.bytes == sum(p.stat().st_size for p in greek.glob("*.zip"))
 
 
-def test_an_idle_set_expires(monkeypatch):
-    monkeypatch.setenv(store.TTL_ENV, "2")
+def test_sets_expire_with_their_idle_visitor_and_locally_never(monkeypatch, runs_dir):
+    """One expiry, one clock: a hosted visitor unseen for the idle time loses their folder,
+    sample sets included (``jobs.clean_expired``); a local user's sets stay."""
+    from engine.queue import jobs
+    from engine.runs import hosting
+
     store.save(ME, "samples", synthetic_greek(["alpha", "beta"], 2))
     store.save(YOU, "samples", synthetic_greek(["alpha", "beta"], 2))
-    later = time.time() + 3 * 3600
-    assert store.load(ME.id, "samples", now=time.time() + 3600) is not None  # still here
-    assert store.load(YOU.id, "samples", now=later) is None  # gone on reading
-    assert store.expire(now=later + 1800) == [ME.id]  # read an hour in, idle 2.5 h now
-    assert store.load(ME.id, "samples") is None
+    jobs.clean_expired(runs_dir)
+    assert store.load(ME.id, "samples") is not None  # locally nothing is ever idle
+    monkeypatch.setenv("ENGINE_PUBLIC", "1")
+    monkeypatch.setenv("ENGINE_VISITOR_IDLE_HOURS", "2")
+    old = time.time() - 3 * 3600
+    (hosting.visitor_dir(runs_dir, YOU.id) / "last_seen").write_text(str(old))
+    jobs.clean_expired(runs_dir)
+    assert store.load(YOU.id, "samples") is None  # unseen for 3 h: gone
+    assert store.load(ME.id, "samples") is not None  # seen when it saved
 
 
 def test_hosted_caps_refuse_and_keep_the_stored_set(monkeypatch):

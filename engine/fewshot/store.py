@@ -3,17 +3,14 @@
 Stored under ``<runs>/.visitors/<visitor id>/greek/`` as ``samples.zip`` and ``queries.zip``,
 in the format of ``engine.fewshot.files.to_zip`` (class folders of PNGs and a JSON manifest: the
 very file a visitor downloads, and can upload again). Nothing is ever unpickled. Writes are atomic.
-A set left unused longer than ``$ENGINE_SAMPLES_TTL_HOURS`` (default: the visitor idle time of
-``engine.runs.hosting.Limits``, 24 h) is gone: ``load`` no longer returns it and ``expire`` removes
-it. In hosted mode each visitor's stored samples are capped in count and bytes.
+The sets live in the visitor's folder, so they expire with it: in hosted mode, when the visitor
+is unseen for ``$ENGINE_VISITOR_IDLE_HOURS`` (``engine.runs.hosting.expire``, the one expiry).
+In hosted mode each visitor's stored samples are capped in count and bytes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,25 +20,15 @@ from engine.fewshot.samples import SampleError, SampleSet
 from engine.runs import hosting
 from engine.runs.hosting import Visitor
 from engine.runs.store import atomic_write_bytes, runs_dir
-from engine.settings import current as settings
 
 KINDS = ("samples", "queries")  # the support set and the letters to recognise
-TTL_ENV = "ENGINE_SAMPLES_TTL_HOURS"
 FOLDER = "greek"
-STAMP = "last_used"  # its modification time is the last time the sets were read or written
 
 
 @dataclass(frozen=True)
 class Usage:
     count: int  # samples and queries stored
     bytes: int  # their size on disk
-
-
-def ttl_hours() -> float:
-    """How long an unused sample set is kept: $ENGINE_SAMPLES_TTL_HOURS, else the visitor idle
-    time of the hosting limits ($ENGINE_VISITOR_IDLE_HOURS, 24 h)."""
-    ttl = settings().samples_ttl_hours
-    return float(settings().visitor_idle_hours if ttl is None else ttl)
 
 
 def folder(visitor_id: str, root: Path | None = None) -> Path:
@@ -55,36 +42,16 @@ def _path(visitor_id: str, kind: str, root: Path | None) -> Path:
     return folder(visitor_id, root) / f"{kind}.zip"
 
 
-def _idle(d: Path, now: float) -> bool:
-    try:
-        return now - (d / STAMP).stat().st_mtime > ttl_hours() * 3600
-    except OSError:
-        return True  # never stamped: left by a writer that died, or not ours
-
-
-def _stamp(d: Path, now: float | None = None) -> None:
-    p = d / STAMP
-    with contextlib.suppress(OSError):
-        p.touch()
-        if now is not None:
-            os.utime(p, (now, now))
-
-
-def load(visitor_id: str, kind: str, root: Path | None = None, now: float | None = None):
-    """The visitor's stored set of ``kind`` (a SampleSet), or None when there is none or it
-    expired. Reading counts as a use. Raises SampleError when the stored file is damaged."""
+def load(visitor_id: str, kind: str, root: Path | None = None):
+    """The visitor's stored set of ``kind`` (a SampleSet), or None when there is none.
+    Raises SampleError when the stored file is damaged."""
     path = _path(visitor_id, kind, root)
-    now = time.time() if now is None else now
     if not path.is_file():
-        return None
-    if _idle(path.parent, now):
-        shutil.rmtree(path.parent, ignore_errors=True)
         return None
     try:
         data = path.read_bytes()
     except OSError as e:
         raise SampleError(f"your stored {kind} cannot be read ({e.strerror})") from None
-    _stamp(path.parent, now)
     return from_zip(data, f"stored {kind}", unlabelled=kind == "queries", allow_empty=True)
 
 
@@ -146,24 +113,9 @@ def save(by: Visitor, kind: str, samples: SampleSet, root: Path | None = None) -
     except OSError as e:
         msg = hosting.disk_full_message(e)
         raise SampleError(msg or f"your {kind} could not be saved ({e.strerror})") from None
-    _stamp(path.parent)
     hosting.touch(root, by.id)  # the visitor's folder is in use (engine.runs.hosting.expire)
 
 
 def forget(visitor_id: str, root: Path | None = None) -> None:
     """Remove the visitor's stored sample set and queries."""
     shutil.rmtree(folder(visitor_id, root), ignore_errors=True)
-
-
-def expire(root: Path | None = None, now: float | None = None) -> list[str]:
-    """Remove every visitor's sets unused for longer than ``ttl_hours``; returns their ids."""
-    base = Path(root or runs_dir()) / hosting.VISITORS_DIR
-    now = time.time() if now is None else now
-    gone = []
-    with contextlib.suppress(OSError):
-        for d in base.iterdir():
-            greek = d / FOLDER
-            if greek.is_dir() and _idle(greek, now):
-                shutil.rmtree(greek, ignore_errors=True)
-                gone.append(d.name)
-    return gone

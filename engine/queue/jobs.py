@@ -262,15 +262,11 @@ def _train_size(cfg: TrainConfig) -> int:
 
 def clean_expired(root: Path | None = None) -> list[str]:
     """Hosted mode: remove the files of visitors idle too long (``hosting.Limits.idle_hours``):
-    their sample folders, then their finished runs. Returns the ids of the runs removed."""
-    from engine.fewshot import store as sample_store
-
-    root = Path(root or runs_dir())
-    with contextlib.suppress(OSError):
-        sample_store.expire(root)
+    their folders (sample sets included), then their finished runs. Returns the ids of the runs
+    removed. Locally nothing expires: nobody's visits are recorded there."""
     if not hosting.public():
-        return []  # locally nobody's visits are recorded: nothing is ever "idle"
-    return _remove_expired(root)
+        return []
+    return _remove_expired(Path(root or runs_dir()))
 
 
 def _remove_expired(root: Path) -> list[str]:

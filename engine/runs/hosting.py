@@ -221,7 +221,8 @@ def tree_bytes(path: Path) -> int:
 def expire(root: Path, now: float | None = None, limits: Limits | None = None) -> list[str]:
     """Remove the files of visitors idle longer than the limit; returns their ids.
 
-    Only their sample folders go here; their finished runs are deleted by ``engine.queue.jobs.expire``.
+    Their folders (sample sets included) go here; their finished runs are deleted by
+    ``engine.queue.jobs.clean_expired``, which calls this: the one expiry of a visitor's files.
     """
     lim = limits or Limits.from_env()
     now = time.time() if now is None else now
