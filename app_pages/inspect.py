@@ -20,7 +20,7 @@ st.caption(
 )
 
 layers_box = st.container()
-model = epochs.pick(run_id, model, cfg)  # the network after the epoch chosen there
+model, epoch = epochs.pick(run_id, model, cfg)  # the network after the epoch chosen there
 filters_box = st.container()
 
 st.header("Input")
@@ -28,7 +28,7 @@ image, label = views.pick_input(
     resources.dataset(cfg.dataset),
     lambda: draw.pad_file("inspect_draw", hint="Draw one character with the mouse or a pen."),
 )
-a = analysis.analysis(model, cfg, image, title=run_id)
+a = analysis.analysis(model, cfg, image, run_id, resources.model_key(run_id, epoch))
 with layers_box:
     views.layers_section(a)
 with filters_box:

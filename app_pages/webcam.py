@@ -7,7 +7,7 @@ from engine import EngineError
 from engine.fewshot import live as fewshot_live
 from engine.fewshot.samples import SampleSet
 from engine.nn import live
-from ui import state
+from ui import resources, state
 from ui.greek import inputs as gv
 from ui.webcam import camera
 from ui.webcam import sections as wv
@@ -46,7 +46,7 @@ def make_recognizer() -> live.LiveRecognizer:
 
 
 holder = wv.holder()
-key = (id(model), settings, source, method, layer, id(samples), len(samples))  # rebuild on change
+key = (resources.model_key(run_id), settings, source, method, layer, samples.digest())  # on change
 try:
     holder.configure(key, make_recognizer)
 except EngineError as e:

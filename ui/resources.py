@@ -139,6 +139,18 @@ def _mtime(run: store.Run) -> float:
     return run.checkpoint_path.stat().st_mtime if run.has_checkpoint() else 0.0
 
 
+def model_key(run_id: str, epoch: int | None = None) -> str:
+    """The one cache key of a model, for every cache of what is computed from it (the Inspect
+    analysis, the Greek page's embeddings, the webcam's recogniser): its run folder and its
+    checkpoint's time, so a retrained run is another model, and the epoch of a snapshot."""
+    try:
+        run = store.open_run(run_id)
+    except store.RunError:
+        return run_id
+    key = f"{run.path.resolve()}@{_mtime(run)}"
+    return key if epoch is None else f"{key}#epoch{epoch}"
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _model(path: str, mtime: float) -> tuple[Model, TrainConfig]:
     return store.load_model(path)

@@ -21,7 +21,6 @@ from engine.config import TrainConfig
 from engine.fewshot import embed
 from engine.fewshot.embed import Head, Prediction
 from engine.fewshot.samples import SampleSet
-from engine.runs.store import RunError, open_run
 from ui import resources
 from ui.greek.figures import data_url
 
@@ -85,14 +84,6 @@ class Analysis:
         return int(self.emb.shape[1])
 
 
-def model_key(run_id: str) -> str:
-    """The run id and its checkpoint's time: a retrained model is another model."""
-    try:
-        return f"{run_id}@{open_run(run_id).checkpoint_path.stat().st_mtime}"
-    except (RunError, OSError):
-        return run_id
-
-
 def analyse(
     run_id: str,
     model: nn.Module,
@@ -104,7 +95,7 @@ def analyse(
 ) -> Analysis:
     """Everything the page shows about these samples and queries at this layer (cached)."""
     return _analyse(
-        model_key(run_id), layer, samples.digest(), queries.digest(), head,
+        resources.model_key(run_id), layer, samples.digest(), queries.digest(), head,
         _model=model, _cfg=cfg, _samples=samples, _queries=queries,
     )  # fmt: skip
 

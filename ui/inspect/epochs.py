@@ -49,19 +49,19 @@ def epoch_label(epoch: int, acc: dict[int, float]) -> str:
     return f"{epoch} ({100 * acc[epoch]:.1f}%)" if epoch in acc else str(epoch)
 
 
-def pick(run_id: str, model: Model, cfg: TrainConfig) -> Model:
+def pick(run_id: str, model: Model, cfg: TrainConfig) -> tuple[Model, int | None]:
     """The epoch slider, when the run kept snapshots: returns the network after the chosen
-    epoch (the final model when it is the last one) and shows the first-layer filters'
-    animation over the epochs. Without snapshots it says why and returns ``model``."""
+    epoch and that epoch (the final model and None when it is the last one), and shows the
+    first-layer filters' animation over the epochs. Without snapshots it says why."""
     try:
         run_dir = open_run(run_id).path
     except RunError:
-        return model
+        return model, None
     found = snapshots.epochs(run_dir)
     st.header("Epoch by epoch")
     if len(found) < 2:
         st.caption(f"No epoch slider: {snapshots.why_none(run_dir, cfg)}.")
-        return model
+        return model, None
     acc = _accuracies(run_id)
     st.write(
         "The run kept its weights after every epoch. Pick one to see the filters, their "
@@ -74,9 +74,11 @@ def pick(run_id: str, model: Model, cfg: TrainConfig) -> Model:
         key=EPOCH,
         format_func=lambda e: epoch_label(e, acc),
     )
+    chosen = None
     if epoch != found[-1]:
         try:
             model = _snapshot_model(str(run_dir), epoch, _mtime(run_dir, epoch), cfg)
+            chosen = epoch
         except RunError as e:
             st.error(str(e))
     mtimes = tuple(_mtime(run_dir, e) for e in found)
@@ -84,7 +86,7 @@ def pick(run_id: str, model: Model, cfg: TrainConfig) -> Model:
     if len(epochs) > 1:
         with st.expander(f"Animation: the first-layer filters over {len(epochs) - 1} epochs"):
             st.plotly_chart(filters_animation(epochs, filters, acc), width="stretch")
-    return model
+    return model, chosen
 
 
 def filters_animation(
