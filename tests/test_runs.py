@@ -32,7 +32,7 @@ def test_run_ids_with_path_tricks_are_refused(bad):
 
 def test_a_run_directory_holds_everything_and_rebuilds_from_the_checkpoint_alone(tmp_path):
     run = create_run(TINY)
-    assert run.state() == RunState.QUEUED
+    assert run.state() == RunState.CREATED  # not sent to the queue: only jobs.submit queues
     assert execute(run, echo=lambda s: None) == RunState.COMPLETE
     for f in ("config.json", "metrics.jsonl", "status.json", "checkpoint.pt"):
         assert (run.path / f).is_file(), f

@@ -51,3 +51,17 @@ def test_one_board_says_the_same_in_the_labels_the_lines_and_the_counts(runs_dir
     assert s.line().startswith("3rd in line, about ") and s.line().endswith("(CPU worker)")
     assert s.start_s > b.standings["second"].start_s > b.standings["urgent"].start_s >= 0
     assert standing.standing(third).place == 3  # the one-run reader is the board's
+
+
+def test_a_created_run_is_starting_not_queued(runs_dir):
+    """Created and not sent (a submit in progress, a terminal training about to start): it is
+    in no line, so it is not "queued", and cancelling it works as for a queued one."""
+    from engine.config import preset
+    from engine.queue import jobs
+    from engine.runs.store import create_run
+
+    run = create_run(preset("fast", epochs=1, limit_train=256, threads=1), runs_dir)
+    assert run.state() == RunState.CREATED and run.state().is_active()
+    b = standing.board(runs_dir)
+    assert b.label(run.id) == "starting" and b.queued == 0
+    assert jobs.cancel(run) == RunState.CANCELLED

@@ -66,7 +66,7 @@ def default_progress() -> dict | None:
         st_ = open_run(DEFAULT_RUN_ID).status()
     except RunError:
         return None
-    if st_.get("state") not in (RunState.QUEUED.value, RunState.RUNNING.value):
+    if not RunState(st_.get("state", "failed")).is_active():
         return None
     eta = jobs.eta_seconds(st_)
     done, total = st_.get("progress") or 0, st_.get("total") or 0

@@ -155,7 +155,7 @@ def cancel(run: Run, by: hosting.Visitor | None = None) -> RunState:
         st = run.status()
         hosting.check_owner(st, f"run {run.id}", by)
         state = RunState(st.get("state", "failed"))
-        if state == RunState.QUEUED:
+        if state in (RunState.CREATED, RunState.QUEUED):
             run.set_status(RunState.CANCELLED, message="cancelled while queued",
                            finished=time.time())  # fmt: skip
             return RunState.CANCELLED
@@ -203,7 +203,7 @@ def ensure_default_model(root: Path | None = None) -> Run | None:
                 submit(DEFAULT_MODEL, root, DEFAULT_RUN_ID, priority=taskq.PRIORITY["default"],
                        message="first start")  # fmt: skip
     run = Run(path)
-    return run if run.state() in (RunState.QUEUED, RunState.RUNNING) else None
+    return run if run.state().is_active() else None
 
 
 # --- readers: no side effects ---------------------------------------------------------------------

@@ -54,11 +54,11 @@ class Board:
 
     def label(self, run_id: str, default: str = "") -> str:
         """A run's state in words, with its place while it waits: "queued (2nd in line)". A
-        queued run that is in no line (created, not sent yet; a terminal run) is "starting"."""
+        run that was created and not sent yet (or a terminal run's) is "starting"."""
         if s := self.standings.get(run_id):
             return f"queued ({ordinal(s.place)} in line)"
         state = self.states.get(run_id, default)
-        return "starting" if state == RunState.QUEUED.value else state
+        return "starting" if state in (RunState.CREATED, RunState.QUEUED) else state
 
     def caption(self) -> str:
         """ "Jobs: 1 running, 2 queued · 1 worker slot", or "" when nothing runs or waits."""

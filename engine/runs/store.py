@@ -37,7 +37,8 @@ class RunError(EngineError):
 
 
 class RunState(enum.StrEnum):
-    QUEUED = "queued"
+    CREATED = "created"  # its folder exists; not sent to the queue (yet), nor running
+    QUEUED = "queued"  # sent to the task queue: waiting in its line for a worker
     RUNNING = "running"
     COMPLETE = "complete"
     FAILED = "failed"
@@ -45,6 +46,10 @@ class RunState(enum.StrEnum):
 
     def is_finished(self) -> bool:
         return self in (RunState.COMPLETE, RunState.FAILED, RunState.CANCELLED)
+
+    def is_active(self) -> bool:
+        """Created, queued or running: it will train unless someone stops it."""
+        return not self.is_finished()
 
 
 def runs_dir() -> Path:
@@ -276,7 +281,7 @@ def new_run_id(cfg: TrainConfig) -> str:
 
 
 def create_run(cfg: TrainConfig, root: Path | None = None, run_id: str | None = None) -> Run:
-    """A new run directory holding the config, status "queued" and empty metrics."""
+    """A new run directory holding the config, status "created" and empty metrics."""
     root = Path(root or runs_dir())
     root.mkdir(parents=True, exist_ok=True)
     for _ in range(5):  # a generated id that is taken (same second, same random part): another
@@ -291,7 +296,7 @@ def create_run(cfg: TrainConfig, root: Path | None = None, run_id: str | None = 
         raise RunError("could not find a free run id")
     atomic_write_json(run.config_path, cfg.to_dict())
     run.metrics_path.touch()
-    run.set_status(RunState.QUEUED, created=time.time(), epoch=0)
+    run.set_status(RunState.CREATED, created=time.time(), epoch=0)
     return run
 
 

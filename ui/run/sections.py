@@ -21,6 +21,7 @@ from ui.run import figures
 from ui.run.try_it import framed, try_it
 
 ICONS = {
+    "created": ":material/hourglass_top:",
     "queued": ":material/hourglass_top:",
     "running": ":material/directions_run:",
     "complete": ":material/check_circle:",
@@ -71,7 +72,7 @@ def live(run_id: str, key: str = "live") -> None:
         st.rerun()  # the whole page redraws with the result view
     now = resources.live_board(run)  # its place or the queue moved: the whole page redraws
     cfg = run.config()
-    if state == RunState.QUEUED:
+    if state in (RunState.CREATED, RunState.QUEUED):
         st.info(f"Queued — {resources.standing_line(run, now)}", icon=":material/schedule:")
         if status.get("message"):
             st.caption(no_paths(status["message"]))
