@@ -36,8 +36,7 @@ with st.container(border=True):
         examples, time_range = "—", "—"  # while the dataset is not prepared: no invented count
         if info:
             lo, hi = estimate.estimate_range(cfg, info.n_train, info.n_test, ratios)
-            used = min(cfg.limit_train or info.n_train, info.n_train)
-            examples = f"{used:,} × {cfg.epochs}"
+            examples = f"{estimate.examples_per_epoch(cfg, info.n_train):,} × {cfg.epochs}"
             time_range = f"{sections.duration(lo)} – {sections.duration(hi)}"
         row.metric("Parameters", f"{param_count(cfg.model):,}", width="content")
         row.metric("Training examples", examples, width="content", help="images × epochs")

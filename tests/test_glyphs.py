@@ -91,3 +91,15 @@ def test_the_time_estimate_counts_the_glyph_examples():
     without = replace(DEFAULT_MODEL, glyphs="", model=replace(DEFAULT_MODEL.model, aux_classes=0))
     ratio = epoch_seconds(DEFAULT_MODEL, 8000, 0) / epoch_seconds(without, 8000, 0)
     assert ratio == pytest.approx((8000 + glyph_sets.glyph_count("latin-hand")) / 8000, rel=0.02)
+
+
+def test_an_epochs_examples_are_counted_once_as_the_loop_builds_them(mnist):
+    """The runner's steps, the estimate, the Train page and the quota count with
+    ``examples_per_epoch``; it is what the loop trains on, glyph classes included."""
+    from engine.training.estimate import examples_per_epoch
+    from engine.training.loop import device_tensors
+
+    cfg = replace(DEFAULT_MODEL, limit_train=1000, threads=1)
+    x, *_ = device_tensors(cfg, mnist, torch.device("cpu"))
+    assert len(x) == examples_per_epoch(cfg, len(mnist.x_train))
+    assert len(x) == 1000 + glyph_sets.glyph_count("latin-hand")

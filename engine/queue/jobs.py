@@ -36,6 +36,7 @@ from engine.runs.store import (
     runs_dir,
 )
 from engine.settings import current as settings
+from engine.training.estimate import examples_per_epoch
 
 MAX_JOBS_ENV = "ENGINE_MAX_JOBS"
 LOCAL_WORKER_ENV = "ENGINE_LOCAL_WORKER"  # 1: start a worker beside the app even with a broker
@@ -87,7 +88,7 @@ def submit(
     with taskq.locked("submit"):
         if hosting.bound(by):
             active, stored = _tasks_by_owner(root)
-            n = min(cfg.limit_train or 10**9, _train_size(cfg))
+            n = examples_per_epoch(cfg, _train_size(cfg))
             hosting.check_training(by, cfg.epochs, n, active, stored)
             try:
                 hosting.check_storage(root)

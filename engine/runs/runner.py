@@ -26,6 +26,7 @@ from engine.runs.store import (
     read_checkpoint,
     remove_stale_temp_files,
 )
+from engine.training.estimate import examples_per_epoch
 from engine.training.hardware import StopPoller, resolve_device
 from engine.training.loop import (
     EpochResult,
@@ -84,8 +85,7 @@ def execute(
     cfg = run.config()
     data = load(cfg.dataset)
     remove_stale_temp_files(run.path)  # a resume after a kill: the dead writer's half saves
-    n = min(cfg.limit_train or len(data.x_train), len(data.x_train))
-    steps = -(-n // cfg.batch_size)
+    steps = -(-examples_per_epoch(cfg, len(data.x_train)) // cfg.batch_size)
     t_start = time.time()
     run.set_status(
         RunState.RUNNING, pid=os.getpid(), host=socket.gethostname(), started=t_start, message=""

@@ -33,9 +33,17 @@ def macs_per_example(cfg: TrainConfig) -> int:
     return macs
 
 
+def examples_per_epoch(cfg: TrainConfig, n_train: int) -> int:
+    """The images one epoch of ``cfg`` trains on, from a training set of ``n_train``: its subset
+    (``limit_train``) and the glyph classes beside it (``engine.training.loop.device_tensors``
+    builds exactly these). The runner's steps, this estimate, the Train page and the hosted
+    quota all count with it."""
+    return min(cfg.limit_train or n_train, n_train) + glyph_count(cfg.glyphs)
+
+
 def epoch_seconds(cfg: TrainConfig, n_train: int, n_test: int) -> float:
     """The cost model's seconds for one epoch (training and evaluation) of ``cfg``."""
-    n = min(cfg.limit_train or n_train, n_train) + glyph_count(cfg.glyphs)
+    n = examples_per_epoch(cfg, n_train)
     t = min(cfg.limit_test or n_test, n_test)
     per = macs_per_example(cfg) / (MACS_PER_SECOND * max(1, cfg.threads or auto_threads()))
     return n * (3 * per + SECONDS_PER_EXAMPLE) + t * per
