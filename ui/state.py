@@ -80,7 +80,6 @@ def run_from_query() -> tuple[str | None, str | None]:
 
 def selected_model():
     """(run id, model, config) of the sidebar's model; otherwise says what to do and stops."""
-    from engine.runs.store import RunError
     from ui import bootstrap, resources
 
     run_id = selected_run_id()

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from engine import EngineError
-from engine.config import TrainConfig, auto_threads
+from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID, TrainConfig, auto_threads
+from engine.data import datasets
 from engine.queue import taskq
 from engine.runs import hosting, procs
 from engine.runs.store import (
@@ -192,8 +193,6 @@ def ensure_default_model(root: Path | None = None) -> Run | None:
     Returns the run when it is queued or running; None when it is complete or failed (a failed
     one is not retried on every start: Resume it on the Runs page).
     """
-    from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
-
     root = Path(root or runs_dir())
     path = root / DEFAULT_RUN_ID
     if not (path / "config.json").is_file():
@@ -250,9 +249,7 @@ def eta_seconds(status: dict) -> float | None:
 
 
 def dataset_sizes() -> dict:
-    from engine.data.datasets import status
-
-    return status()
+    return datasets.status()
 
 
 def _train_size(cfg: TrainConfig) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.queue import jobs, taskq
 from engine.runs.store import Run, RunError, RunState, list_runs, runs_dir
+from engine.training import estimate
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,6 @@ def _left(run: Run, st: dict, expected_s) -> float:
 
 def _expected_seconds(finished: list[Run]):
     """A function run → expected seconds: the cost model scaled by the finished runs' pace."""
-    from engine.training import estimate
-
     sizes = {name: (int(i.get("n_train") or 60_000), int(i.get("n_test") or 10_000))
              for name, i in jobs.dataset_sizes().items()}  # fmt: skip
     ratios = estimate.speed_ratios(finished, sizes)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from engine import EngineError
+from engine.runs import hosting
 from engine.config import ConfigError, TrainConfig
 from engine.nn.models import Model, build_model
 from engine.runs.procs import pid_alive
@@ -324,8 +325,6 @@ def list_runs(root: Path | None = None) -> list[Run]:
 def delete_run(run: Run, by=None) -> None:
     """Remove a finished run's directory. ``by`` (an ``engine.runs.hosting.Visitor``) must own it
     in hosted mode; None is the operator."""
-    from engine.runs import hosting
-
     hosting.check_owner(run.status(), f"run {run.id}", by)
     if run.state() == RunState.RUNNING:
         raise RunError(f"run {run.id} is running; cancel it first")

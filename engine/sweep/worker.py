@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from engine import EngineError
 from engine.config import TrainConfig
 from engine.data.datasets import Dataset
+from engine.data.datasets import load as load_data
 from engine.nn.models import param_count
 from engine.runs import hosting, procs
 from engine.runs.store import Run, RunState, create_run, runs_dir
@@ -123,7 +124,6 @@ def work(
     ends the current trial at its next batch and queues it again.
     """
     study, spec = load(name, storage)
-    from engine.data.datasets import load as load_data
 
     polled = {"at": 0.0, "stop": False}
     with procs.sigterm_flag() as sigterm:
