@@ -1,8 +1,8 @@
-"""One round of the hosted load (not a test module): a fresh server in hosted mode, 10 browser
-sessions (10 visitors) each clicking Start 3 times, and one worker process that is not the web
-server's, on the broker given (Redis, PostgreSQL or the embedded SQLite file), as a worker on
-another machine would be. The web host only serves pages: it starts no worker and trains
-nothing. Used by tests/reliability/test_hosted_load.py (the caps, no lost job) and
+"""One round of the hosted load (not a test module): a fresh server in hosted mode, browser
+sessions of 10 visitors (the test: 5) each clicking Start 3 times, and one worker process that is
+not the web server's, on the broker given (Redis, PostgreSQL or the embedded SQLite file), as a
+worker on another machine would be. The web host only serves pages: it starts no worker and
+trains nothing. Used by tests/reliability/test_hosted_load.py (the caps, no lost job) and
 bench/hosted_load.py (the click-to-answer times over several rounds)."""
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ def _active_by_owner(root: Path) -> Counter:
     return active
 
 
-def _clicks(pages, url: str, out: Round) -> None:
+def _clicks(pages, url: str, out: Round, link: str) -> None:
     """Each visitor clicks Start TRIES times in a row."""
     for page in pages:
         for _ in range(TRIES):  # back to back: the second click comes while the first is queued
             try:
-                page.goto(url + LINK)  # a fresh page each time: no answer of the last click shows
+                page.goto(url + link)  # a fresh page each time: no answer of the last click shows
                 start = page.get_by_role("button", name="Start training")
                 start.wait_for()
                 harness.wait_idle(page)
@@ -74,9 +74,16 @@ def _clicks(pages, url: str, out: Round) -> None:
     harness.shot(pages[-1], "reliability/hosted-load-last-visitor")
 
 
-def run_round(folder: Path, broker: str = "redis") -> Round:
+def run_round(
+    folder: Path,
+    broker: str = "redis",
+    visitors: int = VISITORS,
+    queue_cap: int = QUEUE_CAP,
+    limit_train: int = 5000,
+) -> Round:
     """One round in ``folder`` on ``broker`` (falls back to the embedded SQLite queue when the
-    named server does not answer). The caps are sampled every 50 ms for the whole round."""
+    named server does not answer): ``visitors`` visitors, a global cap of ``queue_cap`` and
+    trainings on ``limit_train`` examples. The caps are sampled every 50 ms for the whole round."""
     from playwright.sync_api import sync_playwright
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -91,7 +98,7 @@ def run_round(folder: Path, broker: str = "redis") -> Round:
         broker, url = "sqlite", broker_url("sqlite", root)
         os.environ[taskq.QUEUE_URL_ENV] = url
     out = Round(broker=broker)
-    env = {"ENGINE_PUBLIC": "1", "ENGINE_MAX_JOBS": "1", "ENGINE_MAX_QUEUE": str(QUEUE_CAP),
+    env = {"ENGINE_PUBLIC": "1", "ENGINE_MAX_JOBS": "1", "ENGINE_MAX_QUEUE": str(queue_cap),
            taskq.QUEUE_URL_ENV: url, "ENGINE_RUNS_DIR": str(root)}  # fmt: skip
     stop = threading.Event()
 
@@ -113,11 +120,11 @@ def run_round(folder: Path, broker: str = "redis") -> Round:
             watcher.start()
             browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=harness.FLAGS)
             pages = []
-            for _ in range(VISITORS):  # a browser context each: its own cookie, its own visitor
+            for _ in range(visitors):  # a browser context each: its own cookie, its own visitor
                 page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
                 page.set_default_timeout(90_000)
                 pages.append(page)
-            _clicks(pages, server, out)
+            _clicks(pages, server, out, LINK.replace("5000", str(limit_train)))
             browser.close()
             end = time.time() + 300  # every accepted job runs to the end, one at a time
             while time.time() < end and not all(

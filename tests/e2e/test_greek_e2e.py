@@ -137,3 +137,27 @@ def test_a_zip_of_30_phone_photos_becomes_30_samples_with_a_progress_bar(digit_a
         assert _sample_count(page) in (30, before + 30)  # the synthetic ones may make way
         assert not page.locator('[data-testid="stException"]').count()
         harness.shot(page, "greek/04-zip-added")
+
+
+def test_uploaded_samples_stay_in_their_session(digit_app_url):
+    """Two browsers side by side, two visitors: one removes its samples, the other keeps them."""
+    url = digit_app_url
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=harness.CHROMIUM, args=harness.FLAGS)
+        try:
+            a = browser.new_context().new_page()
+            b = browser.new_context().new_page()
+            for page in (a, b):
+                page.set_default_timeout(90_000)
+                page.goto(f"{url}/greek")
+                page.get_by_text(re.compile(r"^27 samples")).wait_for()
+            a.get_by_text("Remove samples").click()
+            a.get_by_role("button", name="Remove all samples").click()
+            a.get_by_role("button", name="Yes, remove all").click()  # the page asks first
+            a.get_by_text(re.compile(r"^0 samples")).wait_for()
+            b.reload()
+            b.get_by_text(re.compile(r"^27 samples")).wait_for()  # b never sees a's change
+        finally:
+            browser.close()
