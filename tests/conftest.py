@@ -104,22 +104,26 @@ def greek_files(greek_dir) -> list[tuple[Path, str]]:
 def digit_runs_factory(tmp_path_factory):
     """Make runs directories holding the default digit model, trained once (tests/kept.py).
 
-    The model is the one `make run` gives a new user (engine.config.DEFAULT_MODEL, about a
-    minute on one thread); each call copies it into a fresh directory, so tests may add or
-    delete runs.
+    The model is the one `make run` gives a new user, trained by the same command
+    (``python -m engine default-model``), in a process of its own that may use both cores:
+    nothing else runs yet when a session first asks for it. Each call copies it into a fresh
+    directory, so tests may add or delete runs.
     """
     import shutil
-    from dataclasses import replace
+    import subprocess
+    import sys
 
     from kept import kept
 
-    from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
-    from engine.runs.runner import execute
-    from engine.runs.store import Run, RunState, create_run
+    from engine.config import DEFAULT_RUN_ID
+    from engine.runs.store import Run, RunState
 
     def build(folder: Path) -> None:
-        fresh = create_run(replace(DEFAULT_MODEL, threads=1), folder, DEFAULT_RUN_ID)
-        assert execute(fresh, echo=lambda s: None) == RunState.COMPLETE
+        cmd = [sys.executable, "-m", "engine", "default-model", "--runs-dir", str(folder)]
+        env = {**os.environ, "OMP_NUM_THREADS": "2"}
+        out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        assert Run(folder / DEFAULT_RUN_ID).state() == RunState.COMPLETE
 
     run = Run(kept("digit-model", build) / DEFAULT_RUN_ID)
 
