@@ -108,9 +108,17 @@ def _huey(kind: str, url: str):
     return h
 
 
+# Huey names a task "<its function's module>.<name>", and a broker keeps the names of the tasks it
+# holds: they must not change when this module moves (it was engine/taskq.py), or a worker of
+# the new version would not know the tasks queued by the old one.
+TASK_PREFIX = "engine.taskq"
+
+
 def _register(h) -> None:
     from huey import crontab
 
+    for f in (_train_task, _sweep_task, _maintain, _maintain_quietly):
+        f.__module__ = TASK_PREFIX
     h.engine_tasks = {
         "train": h.task(name="train")(_train_task),
         "sweep_trial": h.task(name="sweep_trial")(_sweep_task),
