@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config  # noqa: E402
+from engine import presets  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.training import hardware, loop  # noqa: E402
 
@@ -40,7 +40,7 @@ def _hog(stop) -> None:
 def speed(threads: int, seconds: float, ds: datasets.Dataset) -> dict:
     """Seconds per 10,000 training examples of the fast preset's CNN over about ``seconds``
     (the last three quarters: the first quarter lets the auto policy settle)."""
-    cfg = config.preset("fast", limit_train=1_000_000, threads=threads or 1, device="cpu")
+    cfg = presets.preset("fast", limit_train=1_000_000, threads=threads or 1, device="cpu")
     x = datasets.normalize(ds.x_train[:8192], ds.name)
     y = ds.y_train[:8192]
     state = loop.init_state(cfg, torch.device("cpu"), steps_per_epoch=64)

@@ -43,14 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import glyph_sets  # noqa: E402
-from engine.config import (  # noqa: E402
-    CLASSIC_CNN,
-    DEFAULT_MODEL,
-    FAST_CNN,
-    SEED_GREEK_CNN,
-    TrainConfig,
-    preset,
-)
+from engine.config import TrainConfig  # noqa: E402
 from engine.data import glyphs  # noqa: E402
 from engine.data.augment import augment  # noqa: E402
 from engine.data.datasets import Dataset, DatasetInfo, load, normalize  # noqa: E402
@@ -63,6 +56,13 @@ from engine.fewshot.samples import (  # noqa: E402
 )
 from engine.glyph_sets import LATIN  # noqa: E402
 from engine.nn.models import Model, build_model, truncate  # noqa: E402
+from engine.presets import (  # noqa: E402
+    CLASSIC_CNN,
+    DEFAULT_MODEL,
+    FAST_CNN,
+    SEED_GREEK_CNN,
+    preset,
+)
 from engine.training.loop import train  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "fewshot"
@@ -156,7 +156,7 @@ def normalise(s: np.ndarray, q: np.ndarray, how: str) -> tuple[np.ndarray, np.nd
 # --- networks ---------------------------------------------------------------------------------
 
 
-# Digit networks to compare: the default model (engine.config.DEFAULT_MODEL: the classic layout
+# Digit networks to compare: the default model (engine.presets.DEFAULT_MODEL: the classic layout
 # with 32/64 filters and BatchNorm, AdamW one-cycle, Latin glyphs in handwriting fonts learned
 # beside the digits), the same without the glyphs, the seed's network trained as the default
 # model was before, and variants of each.

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import alternate, load1  # noqa: E402
 from bench.time_to_accuracy import time_to  # noqa: E402
 from bench.train_speed import engine_epoch, reference_epoch  # noqa: E402
-from engine import config  # noqa: E402
+from engine import presets  # noqa: E402
 from engine.data import datasets  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def cli_round_trip(device: str, quick: bool) -> dict:
 def per_epoch(preset: str, device: str, quick: bool, repeats: int) -> dict:
     """Textbook loop (4 workers) vs the engine with and without CUDA graphs, one epoch each."""
     # FashionMNIST for both networks: 60,000 examples per epoch (the MNIST here is a subset).
-    cfg = config.preset(
+    cfg = presets.preset(
         preset, dataset="fashion-mnist", epochs=1, device=device, standardize=True, threads=0
     )
     if quick:
@@ -114,9 +114,9 @@ def to_91(device: str, quick: bool) -> dict:
     ds = datasets.load("fashion-mnist")
 
     def fast(**kw):
-        return config.preset("fast", device=device, **kw)
+        return presets.preset("fast", device=device, **kw)
 
-    wide = replace(config.FAST_CNN, channels=(32, 64))
+    wide = replace(presets.FAST_CNN, channels=(32, 64))
     trials = {
         "fast": fast(),
         "fast-b256-e3": fast(batch_size=256, epochs=3, lr=5e-3),

@@ -29,7 +29,8 @@ os.environ.setdefault("ENGINE_OFFLINE", "1")
 def _runs_with_default_model() -> Path:
     from dataclasses import replace
 
-    from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
+    from engine.config import DEFAULT_RUN_ID
+    from engine.presets import DEFAULT_MODEL
     from engine.runs.runner import execute
     from engine.runs.store import RunState, create_run
 

@@ -26,11 +26,11 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config  # noqa: E402
+from engine import config, presets  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.training import hardware, loop  # noqa: E402
 
-FAST = config.PRESETS["fast"]
+FAST = presets.PRESETS["fast"]
 
 
 def variant(batch: int | None = None, lr: float | None = None, **model) -> config.TrainConfig:

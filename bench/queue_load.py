@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("ENGINE_OFFLINE", "1")
 
-from engine.config import preset  # noqa: E402
+from engine.presets import preset  # noqa: E402
 from engine.queue import jobs, taskq  # noqa: E402
 from engine.runs import hosting  # noqa: E402
 

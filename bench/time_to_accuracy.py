@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config  # noqa: E402
+from engine import config, presets  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.training import hardware, loop  # noqa: E402
 
@@ -82,7 +82,7 @@ def time_to(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="fast", choices=tuple(config.PRESETS))
+    p.add_argument("--preset", default="fast", choices=tuple(presets.PRESETS))
     p.add_argument("--mnist-preset", help="preset for MNIST (default: --preset)")
     p.add_argument(
         "--mnist-epochs",
@@ -100,10 +100,10 @@ def main() -> None:
     a = p.parse_args()
     if a.quick:
         a.datasets, a.repeats = ["fashion-mnist"], 1
-    presets = {"fashion-mnist": a.preset, "mnist": a.mnist_preset or a.preset}
+    chosen = {"fashion-mnist": a.preset, "mnist": a.mnist_preset or a.preset}
     cfgs = {
-        name: config.preset(
-            presets[name], dataset=name, threads=a.threads, device=a.device, seed=a.seed
+        name: presets.preset(
+            chosen[name], dataset=name, threads=a.threads, device=a.device, seed=a.seed
         )
         for name in a.datasets
     }
@@ -114,7 +114,7 @@ def main() -> None:
         torch.zeros(1, device="cuda")  # CUDA's start-up is not training time
     for name, cfg in cfgs.items():
         print(
-            f"{sets[name].info.describe()}; preset {presets[name]} (batch {cfg.batch_size}, "
+            f"{sets[name].info.describe()}; preset {chosen[name]} (batch {cfg.batch_size}, "
             f"{cfg.epochs} epochs at most, seed {cfg.seed}); target {100 * TARGETS[name]:.0f}%; "
             f"threads {a.threads or 'auto (jobs policy)'}; device {a.device}"
         )
@@ -143,7 +143,7 @@ def main() -> None:
             "accuracy": statistics.median(r["accuracy"] for r in runs),
             "target": TARGETS[name],
             "reached": all(r["reached"] for r in runs),
-            "preset": presets[name],
+            "preset": chosen[name],
             "epochs": [r["epochs"] for r in runs],
             "samples_s": [round(r["seconds"], 3) for r in runs],
             "threads": a.threads or "auto",

@@ -24,7 +24,7 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import alternate, last_line  # noqa: E402
-from engine import config  # noqa: E402
+from engine import config, presets  # noqa: E402
 from engine.data import datasets  # noqa: E402
 from engine.nn import models  # noqa: E402
 from engine.training import hardware, loop  # noqa: E402
@@ -89,7 +89,7 @@ def engine_epoch(cfg: config.TrainConfig, ds: datasets.Dataset) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="seed-fashion-mlp", choices=tuple(config.PRESETS))
+    p.add_argument("--preset", default="seed-fashion-mlp", choices=tuple(presets.PRESETS))
     p.add_argument("--dataset", choices=config.DATASETS, help="default: the preset's")
     p.add_argument("--threads", type=int, default=1, help="torch threads (0 = auto)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
@@ -98,7 +98,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="a quarter epoch (15,000 examples)")
     a = p.parse_args()
     # Standardised inputs on both sides: the textbook pipeline is ToTensor() + Normalize.
-    cfg = config.preset(
+    cfg = presets.preset(
         a.preset,
         epochs=1,
         threads=a.threads,

@@ -3,7 +3,8 @@
 Layers, lowest first. A module imports only from its own layer and the ones before it
 (tests/test_imports.py checks it); each package's ``__init__`` describes its modules.
 
-- the base: ``config`` (configs as frozen dataclasses, validation, conv geometry, presets),
+- the base: ``config`` (configs as frozen dataclasses, validation, conv geometry), ``presets``
+  (the named trainings: the seed's networks, the fast preset, the default digit model),
   ``glyph_sets`` (which extra glyph classes there are; data only), ``settings`` (every
   ENGINE_*/WEBRTC_* environment variable, read and checked in one place) and ``EngineError``;
 - ``data``: datasets and their sources, photo preprocessing, augmentation, glyph classes;

@@ -26,7 +26,8 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.config import ACTIVATIONS, DATASETS, OPTIMIZERS, PADDINGS, POOLS, PRESETS, SCHEDULES
+    from engine.config import ACTIVATIONS, DATASETS, OPTIMIZERS, PADDINGS, POOLS, SCHEDULES
+    from engine.presets import PRESETS
 
     p = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -164,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(a: argparse.Namespace):
     """The TrainConfig of ``train``'s flags: the preset, then family default, then each flag."""
-    from engine.config import CLASSIC_CNN, SEED_MLP, layer_fields, preset
+    from engine.config import layer_fields
+    from engine.presets import CLASSIC_CNN, SEED_MLP, preset
 
     cfg = preset(a.preset)
     model = cfg.model
@@ -311,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_model(args: argparse.Namespace, out: dict) -> int:
-    """Train ``runs/default-digit-cnn-v3`` (engine.config.DEFAULT_MODEL) unless it is complete."""
-    from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
+    """Train ``runs/default-digit-cnn-v3`` (engine.presets.DEFAULT_MODEL) unless it is complete."""
+    from engine.config import DEFAULT_RUN_ID
+    from engine.presets import DEFAULT_MODEL
     from engine.runs.store import Run, RunState, create_run, runs_dir
 
     run = Run(Path(args.runs_dir or runs_dir()) / DEFAULT_RUN_ID)

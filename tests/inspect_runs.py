@@ -9,7 +9,8 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from engine.config import DEFAULT_RUN_ID, SEED_MLP, ModelConfig, preset
+from engine.config import DEFAULT_RUN_ID, ModelConfig
+from engine.presets import SEED_MLP, preset
 
 CNN_RUN = DEFAULT_RUN_ID  # the page opens this one first
 MLP_RUN = "tiny-mnist-mlp"

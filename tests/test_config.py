@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from engine.config import PRESETS, ConfigError, ModelConfig, TrainConfig, preset
+from engine.config import ConfigError, ModelConfig, TrainConfig
+from engine.presets import PRESETS, preset
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

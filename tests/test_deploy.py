@@ -122,7 +122,7 @@ def test_worker_script_refuses_to_start_without_a_broker(tmp_path):
 def test_worker_script_on_a_fresh_folder_takes_a_training_from_redis(tmp_path, monkeypatch):
     """deploy/worker.sh on a fresh copy of the repository (a bare VM with the shared runs
     folder mounted) takes a training the app queued in Redis, and stops on SIGTERM."""
-    from engine.config import preset
+    from engine.presets import preset
     from engine.queue import jobs, taskq
     from engine.runs.store import RunState
 

@@ -2,7 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from engine.config import PRESETS, ModelConfig, conv_geometry, preset
+from engine.config import ModelConfig, conv_geometry
+from engine.presets import PRESETS, preset
 from engine.training import estimate
 
 

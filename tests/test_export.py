@@ -13,10 +13,11 @@ import onnx
 import pytest
 import torch
 
-from engine.config import CLASSIC_CNN, DEFAULT_RUN_ID, FAST_CNN, SEED_MLP, TrainConfig
+from engine.config import DEFAULT_RUN_ID, TrainConfig
 from engine.data.datasets import CLASSES, normalize
 from engine.nn.export import bundle, model_card, onnx_bytes, readme
 from engine.nn.models import build_model
+from engine.presets import CLASSIC_CNN, FAST_CNN, SEED_MLP
 
 
 @pytest.mark.parametrize("cfg", [CLASSIC_CNN, FAST_CNN, SEED_MLP], ids=["classic", "fast", "mlp"])

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from engine import glyph_sets
-from engine.config import DEFAULT_MODEL, ConfigError, ModelConfig, TrainConfig
+from engine.config import ConfigError, ModelConfig, TrainConfig
 from engine.data import glyphs
 from engine.nn.models import build_model
+from engine.presets import DEFAULT_MODEL
 from engine.training.loop import train
 
 

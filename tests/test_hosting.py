@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import jobs, trials
 from engine.runs import hosting
 from engine.runs.hosting import HostingError, Visitor

@@ -8,12 +8,13 @@ import torch.nn.functional as F
 from inspect_runs import CNN_RUN, MLP_RUN, trained_runs
 
 from engine.__main__ import main
-from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP, ModelConfig
+from engine.config import ModelConfig
 from engine.data.datasets import normalize
 from engine.nn import inspect as ins
 from engine.nn import saliency as sal
 from engine.nn.models import build_model, count_params, truncate
 from engine.nn.predict import predict
+from engine.presets import CLASSIC_CNN, FAST_CNN, SEED_MLP
 from engine.runs.store import load_model
 
 DEEP = ModelConfig(channels=(8, 16, 32), kernel_sizes=(3, 3, 3), padding="same", pool="avg")

@@ -13,7 +13,7 @@ import signal
 import pytest
 from queue_workers import wait_for
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import jobs, standing, taskq, tasks
 from engine.runs.store import RunState, load_model
 

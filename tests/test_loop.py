@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from engine import config
-from engine.config import preset
 from engine.data import datasets
+from engine.presets import preset
 from engine.runs import runner
 from engine.runs.store import create_run
 from engine.training import hardware, loop

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from engine.config import CLASSIC_CNN, FAST_CNN, PRESETS, SEED_MLP, ModelConfig
+from engine.config import ModelConfig
 from engine.nn.models import build_model, count_params, param_count, truncate
+from engine.presets import CLASSIC_CNN, FAST_CNN, PRESETS, SEED_MLP
 
 
 def test_classic_network_is_the_pytorch_mnist_example():

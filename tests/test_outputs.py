@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.config import CLASSIC_CNN, FAST_CNN, SEED_MLP
 from engine.nn.models import build_model, loss_function, output_kind, probabilities, score_model
+from engine.presets import CLASSIC_CNN, FAST_CNN, SEED_MLP
 
 
 @pytest.mark.parametrize(

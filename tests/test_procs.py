@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import tasks
 from engine.runs import procs
 from engine.runs.store import RunState, create_run, remove_stale_temp_files

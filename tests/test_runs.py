@@ -7,7 +7,7 @@ import socket
 import pytest
 import torch
 
-from engine.config import preset
+from engine.presets import preset
 from engine.runs import store
 from engine.runs.runner import execute
 from engine.runs.store import RunError, RunState, create_run, list_runs, load_model, open_run

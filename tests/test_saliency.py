@@ -17,11 +17,12 @@ import torch
 from inspect_runs import CNN_RUN, trained_runs
 from torch import nn
 
-from engine.config import CLASSIC_CNN, FAST_CNN, ModelConfig
+from engine.config import ModelConfig
 from engine.data.datasets import normalize
 from engine.nn import saliency as sal
 from engine.nn.models import Model, build_model
 from engine.nn.predict import as_input, predict
+from engine.presets import CLASSIC_CNN, FAST_CNN
 from engine.runs.store import load_model
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine.__main__ import build_parser, config_from_args
-from engine.config import SEED_MLP, preset
+from engine.presets import SEED_MLP, preset
 from engine.runs import snapshots
 from engine.runs.runner import execute
 from engine.runs.store import RunError, RunState, create_run, load_model

@@ -7,7 +7,7 @@ import subprocess
 import time
 from dataclasses import replace
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import standing, taskq
 from engine.runs.store import RunState, create_run
 
@@ -56,7 +56,7 @@ def test_one_board_says_the_same_in_the_labels_the_lines_and_the_counts(runs_dir
 def test_a_created_run_is_starting_not_queued(runs_dir):
     """Created and not sent (a submit in progress, a terminal training about to start): it is
     in no line, so it is not "queued", and cancelling it works as for a queued one."""
-    from engine.config import preset
+    from engine.presets import preset
     from engine.queue import jobs
     from engine.runs.store import create_run
 

@@ -17,7 +17,7 @@ import optuna
 import pytest
 
 from engine import sweep
-from engine.config import PRESETS
+from engine.presets import PRESETS
 from engine.queue import trials
 from engine.runs.store import load_model, runs_dir
 from engine.sweep import SweepSpec, TrialRow

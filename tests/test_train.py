@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from engine import EngineError
-from engine.config import preset
+from engine.presets import preset
 from engine.runs.runner import restore_state
 from engine.runs.store import create_run
 from engine.training import loop as train_mod

@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 from engine import EngineError
-from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID, TrainConfig, auto_threads
+from engine.config import DEFAULT_RUN_ID, TrainConfig, auto_threads
 from engine.data import datasets
+from engine.presets import DEFAULT_MODEL
 from engine.queue import taskq
 from engine.runs import hosting, procs
 from engine.runs.store import (

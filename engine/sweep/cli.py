@@ -24,7 +24,8 @@ def _dim(text: str) -> tuple[str, str]:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep`` and its subcommands to the engine's argparse subparsers."""
-    from engine.config import DATASETS, PRESETS
+    from engine.config import DATASETS
+    from engine.presets import PRESETS
 
     sw = sub.add_parser("sweep", help="experiments over training settings (Optuna)")
     ss = sw.add_subparsers(dest="sweep_command", required=True)
@@ -100,7 +101,7 @@ def run_cli(args: argparse.Namespace, out: dict[str, Any]) -> int:
     cmd = args.sweep_command
     out["sweep_command"] = cmd
     if cmd == "run":
-        from engine.config import PRESETS
+        from engine.presets import PRESETS
 
         space = {n: sweep.parse_values(n, v) for n, v in (args.dim or [])}
         dataset = args.dataset or (

@@ -8,15 +8,8 @@ from functools import cached_property
 from typing import Any
 
 from engine import EngineError
-from engine.config import (
-    ACTIVATIONS,
-    OPTIMIZERS,
-    PRESETS,
-    ConfigError,
-    TrainConfig,
-    doubling_channels,
-    preset,
-)
+from engine.config import ACTIVATIONS, OPTIMIZERS, ConfigError, TrainConfig, doubling_channels
+from engine.presets import PRESETS, preset
 
 MIN_TRIALS = 2  # a sweep compares trials: one alone says nothing
 

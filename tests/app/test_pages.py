@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.config import preset
 from engine.data import datasets
+from engine.presets import preset
 from engine.queue import jobs
 from engine.runs.store import RunState, list_runs
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from conftest import APP
 from streamlit.testing.v1 import AppTest
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import jobs, taskq
 from engine.runs import hosting
 from engine.runs.store import RunState, create_run

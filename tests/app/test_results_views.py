@@ -13,7 +13,8 @@ import onnx
 import pytest
 from PIL import Image
 
-from engine.config import DEFAULT_RUN_ID, preset
+from engine.config import DEFAULT_RUN_ID
+from engine.presets import preset
 from engine.runs.store import Run, RunState, create_run
 
 

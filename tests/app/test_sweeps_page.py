@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import sweep
-from engine.config import PRESETS, ConfigError
+from engine.config import ConfigError
+from engine.presets import PRESETS
 from ui.sweeps.sections import train_link
 from ui.train import forms
 

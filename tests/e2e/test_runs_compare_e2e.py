@@ -17,7 +17,7 @@ IDS = [
 
 
 def _runs(root) -> None:
-    from engine.config import preset
+    from engine.presets import preset
     from engine.runs.store import RunState, create_run
 
     for k, run_id in enumerate(IDS):

@@ -8,7 +8,7 @@ import time
 import harness
 import pytest
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import jobs, taskq
 from engine.runs.procs import pid_alive
 from engine.runs.store import RunState

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import tasks
 from engine.runs import store
 from engine.runs.runner import execute
@@ -152,7 +152,7 @@ def test_jobs_survive_the_server_that_started_them(runs_dir):
     server = textwrap.dedent(
         """
         from engine.queue import jobs, taskq
-        from engine.config import preset
+        from engine.presets import preset
         cfg = preset("fast", epochs=2, limit_train=512, limit_test=100)
         run = jobs.submit(cfg, run_id="orphan")
         print(taskq.workers(run.path.parent)[0]["pid"])  # the worker it started

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import EngineError
-from engine.config import preset
+from engine.presets import preset
 from engine.runs.store import RunState, create_run
 
 ROOT = Path(__file__).resolve().parents[2]

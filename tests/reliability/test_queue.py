@@ -17,7 +17,7 @@ import time
 import pytest
 from queue_workers import BROKERS, Workers, broker_url, flush, wait_for
 
-from engine.config import preset
+from engine.presets import preset
 from engine.queue import jobs, taskq, tasks, trials
 from engine.runs import hosting
 from engine.runs.store import RunState, read_checkpoint

@@ -65,7 +65,7 @@ def test_the_lint_refuses_unsafe_calls_in_the_product():
 def test_run_ids_in_links_are_refused_with_a_message(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from engine.config import preset
+    from engine.presets import preset
     from engine.runs.store import RunState, create_run
 
     monkeypatch.setenv("ENGINE_RUNS_DIR", str(tmp_path))

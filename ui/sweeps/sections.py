@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from engine import EngineError, sweep
-from engine.config import DATASETS, PRESETS, TrainConfig
+from engine.config import DATASETS, TrainConfig
+from engine.presets import PRESETS
 from engine.queue import taskq, trials
 from engine.training import estimate
 from ui import visitor

@@ -14,7 +14,6 @@ from engine.config import (
     OPTIMIZERS,
     PADDINGS,
     POOLS,
-    PRESETS,
     SCHEDULES,
     ConfigError,
     TrainConfig,
@@ -22,6 +21,7 @@ from engine.config import (
     layer_fields,
     layers_text,
 )
+from engine.presets import PRESETS
 from engine.runs.store import open_run
 from ui.train import layer_editor
 

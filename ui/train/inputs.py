@@ -8,16 +8,8 @@ import contextlib
 
 import streamlit as st
 
-from engine.config import (
-    ACTIVATIONS,
-    DATASETS,
-    OPTIMIZERS,
-    PADDINGS,
-    POOLS,
-    PRESETS,
-    SCHEDULES,
-    ConfigError,
-)
+from engine.config import ACTIVATIONS, DATASETS, OPTIMIZERS, PADDINGS, POOLS, SCHEDULES, ConfigError
+from engine.presets import PRESETS
 from ui.train import forms, layer_editor
 
 CARD_PX = 220  # the width of a settings card: four fit a 1400 px window beside the sidebar
