@@ -47,6 +47,20 @@ def test_home_renders_datasets_device_and_links(open_page):
     assert at.info[0].value.startswith("No runs yet")
 
 
+def test_settings_that_describe_no_config_say_why_and_offer_a_fix(open_page):
+    """A config is checked when it is made: the page catches that, says why, disables Start and
+    offers the one-click fix (no traceback), and the fix gives a config that trains."""
+    at = open_page("app_pages/train.py", query={"conv_layers": "3", "kernel": "9",
+                                                 "padding": "valid"})  # fmt: skip
+    assert any("cannot be trained" in e.value and "does not fit" in e.value for e in at.error)
+    start = next(b for b in at.button if b.label == "Start training")
+    assert start.disabled
+    fix = next(b for b in at.button if b.label.startswith("Fix:"))
+    fix.click().run()
+    assert not at.exception and not at.error
+    assert not next(b for b in at.button if b.label == "Start training").disabled
+
+
 def test_train_page_controls_estimate_and_url(open_page):
     at = open_page("app_pages/train.py")
     labels = {w.label for w in at.selectbox} | {w.label for w in at.slider}
