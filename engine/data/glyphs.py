@@ -23,8 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine import EngineError
 from engine.data.datasets import data_dir
-from engine.glyph_sets import GLYPH_SETS, PER_CLASS
 from engine.data.preprocess import preprocess
+from engine.glyph_sets import GLYPH_SETS, PER_CLASS
 
 # Capitals, and the small letters whose shape differs from their capital once cropped and
 # scaled ("o" and "O" are one shape). Class name → character.
@@ -48,7 +48,8 @@ class GlyphError(EngineError):
 
 def fonts_under(root: Path, pattern: str = "*") -> list[Path]:
     """The .ttf/.otf files under ``root`` whose path ends as ``pattern``, sorted: the one font
-    finder (handwriting fonts here, DejaVu for ``engine.fewshot.samples``, script fonts in bench/)."""
+    finder (handwriting fonts here, DejaVu for ``engine.fewshot.samples``, script fonts in
+    bench/)."""
     return sorted(p for p in root.rglob(pattern) if p.suffix.lower() in {".ttf", ".otf"})
 
 

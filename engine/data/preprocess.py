@@ -7,8 +7,8 @@ uneven light go) → ruled or squared paper lines removed → symbols found (str
 and the paper's edge dropped; the largest symbol kept) → thin strokes thickened → longest side
 scaled to 20 px → centred by centre of mass in 28×28.
 Its cost follows the output, not the megapixels: everything after decoding runs on at most a
-megapixel. The result is uint8 white-on-black like the datasets; ``engine.data.datasets.normalize`` does
-the rest, the same function training uses.
+megapixel. The result is uint8 white-on-black like the datasets;
+``engine.data.datasets.normalize`` does the rest, the same function training uses.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 ``ENGINE_PUBLIC=1`` (environment, or ``st.secrets`` through the UI) turns it on. Off (the
 default for ``make run``), every visitor is the admin and no quota applies; the visitor's token
 still separates their Greek sample sets. The rules are checked where the action is carried out
-(``engine.queue.jobs.submit/cancel/resume``, ``engine.runs.store.delete_run``, the sweep starter call
-``check_*`` here), not only by hiding buttons. A caller that passes no visitor (the CLI, the
+(``engine.queue.jobs.submit/cancel/resume``, ``engine.runs.store.delete_run``, the sweep starter
+call ``check_*`` here), not only by hiding buttons. A caller that passes no visitor (the CLI, the
 server's own first-start job) acts as the operator.
 """
 

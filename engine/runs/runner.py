@@ -15,9 +15,9 @@ from collections.abc import Callable
 import torch
 
 from engine import EngineError
-from engine.runs import snapshots
 from engine.config import TrainConfig
 from engine.data.datasets import load
+from engine.runs import snapshots
 from engine.runs.procs import sigterm_flag
 from engine.runs.store import (
     Run,

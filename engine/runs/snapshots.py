@@ -74,9 +74,7 @@ def start(
     done = state.epoch if state is not None else 0
     drop_after(run_dir, done)
     if done == 0:
-        save(
-            run_dir, 0, init_state(cfg, torch.device("cpu"), steps_per_epoch).model
-        )
+        save(run_dir, 0, init_state(cfg, torch.device("cpu"), steps_per_epoch).model)
     return True
 
 

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from engine import EngineError
-from engine.runs import hosting
 from engine.config import ConfigError, TrainConfig
 from engine.nn.models import Model, build_model
+from engine.runs import hosting
 from engine.runs.procs import pid_alive
 from engine.settings import current as settings
 

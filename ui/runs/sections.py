@@ -8,8 +8,8 @@ import streamlit as st
 
 from engine.runs import hosting
 from engine.runs.store import Run, open_run
-from ui.run import figures
 from ui import resources, visitor
+from ui.run import figures
 
 ALL = "all datasets"
 
