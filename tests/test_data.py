@@ -47,6 +47,25 @@ def test_idx_files_round_trip_through_torchvision_reader(tmp_path):
     sources.write_idx(tmp_path / "y", y)
     assert np.array_equal(read_image_file(str(tmp_path / "x")).numpy(), x)
     assert np.array_equal(read_label_file(str(tmp_path / "y")).numpy(), y)
+    # The engine's own reader (torchvision's costs its import) reads what torchvision reads.
+    assert np.array_equal(sources.read_idx(tmp_path / "x"), x)
+    assert np.array_equal(sources.read_idx(tmp_path / "y"), y)
+
+
+def test_a_truncated_or_foreign_idx_file_is_a_clear_error(tmp_path):
+    sources.write_idx(tmp_path / "x", np.zeros((5, 28, 28), np.uint8))
+    (tmp_path / "cut").write_bytes((tmp_path / "x").read_bytes()[:-10])
+    (tmp_path / "png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(sources.DataError, match="cut holds 3,910 bytes"):
+        sources.read_idx(tmp_path / "cut")
+    with pytest.raises(sources.DataError, match="png is not a uint8 IDX file"):
+        sources.read_idx(tmp_path / "png")
+    raw = tmp_path / "data" / "MNIST" / "raw"  # labels that do not match the images
+    raw.mkdir(parents=True)
+    for name in sources.IDX_FILES:
+        sources.write_idx(raw / name, np.zeros((4, 28, 28) if "images" in name else (3,), np.uint8))
+    with pytest.raises(sources.DataError, match="do not match"):
+        datasets.load("mnist", tmp_path / "data")
 
 
 def test_stratified_split_is_deterministic_disjoint_and_proportional():

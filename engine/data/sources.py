@@ -76,6 +76,19 @@ def write_idx(path: Path, arr: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def read_idx(path: Path) -> np.ndarray:
+    """A uint8 IDX file (an MNIST file) as an array; a clear DataError when it is not one."""
+    raw = Path(path).read_bytes()
+    ndim = raw[3] if len(raw) >= 4 else 0
+    if raw[:3] != b"\0\0\x08" or not 1 <= ndim <= 3 or len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{Path(path).name} is not a uint8 IDX file")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    body = memoryview(raw)[4 + 4 * ndim :]
+    if len(body) != int(np.prod(shape)):
+        raise DataError(f"{Path(path).name} holds {len(body):,} bytes, its header says {shape}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
 def try_torchvision_download(name: str, root: Path, timeout: float = 10.0) -> bool:
     if settings().offline:
         return False
@@ -91,7 +104,8 @@ def try_torchvision_download(name: str, root: Path, timeout: float = 10.0) -> bo
         for filename, md5 in cls.resources:
             for mirror in cls.mirrors:
                 with contextlib.suppress(OSError):
-                    req = urllib.request.Request(mirror + filename, headers={"User-Agent": "engine"})
+                    url = mirror + filename  # torchvision's https mirrors
+                    req = urllib.request.Request(url, headers={"User-Agent": "engine"})  # noqa: S310
                     with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
                         (raw / filename).write_bytes(r.read())
                     if check_integrity(str(raw / filename), md5):
