@@ -44,33 +44,46 @@ from engine.sweep.space import (
     default_dimensions,
     parse_values,
 )
-from engine.sweep.study import (
-    STATE_NAMES,
-    create,
-    default_storage,
-    has_work,
-    list_sweeps,
-    load,
-    new_name,
-    open_storage,
-    read_report,
-    requeue_orphans,
-    row_of,
-    stop_requested,
-    storage_errors,
+
+# The study and the worker import Optuna and PyTorch: loaded on first use (PEP 562), so that the
+# command line's parser (``engine.sweep.cli``), the report and the space stay light.
+_STUDY = (
+    "STATE_NAMES",
+    "create",
+    "default_storage",
+    "has_work",
+    "list_sweeps",
+    "load",
+    "new_name",
+    "open_storage",
+    "read_report",
+    "requeue_orphans",
+    "row_of",
+    "stop_requested",
+    "storage_errors",
 )
-from engine.sweep.worker import (
-    NothingLeft,
-    SweepStopped,
-    active_sweeps,
-    active_trials,
-    best_run_id,
-    check_owner,
-    objective,
-    owner,
-    stop,
-    work,
+_WORKER = (
+    "NothingLeft",
+    "SweepStopped",
+    "active_sweeps",
+    "active_trials",
+    "best_run_id",
+    "check_owner",
+    "objective",
+    "owner",
+    "stop",
+    "work",
 )
+
+
+def __getattr__(name: str):
+    module = "study" if name in _STUDY else "worker" if name in _WORKER else None
+    if module is None:
+        raise AttributeError(f"module 'engine.sweep' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"engine.sweep.{module}"), name)
+
 
 __all__ = [
     "DIMENSIONS",
