@@ -65,9 +65,10 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+# pytest exits 5 when it collected no tests: that is a failure here, not a pass. Two workers
+# (pytest-xdist): the tests under SERIAL in tests/conftest.py run on one, each other file whole.
 pytest: $(DEV_STAMP)
-	$(PY) -m pytest; rc=$$?; \
+	$(PY) -m pytest -n 2; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 # The benchmark tables of docs/benchmarks.md, each alternating its contenders 3 times; `make bench-quick`

@@ -23,6 +23,35 @@ os.environ.setdefault("ENGINE_FIRST_START", "0")
 torch.set_num_threads(1)
 
 
+# `make test` runs two pytest-xdist workers (two lanes on two cores). The tests under SERIAL run
+# one after the other on one worker: the browser tests (each is a server, a browser and often a
+# worker: together they fill a core, and timing checks need it) and those that share a broker's
+# queues (Redis database 15 and PostgreSQL's `test`, flushed between tests). Every other test
+# file goes whole to whichever worker is free.
+SERIAL = ("tests/e2e/", "tests/reliability/test_hosted_load.py", "tests/reliability/test_queue.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    # xdist's own --dist loadgroup marks groups by renaming node ids, which pytest 9 ignores.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Lanes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "serial" if nodeid.startswith(SERIAL) else nodeid.split("::", 1)[0]
+
+    return Lanes(config, log)
+
+
+MODEL_FIXTURES = {"digit_runs_factory", "digit_app_url", "digit_run"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The serial lane's modules that need the default digit model go last: the other lane
+    trains it first (its Greek page tests ask for it at once) while this lane does the rest."""
+    needs = {it.module for it in items if MODEL_FIXTURES & set(getattr(it, "fixturenames", ()))}
+    items.sort(key=lambda it: it.nodeid.startswith(SERIAL) and it.module in needs)
+
+
 @pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch) -> Path:
     """Every test gets its own empty runs directory (and its own embedded queue in it); the
@@ -105,8 +134,7 @@ def digit_runs_factory(tmp_path_factory):
     """Make runs directories holding the default digit model, trained once (tests/kept.py).
 
     The model is the one `make run` gives a new user, trained by the same command
-    (``python -m engine default-model``), in a process of its own that may use both cores:
-    nothing else runs yet when a session first asks for it. Each call copies it into a fresh
+    (``python -m engine default-model``), in a process of its own. Each call copies it into a fresh
     directory, so tests may add or delete runs.
     """
     import shutil
@@ -120,7 +148,10 @@ def digit_runs_factory(tmp_path_factory):
 
     def build(folder: Path) -> None:
         cmd = [sys.executable, "-m", "engine", "default-model", "--runs-dir", str(folder)]
-        env = {**os.environ, "OMP_NUM_THREADS": "2"}
+        # Both cores when nothing else runs; one beside another xdist worker (two busy-waiting
+        # torch threads on a shared core would slow both down many times).
+        threads = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
         out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         assert Run(folder / DEFAULT_RUN_ID).state() == RunState.COMPLETE

@@ -135,8 +135,9 @@ def test_device_selection_falls_back_and_refuses_missing_devices(monkeypatch):
 
 @pytest.mark.slow
 def test_fast_preset_reaches_90_percent_on_fashion_mnist_in_2_epochs(fashion):
-    # 91.1% measured with 1 thread; 2 threads round differently, so the bar keeps a margin.
-    state = train(preset("fast", threads=2), fashion)  # tests run one at a time: both cores
+    # 91.1% measured with 1 thread. One thread: another test runs beside this one (make test's
+    # two lanes), and two busy-waiting torch threads on a shared core run many times slower.
+    state = train(preset("fast", threads=1), fashion)
     assert state.epoch == 2
     assert state.history[-1]["test_accuracy"] >= 0.90, state.history
 
@@ -144,7 +145,7 @@ def test_fast_preset_reaches_90_percent_on_fashion_mnist_in_2_epochs(fashion):
 @pytest.mark.slow
 def test_seed_fashion_mlp_reproduces_the_seed_curve(fashion):
     # The seed: 53.6% after epoch 1, slowly rising to about 70% after 8-10 epochs.
-    state = train(preset("seed-fashion-mlp", threads=2), fashion)
+    state = train(preset("seed-fashion-mlp", threads=1), fashion)
     print("seed-fashion-mlp test accuracy per epoch:", [round(100 * a, 1) for a in (
         h["test_accuracy"] for h in state.history)])  # fmt: skip
     acc = [h["test_accuracy"] for h in state.history]
