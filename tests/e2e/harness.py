@@ -98,6 +98,25 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     )
 
 
+def open_tab(page, name: str, timeout: float = 60.0):
+    """Select the (first) tab called ``name`` and make sure it took: a script run that redraws
+    the tabs between the click and its effect drops the click, and the tab's widgets then stay
+    hidden (an upload into a hidden uploader never shows its file)."""
+    from playwright.sync_api import expect
+
+    tab = page.get_by_role("tab", name=name).first
+    end = time.time() + timeout
+    while True:
+        wait_idle(page)
+        tab.click()
+        try:
+            expect(tab).to_have_attribute("aria-selected", "true", timeout=3000)
+            return tab
+        except AssertionError:
+            if time.time() > end:
+                raise
+
+
 def shot(page, name: str, max_height: int = 8000) -> Path:
     """The whole page as test-artifacts/NAME.png. Streamlit scrolls inside its main element,
     so the viewport grows to that element's height for the shot, then shrinks back."""

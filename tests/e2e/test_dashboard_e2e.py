@@ -70,7 +70,7 @@ def test_every_page_renders(page, app_url):
     for href in paths:
         page.goto(href if href.startswith("http") else app_url + "/" + href.lstrip("/"))
         page.locator("h1").first.wait_for()
-        page.wait_for_timeout(1500)
+        harness.wait_idle(page)
         _no_exception(page)
         name = href.rstrip("/").rsplit("/", 1)[-1]
         _shot(page, "02-page-" + ("home" if ":" in name or not name else name))
@@ -95,10 +95,10 @@ def test_train_from_the_page_until_results(page, app_url):
     _no_exception(page)
     assert "run=" in page.url  # a reload reattaches
     _shot(page, "05-train-done")
-    page.get_by_role("tab", name="Worst mistakes").click()
+    harness.open_tab(page, "Worst mistakes")
     page.get_by_text("are misclassified").wait_for()  # the tab's caption, then its images
     _shot(page, "06-worst-mistakes")
-    page.get_by_role("tab", name="Try it").click()
+    harness.open_tab(page, "Try it")
     page.get_by_text("Upload photos").click()
     bad = ARTIFACTS / "not-an-image.png"
     bad.write_bytes(b"this is text, not a PNG")

@@ -60,7 +60,7 @@ def test_draw_a_seven_then_a_one_in_try_it_and_a_seven_on_inspect(digit_app_url)
 
     with harness.browser_page() as page:
         page.goto(f"{digit_app_url}/train?run=default-digit-cnn-v3")
-        page.get_by_role("tab", name="Try it").click()
+        harness.open_tab(page, "Try it")
         page.get_by_text("Draw", exact=True).click()
         # The "try it" tab (the galleries' tabs say "Predicted: …" too).
         panel = page.get_by_role("tabpanel").filter(has=page.locator("canvas"))
@@ -94,7 +94,7 @@ def test_the_answer_and_a_bar_per_class_follow_the_pen_before_it_lifts(digit_app
 
     with harness.browser_page() as page:
         page.goto(f"{digit_app_url}/train?run=default-digit-cnn-v3")
-        page.get_by_role("tab", name="Try it").click()
+        harness.open_tab(page, "Try it")
         page.get_by_text("Draw", exact=True).click()
         panel = page.get_by_role("tabpanel").filter(has=page.locator("canvas"))
         draw(page, SEVEN, release=False)

@@ -103,6 +103,7 @@ def test_first_request_to_greek_shows_the_shell_and_a_message_at_once(runs_dir, 
     """A fresh server: no default model yet, PyTorch not loaded. The first visitor opens /greek
     and sees the navigation and a message before the page itself can draw, never a blank page."""
     from engine.config import DEFAULT_RUN_ID
+    from engine.presets import DEFAULT_MODEL
     from engine.queue import jobs
     from engine.runs.store import RunState, open_run
 
@@ -133,8 +134,9 @@ def test_first_request_to_greek_shows_the_shell_and_a_message_at_once(runs_dir, 
             assert "being trained" in seen[-1][1]["message"], seen[-1]  # then the page says why
             harness.shot(page, "first-use/greek-default-model-training")
             assert "Starting this server" not in page.evaluate(POLL)["message"]  # it went away
-            state = open_run(DEFAULT_RUN_ID, runs_dir).state()
-            assert state in (RunState.QUEUED, RunState.RUNNING)  # all before the model was ready
+            run = open_run(DEFAULT_RUN_ID, runs_dir)
+            assert run.state() in (RunState.QUEUED, RunState.RUNNING)  # before the model was ready
+            assert run.config() == DEFAULT_MODEL  # the host queued the real default model itself
         finally:
             for run in jobs.running(runs_dir) + jobs.queue(runs_dir):
                 jobs.cancel(run)

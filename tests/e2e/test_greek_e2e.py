@@ -19,6 +19,7 @@ def _upload(page, label: str, files) -> None:
         if uploader.count() == 1:
             break
         page.wait_for_timeout(250)
+    uploader.wait_for()  # visible: its tab is the open one
     uploader.locator('input[type="file"]').set_input_files(files)
     last = Path(files[-1] if isinstance(files, list) else files).name
     uploader.get_by_text(last).wait_for()  # the upload reached the server
@@ -59,7 +60,7 @@ def test_upload_real_letters_and_read_the_predictions(digit_app_url, greek_files
             z.writestr("../../evil/x.png", b"x")
         evil = tmp_path / "letters.zip"
         evil.write_bytes(buf.getvalue())
-        page.get_by_role("tab", name="ZIP of folders").first.click()
+        harness.open_tab(page, "ZIP of folders")
         _upload(page, "A ZIP whose folders are the classes", str(evil))
         page.get_by_role("button", name="Add the ZIP").first.click()
         page.get_by_text("unsafe path").wait_for()
@@ -124,7 +125,7 @@ def test_a_zip_of_30_phone_photos_becomes_30_samples_with_a_progress_bar(digit_a
         page.get_by_text("1. Samples").wait_for()
         harness.wait_idle(page)
         before = _sample_count(page)
-        page.get_by_role("tab", name="ZIP of folders").first.click()
+        harness.open_tab(page, "ZIP of folders")
         _upload(page, "A ZIP whose folders are the classes", str(archive))
         page.get_by_role("button", name="Add the ZIP").first.click()
         bar = page.locator('[data-testid="stProgress"]').filter(has_text="Preparing image")

@@ -15,7 +15,7 @@ def test_try_it_grid_and_marked_mistakes(digit_app_url):
         page.get_by_text("Test accuracy").first.wait_for(timeout=120_000)
         harness.wait_idle(page)
 
-        page.get_by_role("tab", name="Worst mistakes").click()
+        harness.open_tab(page, "Worst mistakes")
         panel = page.get_by_role("tabpanel").filter(has_text="are misclassified")
         red = panel.locator('[data-testid="stCaptionContainer"] span').filter(has_text="✗")
         red.first.wait_for()
@@ -24,7 +24,7 @@ def test_try_it_grid_and_marked_mistakes(digit_app_url):
         assert r > 150 and g < 120 and b < 120, colour  # the caption is red
         harness.shot(page, "results/01-worst-mistakes", max_height=5000)
 
-        page.get_by_role("tab", name="Try it").click()
+        harness.open_tab(page, "Try it")
         panel = page.get_by_role("tabpanel").filter(has_text="How many")
         cards = panel.locator('[data-testid="stColumn"]').filter(has_text="(28×28 input)")
         cards.nth(7).wait_for()
