@@ -39,6 +39,7 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             return "serial" if nodeid.startswith(SERIAL) else nodeid.split("::", 1)[0]
 
+    config.option.loadscopereorder = False  # the lanes start in the order collection gives
     return Lanes(config, log)
 
 
@@ -46,10 +47,16 @@ MODEL_FIXTURES = {"digit_runs_factory", "digit_app_url", "digit_run"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """The serial lane's modules that need the default digit model go last: the other lane
-    trains it first (its Greek page tests ask for it at once) while this lane does the rest."""
+    """The serial lane goes first (it is the longest), its modules that need the default digit
+    model last: the other lane trains that model first (its Greek page tests ask for it at
+    once) while the serial lane does the rest."""
     needs = {it.module for it in items if MODEL_FIXTURES & set(getattr(it, "fixturenames", ()))}
-    items.sort(key=lambda it: it.nodeid.startswith(SERIAL) and it.module in needs)
+
+    def order(it) -> tuple[bool, bool]:
+        serial = it.nodeid.startswith(SERIAL)
+        return not serial, serial and it.module in needs
+
+    items.sort(key=order)
 
 
 @pytest.fixture(autouse=True)
