@@ -135,6 +135,7 @@ def test_without_a_camera_the_page_says_so_and_a_photo_works(digit_run, mnist, t
     uploaded photo of the sheet gets the digits' labels."""
 
     from PIL import Image
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     frame, expected = known_digits_frame(digit_run, mnist)
@@ -150,10 +151,15 @@ def test_without_a_camera_the_page_says_so_and_a_photo_works(digit_run, mnist, t
             page.set_default_timeout(60_000)
             page.goto(f"{url}/webcam")
             page.get_by_text("No camera found: use a photo instead.").wait_for(timeout=60_000)
-            harness.wait_idle(page)
-            page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
-                str(photo)
-            )
+            uploader = page.get_by_test_id("stFileUploader").filter(has_text="Upload a photo")
+            for attempt in range(3):  # a script run that redraws the uploader drops a file
+                harness.wait_idle(page)
+                uploader.locator('input[type="file"]').set_input_files(str(photo))
+                try:
+                    uploader.get_by_text("sheet.png").wait_for(timeout=20_000)
+                    break
+                except PlaywrightTimeout:
+                    harness.shot(page, f"webcam/upload-not-taken-{attempt}")
             text = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Seen:")
             text.first.wait_for(timeout=60_000)
             harness.wait_idle(page)
