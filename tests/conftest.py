@@ -43,6 +43,16 @@ def pytest_xdist_make_scheduler(config, log):
     return Lanes(config, log)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """In two lanes, the serial lane's tests come first for the CPU (nice 0, the other lane's
+    10, inherited by the servers, browsers and workers a test starts): its tests mostly wait,
+    but a page redrawn late under load is where browser tests turned racy."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        with contextlib.suppress(OSError):  # lowering it again needs root; then it stays
+            os.setpriority(os.PRIO_PROCESS, 0, 0 if item.nodeid.startswith(SERIAL) else 10)
+
+
 MODEL_FIXTURES = {"digit_runs_factory", "digit_app_url", "digit_run"}
 
 
