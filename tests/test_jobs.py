@@ -161,8 +161,6 @@ def test_a_gpu_training_waits_in_the_gpu_queue(root):
 def test_the_queues_task_names_stay_those_a_broker_may_already_hold():
     """Huey names a task by its function's module and its name, and a broker keeps the names of
     the tasks it holds across an upgrade: moving the module must not rename them."""
-    from engine.queue import taskq
-
     names = set(taskq.huey("cpu")._registry._registry)  # huey's own table of the names it runs
     assert names == {
         "engine.taskq.train", "engine.taskq.sweep_trial", "engine.taskq.maintain"

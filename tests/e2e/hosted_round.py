@@ -1,5 +1,5 @@
 """One round of the hosted load (not a test module): a fresh server in hosted mode, browser
-sessions of 10 visitors (the test: 5) each clicking Start 3 times, and one worker process that is
+sessions of 10 visitors (the test: 4) each clicking Start 3 times, and one worker process that is
 not the web server's, on the broker given (Redis, PostgreSQL or the embedded SQLite file), as a
 worker on another machine would be. The web host only serves pages: it starts no worker and
 trains nothing. Used by tests/reliability/test_hosted_load.py (the caps, no lost job) and
@@ -50,12 +50,12 @@ def _active_by_owner(root: Path) -> Counter:
     return active
 
 
-def _clicks(pages, url: str, out: Round, link: str) -> None:
+def _clicks(pages, url: str, out: Round) -> None:
     """Each visitor clicks Start TRIES times in a row."""
     for page in pages:
         for _ in range(TRIES):  # back to back: the second click comes while the first is queued
             try:
-                page.goto(url + link)  # a fresh page each time: no answer of the last click shows
+                page.goto(url + LINK)  # a fresh page each time: no answer of the last click shows
                 start = page.get_by_role("button", name="Start training")
                 start.wait_for()
                 harness.wait_idle(page)
@@ -79,11 +79,10 @@ def run_round(
     broker: str = "redis",
     visitors: int = VISITORS,
     queue_cap: int = QUEUE_CAP,
-    limit_train: int = 5000,
 ) -> Round:
     """One round in ``folder`` on ``broker`` (falls back to the embedded SQLite queue when the
-    named server does not answer): ``visitors`` visitors, a global cap of ``queue_cap`` and
-    trainings on ``limit_train`` examples. The caps are sampled every 50 ms for the whole round."""
+    named server does not answer): ``visitors`` visitors under a global cap of ``queue_cap``.
+    The caps are sampled every 50 ms for the whole round."""
     from playwright.sync_api import sync_playwright
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -124,7 +123,7 @@ def run_round(
                 page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
                 page.set_default_timeout(90_000)
                 pages.append(page)
-            _clicks(pages, server, out, LINK.replace("5000", str(limit_train)))
+            _clicks(pages, server, out)
             browser.close()
             end = time.time() + 300  # every accepted job runs to the end, one at a time
             while time.time() < end and not all(

@@ -1,7 +1,8 @@
 """Hosted mode under load, in one round: 4 browser sessions (4 visitors) each try to queue 3
-trainings on a server that only serves pages, under a global cap of 2 (low enough that the
-trainings of two visitors can fill it); one worker process, not
+trainings on a server that only serves pages, under a global cap of 2; one worker process, not
 the server's, trains on the broker (Redis here when it answers, else the embedded SQLite queue).
+Visitors click one after another and a training ends within seconds, so the global cap is
+seldom reached here (a round on 2026-12-07 peaked at 1): test_hosting and test_queue check it.
 
 What must hold, checked while it happens and after:
 - the caps: never more than 1 queued-or-running training per visitor, never more than the
