@@ -127,3 +127,12 @@ def test_help_of_every_command_lists_every_flag(path):
     for action in COMMANDS[tuple(path.split())]._actions:
         for flag in action.option_strings:
             assert flag in text, f"{path}: {flag} is missing from --help"
+
+
+def test_the_parser_imports_neither_torch_nor_optuna():
+    """`--help` and a mistyped flag answer at once: building the parser loads no heavy package
+    (the sweep package loads its study and worker on first use)."""
+    code = "import sys; from engine.__main__ import build_parser; build_parser(); "
+    code += "print(sorted(m for m in ('torch', 'optuna') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
