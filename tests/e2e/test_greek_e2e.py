@@ -38,6 +38,7 @@ def test_upload_real_letters_and_read_the_predictions(digit_app_url, greek_files
         page.get_by_text("1. Samples").wait_for()
         harness.wait_idle(page)
         page.get_by_text("of these samples are").wait_for()  # says they are synthetic
+        page.get_by_text("Mean SSD between classes").wait_for()  # their distances, drawn
         harness.shot(page, "greek/01-synthetic-default")
 
         page.get_by_text("Remove samples").click()

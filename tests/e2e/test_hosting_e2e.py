@@ -96,7 +96,9 @@ def test_a_page_waits_for_the_default_model_and_continues_by_itself(tmp_path):
             # No click, no reload: the page continues by itself once the model is ready.
             heading = page.get_by_role("heading", name="2. Distances in the embedding space")
             expect(heading).to_be_visible(timeout=120_000)
-            harness.wait_idle(page)  # the sidebar's job counts are redrawn too
+            # the distances of the synthetic samples, in the model trained meanwhile
+            page.get_by_text("Mean SSD between classes").wait_for()
+            harness.wait_idle(page)
             harness.shot(page, "hosting/04-first-start-ready")
             page.goto(url)
             expect(page.get_by_role("heading", name="Recent runs")).to_be_visible()
