@@ -57,14 +57,13 @@ MODEL_FIXTURES = {"digit_runs_factory", "digit_app_url", "digit_run"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """The serial lane goes first (it is the longest), its modules that need the default digit
-    model last: the other lane trains that model first (its Greek page tests ask for it at
-    once) while the serial lane does the rest."""
+    """The serial lane goes first (it is the longest); in both lanes the modules that need the
+    default digit model go last, while it is trained (``pytest_configure``)."""
     needs = {it.module for it in items if MODEL_FIXTURES & set(getattr(it, "fixturenames", ()))}
 
     def order(it) -> tuple[bool, bool]:
         serial = it.nodeid.startswith(SERIAL)
-        return not serial, serial and it.module in needs
+        return not serial, it.module in needs
 
     items.sort(key=order)
 
@@ -146,6 +145,71 @@ def greek_files(greek_dir) -> list[tuple[Path, str]]:
     return [(p, p.parent.name) for p in sorted(greek_dir.glob("*/*.png"))]
 
 
+def _build_digit_model(folder: Path) -> None:
+    """Train the default digit model into ``folder`` as `make run` does, in a process of its own."""
+    import subprocess
+    import sys
+
+    from engine.config import DEFAULT_RUN_ID
+    from engine.runs.store import Run, RunState
+
+    cmd = [sys.executable, "-m", "engine", "default-model", "--runs-dir", str(folder)]
+    # Both cores when nothing else runs; one beside other tests (two busy-waiting torch threads on
+    # a shared core would slow both down many times).
+    threads = "1" if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(EARLY_ENV) else "2"
+    env = {**os.environ, "OMP_NUM_THREADS": threads}
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert Run(folder / DEFAULT_RUN_ID).state() == RunState.COMPLETE
+
+
+def kept_digit_model() -> Path:
+    """The kept runs folder holding the default digit model (tests/kept.py), trained if missing."""
+    from kept import kept
+
+    return kept("digit-model", _build_digit_model)
+
+
+EARLY_ENV = "TESTS_EARLY_DIGIT_MODEL"
+
+
+def pytest_configure(config):
+    """In a full run in lanes (`make test`), the controller starts training the default digit
+    model at once, in the background (one thread, nice 10), while the workers start and run the
+    tests that do not need it: no lane then waits on the training with its core half idle. The
+    fixture waits for it (the kept folder's lock) and reports its error if it failed."""
+    from _pytest.config import Config
+
+    lanes = config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None)
+    if (
+        not lanes
+        or hasattr(config, "workerinput")
+        or config.args_source != Config.ArgsSource.TESTPATHS
+    ):
+        return
+    import subprocess
+    import sys
+
+    code = "import os; os.nice(10); import conftest; conftest.kept_digit_model()"
+    env = {**os.environ, EARLY_ENV: "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    (ROOT / "data" / "cache").mkdir(parents=True, exist_ok=True)
+    log = open(ROOT / "data" / "cache" / "early-digit-model.log", "w")  # noqa: SIM115
+    config._early_model = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT / "tests", env=env, stdout=log, stderr=log,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def pytest_unconfigure(config):
+    proc = getattr(config, "_early_model", None)
+    if proc is not None and proc.poll() is None:  # an interrupted run: the next one trains anew
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # with the training it started
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def digit_runs_factory(tmp_path_factory):
     """Make runs directories holding the default digit model, trained once (tests/kept.py).
@@ -155,25 +219,11 @@ def digit_runs_factory(tmp_path_factory):
     directory, so tests may add or delete runs.
     """
     import shutil
-    import subprocess
-    import sys
-
-    from kept import kept
 
     from engine.config import DEFAULT_RUN_ID
-    from engine.runs.store import Run, RunState
+    from engine.runs.store import Run
 
-    def build(folder: Path) -> None:
-        cmd = [sys.executable, "-m", "engine", "default-model", "--runs-dir", str(folder)]
-        # Both cores when nothing else runs; one beside another xdist worker (two busy-waiting
-        # torch threads on a shared core would slow both down many times).
-        threads = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
-        env = {**os.environ, "OMP_NUM_THREADS": threads}
-        out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-        assert Run(folder / DEFAULT_RUN_ID).state() == RunState.COMPLETE
-
-    run = Run(kept("digit-model", build) / DEFAULT_RUN_ID)
+    run = Run(kept_digit_model() / DEFAULT_RUN_ID)
 
     def make() -> Path:
         root = tmp_path_factory.mktemp("runs-with-digit-model")
