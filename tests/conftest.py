@@ -25,10 +25,9 @@ torch.set_num_threads(1)
 
 # `make test` runs two pytest-xdist workers (two lanes on two cores). The tests under SERIAL run
 # one after the other on one worker: the browser tests (each is a server, a browser and often a
-# worker: together they fill a core, and timing checks need it) and those that share a broker's
-# queues (Redis database 15 and PostgreSQL's `test`, flushed between tests). Every other test
-# file goes whole to whichever worker is free.
-SERIAL = ("tests/e2e/", "tests/reliability/test_hosted_load.py", "tests/reliability/test_queue.py")
+# worker: together they fill a core, and timing checks need it). Every other test file goes
+# whole to whichever worker is free, the serial one too once its browser tests are done.
+SERIAL = ("tests/e2e/", "tests/reliability/test_hosted_load.py")
 
 
 def pytest_xdist_make_scheduler(config, log):

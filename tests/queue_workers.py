@@ -31,8 +31,10 @@ def wait_for(cond, timeout: float, step: float = 0.05):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def broker_url(name: str, runs_dir: Path) -> str:
-    return BROKERS[name] or f"sqlite:///{Path(runs_dir).resolve()}/.queue.sqlite3"
+def broker_url(name: str, runs_dir: Path, redis_db: int | None = None) -> str:
+    """The URL of broker ``name``; ``redis_db``: another Redis database than the queue tests'."""
+    url = BROKERS[name] or f"sqlite:///{Path(runs_dir).resolve()}/.queue.sqlite3"
+    return f"{url.rsplit('/', 1)[0]}/{redis_db}" if name == "redis" and redis_db else url
 
 
 def flush() -> None:

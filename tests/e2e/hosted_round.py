@@ -88,7 +88,7 @@ def run_round(
     folder.mkdir(parents=True, exist_ok=True)
     root = folder / "runs"
     root.mkdir()
-    url = broker_url(broker, root)
+    url = broker_url(broker, root, redis_db=13)  # its own: the queue tests may run meanwhile
     saved = os.environ.get(taskq.QUEUE_URL_ENV)
     os.environ[taskq.QUEUE_URL_ENV] = url
     try:
